@@ -1,0 +1,21 @@
+//! pagesift turns raw Chinese newspaper pages into structured, safety-tagged article events.
+//!
+//! # Layout
+//!
+//! - [`model`]: the public data model — [`model::RawPage`] in, [`model::ArticleEvent`] out.
+//! - [`pipeline`]: the **pure** core (no IO, clock, env or globals): decode, normalise,
+//!   segment, enrich with jieba-rs, classify, build events. Everything else calls it.
+//! - [`resources`]: reads the model files named by the configuration into
+//!   [`pipeline::Resources`] (the IO the pipeline does not do).
+//! - [`settings`]: layered configuration (`config/default.toml`, `config/$PAGESIFT_ENV.toml`,
+//!   `PAGESIFT__*` variables), validated at start-up.
+//! - [`telemetry`]: the tracing subscriber (pretty locally, JSON in production).
+//! - [`cli`]: the command line (`run`, `process`, `eval`, …) and its commands in [`commands`].
+
+pub mod cli;
+pub mod commands;
+pub mod model;
+pub mod pipeline;
+pub mod resources;
+pub mod settings;
+pub mod telemetry;

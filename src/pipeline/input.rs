@@ -1,0 +1,408 @@
+//! Decoding a raw page message: JSON or bare text, UTF-8 (with or without BOM) or GB18030/GBK,
+//! with the limits enforced before any real work. Pure: bytes and hints in, [`RawPage`] out.
+
+use serde::Deserialize;
+
+use crate::model::{PageMeta, RawPage};
+
+/// Why a page message is rejected. Input errors are final: the page is dead-lettered with
+/// [`InputError::class`] and the message as its reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// The message body is larger than `pipeline.max_page_bytes`.
+    #[error("message is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Size of the message.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The text has more characters than `pipeline.max_page_chars`.
+    #[error("page text has {chars} characters, over the limit of {limit}")]
+    TooManyChars {
+        /// Characters in the text.
+        chars: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The text has more non-empty lines than `pipeline.max_paragraphs`.
+    #[error("page has {lines} non-empty lines, over the limit of {limit}")]
+    TooManyParagraphs {
+        /// Non-empty lines in the text.
+        lines: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Segmentation found more items than `pipeline.max_articles`.
+    #[error("page yields {articles} items, over the limit of {limit}")]
+    TooManyArticles {
+        /// Items found.
+        articles: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The bytes are neither valid UTF-8 nor decodable in the declared or detected charset.
+    #[error("cannot decode text: {0}")]
+    Encoding(String),
+    /// A JSON message did not parse.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// A JSON message has no `text` field.
+    #[error("JSON page has no `text` field")]
+    MissingText,
+    /// A JSON field has the wrong type (e.g. `text` is a number).
+    #[error("JSON field has the wrong type: {0}")]
+    WrongType(String),
+    /// No page id in the message, its headers or the caller's hints.
+    #[error("page has no page_id")]
+    MissingPageId,
+    /// The text is empty or whitespace only.
+    #[error("page text is empty")]
+    Empty,
+}
+
+impl InputError {
+    /// A short, stable class name for dead-letter headers, metrics and logs.
+    pub fn class(&self) -> &'static str {
+        match self {
+            InputError::TooLarge { .. } => "too_large",
+            InputError::TooManyChars { .. } => "too_many_chars",
+            InputError::TooManyParagraphs { .. } => "too_many_paragraphs",
+            InputError::TooManyArticles { .. } => "too_many_articles",
+            InputError::Encoding(_) => "bad_encoding",
+            InputError::InvalidJson(_) => "invalid_json",
+            InputError::MissingText => "missing_text",
+            InputError::WrongType(_) => "wrong_type",
+            InputError::MissingPageId => "missing_page_id",
+            InputError::Empty => "empty_text",
+        }
+    }
+}
+
+/// Limits enforced before the pipeline does any real work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message in bytes.
+    pub max_page_bytes: usize,
+    /// Largest text in characters.
+    pub max_page_chars: usize,
+    /// Most non-empty lines.
+    pub max_paragraphs: usize,
+    /// Most items per page.
+    pub max_articles: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_page_bytes: 4 * 1024 * 1024,
+            max_page_chars: 2_000_000,
+            max_paragraphs: 50_000,
+            max_articles: 2_000,
+        }
+    }
+}
+
+/// What the transport knows about a message besides its body (AMQP properties and headers,
+/// or CLI flags and the file name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// MIME type, e.g. `application/json` or `text/plain; charset=gbk`.
+    pub content_type: Option<String>,
+    /// Declared charset (a `charset` header or content-encoding), e.g. `gb18030`.
+    pub charset: Option<String>,
+    /// Page id from headers or the file stem; a JSON `page_id` wins over it.
+    pub page_id: Option<String>,
+    /// Metadata from headers or flags; JSON fields win over it.
+    pub meta: PageMeta,
+}
+
+/// The JSON page message.
+#[derive(Deserialize)]
+struct JsonPage {
+    #[serde(default)]
+    page_id: Option<serde_json::Value>,
+    #[serde(default)]
+    text: Option<serde_json::Value>,
+    #[serde(default)]
+    newspaper: Option<serde_json::Value>,
+    #[serde(default)]
+    edition_date: Option<serde_json::Value>,
+    #[serde(default)]
+    page_no: Option<serde_json::Value>,
+    #[serde(default)]
+    source_url: Option<serde_json::Value>,
+}
+
+/// Decodes a page message.
+///
+/// JSON is recognised by `content_type` (`…json`) or, when none is given, by a body whose first
+/// non-blank byte is `{`. Anything else is bare text with metadata from `hints`.
+pub fn decode(bytes: &[u8], hints: &Hints, limits: &Limits) -> Result<RawPage, InputError> {
+    if bytes.len() > limits.max_page_bytes {
+        return Err(InputError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_page_bytes,
+        });
+    }
+    let declared = hints
+        .charset
+        .clone()
+        .or_else(|| hints.content_type.as_deref().and_then(charset_of));
+    let body = decode_text(bytes, declared.as_deref())?;
+    let is_json = match hints.content_type.as_deref() {
+        Some(ct) if ct.to_ascii_lowercase().contains("json") => true,
+        Some(ct) if ct.to_ascii_lowercase().starts_with("text/") => false,
+        _ => body.trim_start().starts_with('{'),
+    };
+    let page = if is_json {
+        from_json(&body, hints)?
+    } else {
+        RawPage {
+            page_id: hints.page_id.clone().ok_or(InputError::MissingPageId)?,
+            text: body,
+            meta: hints.meta.clone(),
+        }
+    };
+    check_text(&page.text, limits)?;
+    Ok(page)
+}
+
+/// Checks the text limits and emptiness.
+pub fn check_text(text: &str, limits: &Limits) -> Result<(), InputError> {
+    if text.len() > limits.max_page_bytes {
+        return Err(InputError::TooLarge {
+            size: text.len(),
+            limit: limits.max_page_bytes,
+        });
+    }
+    let chars = text.chars().count();
+    if chars > limits.max_page_chars {
+        return Err(InputError::TooManyChars {
+            chars,
+            limit: limits.max_page_chars,
+        });
+    }
+    if text.chars().all(is_blank) {
+        return Err(InputError::Empty);
+    }
+    let lines = text
+        .split(['\n', '\r'])
+        .filter(|l| !l.chars().all(is_blank))
+        .count();
+    if lines > limits.max_paragraphs {
+        return Err(InputError::TooManyParagraphs {
+            lines,
+            limit: limits.max_paragraphs,
+        });
+    }
+    Ok(())
+}
+
+/// Whitespace, including full-width and non-breaking spaces, and control characters.
+pub fn is_blank(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || c == '\u{feff}' || c == '\u{200b}'
+}
+
+fn charset_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (k, v) = param.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("charset"))
+            .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+    })
+}
+
+/// Decodes bytes to text: the declared charset when given, otherwise UTF-8 (BOM stripped) and,
+/// when that fails, GB18030 (a superset of GBK and GB2312) if the bytes decode without errors.
+pub fn decode_text(bytes: &[u8], declared: Option<&str>) -> Result<String, InputError> {
+    if let Some(label) = declared {
+        let enc = encoding_rs::Encoding::for_label(label.trim().as_bytes())
+            .ok_or_else(|| InputError::Encoding(format!("unknown charset `{label}`")))?;
+        let (text, _, had_errors) = enc.decode(bytes);
+        if had_errors {
+            return Err(InputError::Encoding(format!(
+                "bytes are not valid {}",
+                enc.name()
+            )));
+        }
+        return Ok(text.into_owned());
+    }
+    let without_bom = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(without_bom) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(utf8_err) => {
+            let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+            if had_errors || !looks_like_text(&text) {
+                Err(InputError::Encoding(format!(
+                    "not UTF-8 ({utf8_err}) and not GB18030 text"
+                )))
+            } else {
+                Ok(text.into_owned())
+            }
+        }
+    }
+}
+
+/// GB18030 maps almost any byte sequence to some character, so random binary decodes "fine";
+/// real text has few control characters and a fair share of CJK or ASCII.
+fn looks_like_text(text: &str) -> bool {
+    let mut total = 0usize;
+    let mut bad = 0usize;
+    let mut good = 0usize;
+    for c in text.chars() {
+        total += 1;
+        if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+            bad += 1;
+        }
+        if c.is_ascii_graphic()
+            || c.is_whitespace()
+            || ('\u{4e00}'..='\u{9fff}').contains(&c)
+            || ('\u{3000}'..='\u{303f}').contains(&c)
+            || ('\u{ff00}'..='\u{ffef}').contains(&c)
+            || ('\u{2000}'..='\u{206f}').contains(&c)
+        {
+            good += 1;
+        }
+    }
+    total > 0 && bad * 100 <= total && good * 100 >= total * 90
+}
+
+fn json_string(field: &str, v: Option<serde_json::Value>) -> Result<Option<String>, InputError> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) if field != "text" => Ok(Some(n.to_string())),
+        Some(other) => Err(InputError::WrongType(format!(
+            "`{field}` must be a string, not {}",
+            json_type(&other)
+        ))),
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+fn from_json(body: &str, hints: &Hints) -> Result<RawPage, InputError> {
+    let value: serde_json::Value = serde_json::from_str(body.trim_start_matches('\u{feff}'))
+        .map_err(|e| InputError::InvalidJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(InputError::WrongType(format!(
+            "page message must be a JSON object, not {}",
+            json_type(&value)
+        )));
+    }
+    let json: JsonPage =
+        serde_json::from_value(value).map_err(|e| InputError::InvalidJson(e.to_string()))?;
+    let text = json_string("text", json.text)?.ok_or(InputError::MissingText)?;
+    let page_id = json_string("page_id", json.page_id)?
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| hints.page_id.clone())
+        .ok_or(InputError::MissingPageId)?;
+    let meta = PageMeta {
+        newspaper: json_string("newspaper", json.newspaper)?.or(hints.meta.newspaper.clone()),
+        edition_date: json_string("edition_date", json.edition_date)?
+            .or(hints.meta.edition_date.clone()),
+        page_no: json_string("page_no", json.page_no)?.or(hints.meta.page_no.clone()),
+        source_url: json_string("source_url", json.source_url)?.or(hints.meta.source_url.clone()),
+    };
+    Ok(RawPage {
+        page_id,
+        text,
+        meta,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hints(id: &str) -> Hints {
+        Hints {
+            page_id: Some(id.to_owned()),
+            ..Hints::default()
+        }
+    }
+
+    #[test]
+    fn bare_utf8_text_with_bom_takes_the_hinted_id() {
+        let page = decode("\u{feff}标题\n\n正文。".as_bytes(), &hints("p1"), &Limits::default())
+            .expect("decodes");
+        assert_eq!(page.page_id, "p1");
+        assert_eq!(page.text, "标题\n\n正文。");
+    }
+
+    #[test]
+    fn gbk_is_detected_when_utf8_fails_and_decoded_when_declared() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("本报讯 暴雨预警发布。");
+        let page = decode(&gbk, &hints("g"), &Limits::default()).expect("detected");
+        assert_eq!(page.text, "本报讯 暴雨预警发布。");
+        let declared = Hints {
+            charset: Some("GBK".into()),
+            ..hints("g")
+        };
+        assert_eq!(
+            decode(&gbk, &declared, &Limits::default())
+                .expect("declared")
+                .text,
+            "本报讯 暴雨预警发布。"
+        );
+    }
+
+    #[test]
+    fn json_fields_win_over_hints_and_numbers_are_accepted_for_metadata() {
+        let body = br#"{"page_id":"x-1","text":"abc","page_no":4,"newspaper":"N"}"#;
+        let page = decode(body, &hints("ignored"), &Limits::default()).expect("json");
+        assert_eq!(page.page_id, "x-1");
+        assert_eq!(page.meta.page_no.as_deref(), Some("4"));
+        assert_eq!(page.meta.newspaper.as_deref(), Some("N"));
+    }
+
+    #[test]
+    fn each_bad_input_has_its_class() {
+        let l = Limits::default();
+        let json = Hints {
+            content_type: Some("application/json".into()),
+            ..hints("p")
+        };
+        let cases: Vec<(&[u8], &Hints, &str)> = vec![
+            (b"{\"text\": ", &json, "invalid_json"),
+            (b"{\"page_id\":\"a\"}", &json, "missing_text"),
+            (b"{\"page_id\":\"a\",\"text\":5}", &json, "wrong_type"),
+            (b"[1,2]", &json, "wrong_type"),
+            (b"{\"page_id\":\"a\",\"text\":\"  \\n \"}", &json, "empty_text"),
+            (b"\n\n   \n", &json, "invalid_json"),
+            (b"\x00\x01\x02\xff\xfe\x80\x81", &json, "bad_encoding"),
+        ];
+        for (body, h, class) in cases {
+            let err = decode(body, h, &l).expect_err("must fail");
+            assert_eq!(err.class(), class, "{err}");
+        }
+        let err = decode(b"\n\n\n", &hints("p"), &l).expect_err("blank");
+        assert_eq!(err.class(), "empty_text");
+        let small = Limits {
+            max_page_bytes: 4,
+            ..l
+        };
+        assert_eq!(
+            decode(b"12345", &hints("p"), &small)
+                .expect_err("big")
+                .class(),
+            "too_large"
+        );
+    }
+
+    #[test]
+    fn bare_text_needs_a_page_id() {
+        let err = decode("正文".as_bytes(), &Hints::default(), &Limits::default())
+            .expect_err("no id");
+        assert_eq!(err.class(), "missing_page_id");
+    }
+}

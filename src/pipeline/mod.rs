@@ -1,0 +1,217 @@
+//! The pure page pipeline: bytes in, article events out. No IO, no clock, no environment, no
+//! global state — the worker, the CLI, the benchmarks and the tests all call [`Pipeline`].
+//!
+//! ```text
+//! input::decode -> normalize -> segment -> nlp -> classify -> ArticleEvent
+//! ```
+//!
+//! The expensive parts (the jieba dictionary, the IDF table, the classifier model) are built
+//! once by [`Pipeline::new`] from [`Resources`] (text the caller has read) and shared by
+//! reference: `Pipeline` is `Send + Sync`.
+
+pub mod classify;
+pub mod input;
+pub mod nlp;
+pub mod normalize;
+pub mod segment;
+
+use jieba_rs::Jieba;
+use sha2::{Digest, Sha256};
+
+use crate::model::{ARTICLE_SCHEMA, Article, ArticleEvent, PageRef, PipelineInfo, RawPage};
+
+pub use input::{Hints, InputError, Limits};
+
+/// pagesift's version, written into every event.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The text of the model files, read by the caller (the pipeline does no IO).
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    /// jieba user dictionary (`word [freq] [tag]` per line); empty for none.
+    pub user_dict: String,
+    /// IDF table (`word idf` per line); empty for jieba-rs's built-in table.
+    pub idf: String,
+    /// Classifier model file (JSON).
+    pub classifier: String,
+    /// Keywords per article.
+    pub keywords_top_k: usize,
+}
+
+/// Errors building a [`Pipeline`] from its resources.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    /// The user dictionary does not parse.
+    #[error("user dictionary: {0}")]
+    UserDict(String),
+    /// The IDF table does not parse.
+    #[error("IDF table: {0}")]
+    Idf(String),
+    /// The classifier model does not parse or is inconsistent.
+    #[error("classifier model: {0}")]
+    Classifier(String),
+}
+
+/// The page pipeline, built once and shared.
+pub struct Pipeline {
+    jieba: Jieba,
+    enricher: nlp::Enricher,
+    classifier: classify::Classifier,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("classifier", &self.classifier.version())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of processing one page.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    /// One event per item, in page order.
+    pub events: Vec<ArticleEvent>,
+}
+
+impl Processed {
+    /// Number of safety articles.
+    pub fn safety_count(&self) -> usize {
+        self.events.iter().filter(|e| e.safety.is_safety).count()
+    }
+}
+
+impl Pipeline {
+    /// Builds the pipeline: jieba with the user dictionary, the keyword extractor, the
+    /// classifier.
+    pub fn new(resources: &Resources, limits: Limits) -> Result<Pipeline, ResourceError> {
+        let mut jieba = Jieba::new();
+        if !resources.user_dict.trim().is_empty() {
+            let mut reader = std::io::BufReader::new(resources.user_dict.as_bytes());
+            jieba
+                .load_dict(&mut reader)
+                .map_err(|e| ResourceError::UserDict(e.to_string()))?;
+        }
+        let enricher = nlp::Enricher::new(resources)?;
+        let classifier = classify::Classifier::from_model(&resources.classifier)?;
+        Ok(Pipeline {
+            jieba,
+            enricher,
+            classifier,
+            limits,
+        })
+    }
+
+    /// The limits this pipeline enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The classifier's version string (goes into `pipeline.classifier`).
+    pub fn classifier_version(&self) -> &str {
+        self.classifier.version()
+    }
+
+    /// The jieba tokenizer (shared; for benchmarks and tools).
+    pub fn jieba(&self) -> &Jieba {
+        &self.jieba
+    }
+
+    /// The classifier (for evaluation and training tools).
+    pub fn classifier(&self) -> &classify::Classifier {
+        &self.classifier
+    }
+
+    /// The NLP enricher (for evaluation and training tools).
+    pub fn enricher(&self) -> &nlp::Enricher {
+        &self.enricher
+    }
+
+    /// Decodes a message body with this pipeline's limits.
+    pub fn decode(&self, bytes: &[u8], hints: &Hints) -> Result<RawPage, InputError> {
+        input::decode(bytes, hints, &self.limits)
+    }
+
+    /// Segments a page's text into its items (no NLP, no classification).
+    pub fn segment(&self, text: &str) -> Result<Vec<Article>, InputError> {
+        input::check_text(text, &self.limits)?;
+        let normalized = normalize::normalize(text);
+        let articles = segment::segment(&normalized, &self.jieba);
+        if articles.len() > self.limits.max_articles {
+            return Err(InputError::TooManyArticles {
+                articles: articles.len(),
+                limit: self.limits.max_articles,
+            });
+        }
+        Ok(articles)
+    }
+
+    /// Runs the whole pipeline on a decoded page. `processed_at` is the caller's clock reading
+    /// (RFC 3339); it is the only non-deterministic field of the events.
+    pub fn process(&self, page: &RawPage, processed_at: &str) -> Result<Processed, InputError> {
+        let articles = self.segment(&page.text)?;
+        let page_ref = PageRef {
+            id: page.page_id.clone(),
+            newspaper: page.meta.newspaper.clone(),
+            edition_date: page.meta.edition_date.clone(),
+            page_no: page.meta.page_no.clone(),
+            source_url: page.meta.source_url.clone(),
+        };
+        let info = PipelineInfo {
+            version: VERSION.to_owned(),
+            classifier: self.classifier.version().to_owned(),
+            processed_at: processed_at.to_owned(),
+        };
+        let events = articles
+            .into_iter()
+            .map(|article| {
+                let nlp = self.enricher.enrich(&self.jieba, &article);
+                let safety = self.classifier.classify(&self.jieba, &article);
+                ArticleEvent {
+                    schema: ARTICLE_SCHEMA.to_owned(),
+                    event_id: event_id(&page.page_id, article.index),
+                    page: page_ref.clone(),
+                    article,
+                    nlp,
+                    safety,
+                    pipeline: info.clone(),
+                }
+            })
+            .collect();
+        Ok(Processed { events })
+    }
+}
+
+/// The deterministic id of article `index` of page `page_id`: the first 128 bits of
+/// SHA-256(`pagesift.article/v1` NUL page_id NUL index), as 32 hex digits.
+pub fn event_id(page_id: &str, index: usize) -> String {
+    let mut h = Sha256::new();
+    h.update(ARTICLE_SCHEMA.as_bytes());
+    h.update([0]);
+    h.update(page_id.as_bytes());
+    h.update([0]);
+    h.update(index.to_string().as_bytes());
+    let digest = h.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Pipeline>();
+    }
+
+    #[test]
+    fn event_ids_are_deterministic_and_distinct() {
+        assert_eq!(event_id("p", 0), event_id("p", 0));
+        assert_ne!(event_id("p", 0), event_id("p", 1));
+        assert_ne!(event_id("p1", 0), event_id("p", 10));
+        assert_eq!(event_id("p", 0).len(), 32);
+    }
+}

@@ -1,0 +1,438 @@
+//! Configuration: `config/default.toml`, then `config/$PAGESIFT_ENV.toml` if present, then
+//! `PAGESIFT__SECTION__KEY` environment variables (e.g. `PAGESIFT__AMQP__URL`).
+//!
+//! Every section rejects unknown fields, and [`Settings::validate`] checks values, so a typo or
+//! an invalid value fails at start-up with a message that names the field. Secrets (the AMQP URL,
+//! which carries the password) are [`SecretString`]s and only ever shown redacted.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Errors loading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The files or environment could not be read or parsed (unknown field, wrong type, ...).
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A value was read but is not acceptable.
+    #[error("configuration: invalid value for `{field}`: {reason}")]
+    Invalid {
+        /// Dotted name of the field, e.g. `amqp.url`.
+        field: &'static str,
+        /// Why it is rejected.
+        reason: String,
+    },
+}
+
+/// The whole configuration of pagesift.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Logging.
+    pub log: LogSettings,
+    /// Pipeline limits and model files.
+    pub pipeline: PipelineSettings,
+    /// RabbitMQ connection and topology.
+    pub amqp: AmqpSettings,
+    /// Consumer concurrency and retry policy.
+    pub worker: WorkerSettings,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownSettings,
+    /// Health and metrics HTTP endpoint.
+    pub http: HttpSettings,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` (human-readable, for terminals) or `json` (one JSON object per line).
+    pub format: LogFormat,
+    /// Default filter in `RUST_LOG` syntax (e.g. `info,lapin=warn`); `RUST_LOG` overrides it.
+    pub filter: String,
+    /// Seconds between the one-line stats summaries the worker logs (0 = never).
+    pub stats_interval_seconds: u64,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// JSON lines.
+    Json,
+}
+
+/// Pipeline limits and the classifier/NLP files.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSettings {
+    /// Largest accepted page message, in bytes (larger ones are dead-lettered as `too_large`).
+    pub max_page_bytes: usize,
+    /// Largest accepted page text, in characters after decoding.
+    pub max_page_chars: usize,
+    /// Most paragraphs (non-empty lines) a page may have.
+    pub max_paragraphs: usize,
+    /// Most articles a page may yield.
+    pub max_articles: usize,
+    /// jieba user dictionary of domain terms (`word [freq] [tag]` per line).
+    pub user_dict: PathBuf,
+    /// IDF table for TF-IDF keywords (`word idf` per line), built by `pagesift build-idf`.
+    pub idf: PathBuf,
+    /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift train`.
+    pub classifier: PathBuf,
+    /// Number of keywords per article.
+    pub keywords_top_k: usize,
+}
+
+/// RabbitMQ connection and topology.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// Broker URL, `amqp://user:pass@host:port/vhost` or `amqps://…`. Secret: shown redacted.
+    #[serde(serialize_with = "serialize_redacted_url")]
+    pub url: SecretString,
+    /// Optional PEM file of a CA to trust for `amqps://` (self-signed brokers).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Queue of raw page messages.
+    pub input_queue: String,
+    /// `quorum` (default) or `classic`.
+    pub input_queue_type: QueueType,
+    /// Deliveries of one page before the broker dead-letters it (`x-delivery-limit`, quorum only).
+    pub delivery_limit: u32,
+    /// Topic exchange the article events are published to.
+    pub output_exchange: String,
+    /// Exchange receiving dead-lettered pages.
+    pub dead_letter_exchange: String,
+    /// Queue bound to the dead-letter exchange.
+    pub dead_letter_queue: String,
+    /// Declare the topology at start-up (disable when operators own it).
+    pub declare: bool,
+    /// Queue bound to the output exchange with `article.#` (empty = do not declare).
+    pub all_articles_queue: String,
+    /// Queue bound to the output exchange with `article.safety.#` (empty = do not declare).
+    pub safety_articles_queue: String,
+    /// Publish a `page.processed` summary event per page.
+    pub page_summary: bool,
+    /// Seconds to wait for a publisher confirm before treating the publish as failed.
+    pub publish_timeout_seconds: u64,
+    /// Seconds to wait for the TCP/AMQP handshake.
+    pub connect_timeout_seconds: u64,
+    /// AMQP heartbeat in seconds (detects dead connections).
+    pub heartbeat_seconds: u16,
+}
+
+/// Input queue flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    /// Replicated quorum queue with a delivery limit.
+    Quorum,
+    /// Classic queue.
+    Classic,
+}
+
+/// Consumer concurrency and retries.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Pages processed at once (0 = number of CPU cores).
+    pub concurrency: usize,
+    /// Unacknowledged deliveries the broker may send ahead (0 = 2 × concurrency).
+    pub prefetch: u16,
+    /// First retry delay after a transient failure, in milliseconds.
+    pub retry_initial_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub retry_max_ms: u64,
+    /// Publish attempts of one page before it is handed back to the broker (nack + requeue).
+    pub publish_attempts: u32,
+}
+
+/// Graceful shutdown.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownSettings {
+    /// Seconds to finish in-flight pages after SIGTERM/SIGINT before exiting.
+    pub grace_seconds: u64,
+}
+
+/// Health and metrics endpoint.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Serve `/healthz`, `/readyz` and `/metrics`.
+    pub enabled: bool,
+    /// Address to listen on, e.g. `0.0.0.0:9090`.
+    pub listen: String,
+}
+
+fn serialize_redacted_url<S: Serializer>(url: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url.expose_secret()))
+}
+
+/// Replaces the password of a URL with `***` (and hides it even when the URL does not parse).
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                // set_password only fails for URLs that cannot have credentials.
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => match (raw.find("://"), raw.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                format!("{}***{}", &raw[..scheme_end + 3], &raw[at..])
+            }
+            _ => "<unparseable url>".to_owned(),
+        },
+    }
+}
+
+impl Settings {
+    /// Loads `DIR/default.toml`, `DIR/$PAGESIFT_ENV.toml` (if it exists) and `PAGESIFT__*`
+    /// variables, then validates. `DIR` is `config_dir` or `$PAGESIFT_CONFIG_DIR` or `config`.
+    pub fn load(config_dir: Option<&Path>) -> Result<Settings, SettingsError> {
+        let dir = config_dir
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("PAGESIFT_CONFIG_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let env_name = std::env::var("PAGESIFT_ENV").ok();
+        Self::load_from(&dir, env_name.as_deref(), std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with explicit environment (for tests).
+    pub fn load_from(
+        dir: &Path,
+        env_name: Option<&str>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")).required(true));
+        if let Some(env) = env_name.filter(|e| !e.is_empty()) {
+            builder =
+                builder.add_source(config::File::from(dir.join(format!("{env}.toml"))).required(false));
+        }
+        let vars: config::Map<String, String> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("PAGESIFT__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("PAGESIFT")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(vars)),
+        );
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.resolve_paths(dir);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Relative model paths are taken relative to the config directory's parent when they do
+    /// not exist as given (so `config/x` works from the project root and from elsewhere).
+    fn resolve_paths(&mut self, dir: &Path) {
+        let base = dir.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut self.pipeline.user_dict,
+            &mut self.pipeline.idf,
+            &mut self.pipeline.classifier,
+        ] {
+            if p.is_relative() && !p.exists() {
+                let candidate = base.join(&*p);
+                if candidate.exists() {
+                    *p = candidate;
+                }
+            }
+        }
+    }
+
+    /// Checks every value; the error names the field.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        fn invalid(field: &'static str, reason: impl Into<String>) -> SettingsError {
+            SettingsError::Invalid {
+                field,
+                reason: reason.into(),
+            }
+        }
+        let url = self.amqp.url.expose_secret();
+        match url::Url::parse(url) {
+            Ok(u) if u.scheme() == "amqp" || u.scheme() == "amqps" => {}
+            Ok(u) => {
+                return Err(invalid(
+                    "amqp.url",
+                    format!("scheme must be amqp or amqps, not `{}`", u.scheme()),
+                ));
+            }
+            Err(e) => return Err(invalid("amqp.url", format!("not a URL ({e})"))),
+        }
+        let names = [
+            ("amqp.input_queue", &self.amqp.input_queue),
+            ("amqp.output_exchange", &self.amqp.output_exchange),
+            ("amqp.dead_letter_exchange", &self.amqp.dead_letter_exchange),
+            ("amqp.dead_letter_queue", &self.amqp.dead_letter_queue),
+        ];
+        for (field, value) in names {
+            if value.trim().is_empty() {
+                return Err(invalid(field, "must not be empty"));
+            }
+        }
+        if self.pipeline.max_page_bytes == 0 {
+            return Err(invalid("pipeline.max_page_bytes", "must be > 0"));
+        }
+        if self.pipeline.max_page_chars == 0 {
+            return Err(invalid("pipeline.max_page_chars", "must be > 0"));
+        }
+        if self.pipeline.max_paragraphs == 0 {
+            return Err(invalid("pipeline.max_paragraphs", "must be > 0"));
+        }
+        if self.pipeline.max_articles == 0 {
+            return Err(invalid("pipeline.max_articles", "must be > 0"));
+        }
+        if self.amqp.publish_timeout_seconds == 0 {
+            return Err(invalid("amqp.publish_timeout_seconds", "must be > 0"));
+        }
+        if self.amqp.connect_timeout_seconds == 0 {
+            return Err(invalid("amqp.connect_timeout_seconds", "must be > 0"));
+        }
+        if self.amqp.input_queue_type == QueueType::Quorum && self.amqp.delivery_limit == 0 {
+            return Err(invalid(
+                "amqp.delivery_limit",
+                "must be > 0 for a quorum queue (poison pages would loop forever)",
+            ));
+        }
+        if self.worker.retry_initial_ms == 0 || self.worker.retry_initial_ms > self.worker.retry_max_ms
+        {
+            return Err(invalid(
+                "worker.retry_initial_ms",
+                "must be > 0 and <= worker.retry_max_ms",
+            ));
+        }
+        if self.worker.publish_attempts == 0 {
+            return Err(invalid("worker.publish_attempts", "must be > 0"));
+        }
+        if self.http.enabled && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "http.listen",
+                format!("`{}` is not an address like 0.0.0.0:9090", self.http.listen),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Pages in flight: `worker.concurrency`, or the number of cores when 0.
+    pub fn concurrency(&self) -> usize {
+        if self.worker.concurrency > 0 {
+            self.worker.concurrency
+        } else {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        }
+    }
+
+    /// Broker prefetch: `worker.prefetch`, or 2 × concurrency when 0.
+    pub fn prefetch(&self) -> u16 {
+        if self.worker.prefetch > 0 {
+            self.worker.prefetch
+        } else {
+            u16::try_from(self.concurrency().saturating_mul(2)).unwrap_or(u16::MAX)
+        }
+    }
+
+    /// The AMQP URL with its password hidden, for logs.
+    pub fn redacted_amqp_url(&self) -> String {
+        redact_url(self.amqp.url.expose_secret())
+    }
+
+    /// The effective configuration as TOML, secrets redacted (for `check-config`).
+    pub fn to_redacted_toml(&self) -> String {
+        // Serialising plain structs of strings, numbers and booleans cannot fail.
+        serde_json::to_value(self)
+            .map(|v| json_to_toml(&v, ""))
+            .unwrap_or_default()
+    }
+}
+
+/// Renders a two-level JSON object (sections of scalars) as TOML.
+fn json_to_toml(value: &serde_json::Value, _prefix: &str) -> String {
+    let mut out = String::new();
+    if let serde_json::Value::Object(sections) = value {
+        for (name, body) in sections {
+            out.push_str(&format!("[{name}]\n"));
+            if let serde_json::Value::Object(fields) = body {
+                for (k, v) in fields {
+                    let rendered = match v {
+                        serde_json::Value::Null => continue,
+                        other => other.to_string(),
+                    };
+                    out.push_str(&format!("{k} = {rendered}\n"));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    #[test]
+    fn default_config_loads_and_validates() {
+        let s = Settings::load_from(&config_dir(), None, Vec::new()).expect("default config");
+        assert_eq!(s.amqp.input_queue, "pagesift.pages");
+        assert_eq!(s.shutdown.grace_seconds, 25);
+        assert_eq!(s.pipeline.max_page_bytes, 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn environment_variables_override_files() {
+        let vars = vec![
+            ("PAGESIFT__WORKER__CONCURRENCY".to_owned(), "7".to_owned()),
+            (
+                "PAGESIFT__AMQP__URL".to_owned(),
+                "amqp://u:hunter2@example:5672/%2f".to_owned(),
+            ),
+        ];
+        let s = Settings::load_from(&config_dir(), None, vars).expect("config");
+        assert_eq!(s.concurrency(), 7);
+        assert_eq!(s.prefetch(), 14);
+        assert!(!s.redacted_amqp_url().contains("hunter2"));
+        assert!(!s.to_redacted_toml().contains("hunter2"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_field_is_rejected_with_its_name() {
+        let vars = vec![("PAGESIFT__WORKER__CONCURENCY".to_owned(), "3".to_owned())];
+        let err = Settings::load_from(&config_dir(), None, vars).expect_err("typo must fail");
+        assert!(err.to_string().contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn invalid_value_names_the_field() {
+        let vars = vec![("PAGESIFT__AMQP__URL".to_owned(), "http://x".to_owned())];
+        let err = Settings::load_from(&config_dir(), None, vars).expect_err("bad scheme");
+        assert!(err.to_string().contains("amqp.url"), "{err}");
+        let vars = vec![("PAGESIFT__WORKER__CONCURRENCY".to_owned(), "many".to_owned())];
+        let err = Settings::load_from(&config_dir(), None, vars).expect_err("bad number");
+        assert!(err.to_string().contains("concurrency"), "{err}");
+    }
+
+    #[test]
+    fn redaction_hides_passwords_even_in_broken_urls() {
+        assert_eq!(
+            redact_url("amqp://guest:secret@localhost:5672/%2f"),
+            "amqp://guest:***@localhost:5672/%2f"
+        );
+        assert!(!redact_url("amqp://a:se cret@[bad").contains("se cret"));
+    }
+}
