@@ -10,10 +10,12 @@
 //! - [`settings`]: layered configuration (`config/default.toml`, `config/$PAGESIFT_ENV.toml`,
 //!   `PAGESIFT__*` variables), validated at start-up.
 //! - [`telemetry`]: the tracing subscriber (pretty locally, JSON in production).
+//! - [`health`]: readiness state shared by the worker and the HTTP endpoint.
 //! - [`cli`]: the command line (`run`, `process`, `eval`, …) and its commands in [`commands`].
 
 pub mod cli;
 pub mod commands;
+pub mod health;
 pub mod model;
 pub mod pipeline;
 pub mod resources;

@@ -213,8 +213,8 @@ impl Settings {
         let mut builder = config::Config::builder()
             .add_source(config::File::from(dir.join("default.toml")).required(true));
         if let Some(env) = env_name.filter(|e| !e.is_empty()) {
-            builder =
-                builder.add_source(config::File::from(dir.join(format!("{env}.toml"))).required(false));
+            builder = builder
+                .add_source(config::File::from(dir.join(format!("{env}.toml"))).required(false));
         }
         let vars: config::Map<String, String> = vars
             .into_iter()
@@ -305,7 +305,8 @@ impl Settings {
                 "must be > 0 for a quorum queue (poison pages would loop forever)",
             ));
         }
-        if self.worker.retry_initial_ms == 0 || self.worker.retry_initial_ms > self.worker.retry_max_ms
+        if self.worker.retry_initial_ms == 0
+            || self.worker.retry_initial_ms > self.worker.retry_max_ms
         {
             return Err(invalid(
                 "worker.retry_initial_ms",
@@ -422,7 +423,10 @@ mod tests {
         let vars = vec![("PAGESIFT__AMQP__URL".to_owned(), "http://x".to_owned())];
         let err = Settings::load_from(&config_dir(), None, vars).expect_err("bad scheme");
         assert!(err.to_string().contains("amqp.url"), "{err}");
-        let vars = vec![("PAGESIFT__WORKER__CONCURRENCY".to_owned(), "many".to_owned())];
+        let vars = vec![(
+            "PAGESIFT__WORKER__CONCURRENCY".to_owned(),
+            "many".to_owned(),
+        )];
         let err = Settings::load_from(&config_dir(), None, vars).expect_err("bad number");
         assert!(err.to_string().contains("concurrency"), "{err}");
     }

@@ -57,7 +57,14 @@ pub fn hints_for_file(path: &Path, meta: PageMeta, charset: Option<String>) -> H
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     Hints {
-        content_type: Some(if is_json { "application/json" } else { "text/plain" }.to_owned()),
+        content_type: Some(
+            if is_json {
+                "application/json"
+            } else {
+                "text/plain"
+            }
+            .to_owned(),
+        ),
         charset,
         page_id: Some(page_id_of(path)),
         meta,
@@ -98,7 +105,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         } else {
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-            (bytes, hints_for_file(file, meta.clone(), args.charset.clone()))
+            (
+                bytes,
+                hints_for_file(file, meta.clone(), args.charset.clone()),
+            )
         };
         match process_one(&pipeline, &bytes, &hints, args.processed_at.as_deref()) {
             Ok(events) => {

@@ -17,8 +17,8 @@ impl Classifier {
         let version = if model.trim().is_empty() {
             "none".to_owned()
         } else {
-            let v: serde_json::Value =
-                serde_json::from_str(model).map_err(|e| ResourceError::Classifier(e.to_string()))?;
+            let v: serde_json::Value = serde_json::from_str(model)
+                .map_err(|e| ResourceError::Classifier(e.to_string()))?;
             v.get("version")
                 .and_then(|v| v.as_str())
                 .unwrap_or("unversioned")

@@ -333,8 +333,12 @@ mod tests {
 
     #[test]
     fn bare_utf8_text_with_bom_takes_the_hinted_id() {
-        let page = decode("\u{feff}标题\n\n正文。".as_bytes(), &hints("p1"), &Limits::default())
-            .expect("decodes");
+        let page = decode(
+            "\u{feff}标题\n\n正文。".as_bytes(),
+            &hints("p1"),
+            &Limits::default(),
+        )
+        .expect("decodes");
         assert_eq!(page.page_id, "p1");
         assert_eq!(page.text, "标题\n\n正文。");
     }
@@ -377,7 +381,11 @@ mod tests {
             (b"{\"page_id\":\"a\"}", &json, "missing_text"),
             (b"{\"page_id\":\"a\",\"text\":5}", &json, "wrong_type"),
             (b"[1,2]", &json, "wrong_type"),
-            (b"{\"page_id\":\"a\",\"text\":\"  \\n \"}", &json, "empty_text"),
+            (
+                b"{\"page_id\":\"a\",\"text\":\"  \\n \"}",
+                &json,
+                "empty_text",
+            ),
             (b"\n\n   \n", &json, "invalid_json"),
             (b"\x00\x01\x02\xff\xfe\x80\x81", &json, "bad_encoding"),
         ];
@@ -401,8 +409,8 @@ mod tests {
 
     #[test]
     fn bare_text_needs_a_page_id() {
-        let err = decode("正文".as_bytes(), &Hints::default(), &Limits::default())
-            .expect_err("no id");
+        let err =
+            decode("正文".as_bytes(), &Hints::default(), &Limits::default()).expect_err("no id");
         assert_eq!(err.class(), "missing_page_id");
     }
 }

@@ -39,7 +39,10 @@ pub fn normalize(text: &str) -> Normalized {
                 out.push(c);
             }
         }
-        lines.push(Line { text: out, indented });
+        lines.push(Line {
+            text: out,
+            indented,
+        });
     }
     Normalized { lines }
 }
