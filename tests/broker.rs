@@ -381,3 +381,142 @@ fn publish_command_sends_pages_the_worker_turns_into_the_offline_events() {
         names.cleanup().await;
     });
 }
+
+/// Polls `cond` until it holds (panics after [`PATIENCE`]).
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_is_ready_only_while_consuming_and_rebuilds_after_a_consumer_cancel() {
+    // A long first reconnect delay keeps the not-ready window wide enough to observe.
+    let names = Names::new("ready")
+        .with("PAGESIFT__WORKER__RETRY_INITIAL_MS", "1500")
+        .with("PAGESIFT__WORKER__RETRY_MAX_MS", "3000");
+    let settings = names.settings();
+    let pipeline = pagesift::resources::build_pipeline(&settings.pipeline).expect("pipeline");
+    let shared = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(pipeline));
+    let readiness = pagesift::health::Readiness::new();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    assert!(!readiness.is_ready(), "not ready before connecting");
+    let task = {
+        let (readiness, shutdown) = (readiness.clone(), shutdown.clone());
+        tokio::spawn(
+            async move { pagesift::worker::run(&settings, shared, readiness, shutdown).await },
+        )
+    };
+    eventually("ready after connecting", || readiness.is_ready()).await;
+    let reconnects = pagesift::metrics::snapshot().reconnects;
+
+    // Deleting the input queue makes the broker cancel the consumer.
+    let conn = connect().await;
+    let ch = conn.create_channel().await.expect("channel");
+    ch.queue_delete(
+        names.input().as_str().into(),
+        lapin::options::QueueDeleteOptions::default(),
+    )
+    .await
+    .expect("delete input queue");
+    eventually("not ready while reconnecting", || !readiness.is_ready()).await;
+    eventually("ready again after the rebuild", || readiness.is_ready()).await;
+    assert!(pagesift::metrics::snapshot().reconnects > reconnects);
+
+    // The rebuilt session (topology redeclared) processes pages.
+    let seed = seed_message();
+    let expected = expected_events(&names, std::slice::from_ref(&seed));
+    let ids = all_ids(&expected);
+    let ch = confirm_channel(&conn).await;
+    publish_pages(&ch, &names.input(), std::slice::from_ref(&seed)).await;
+    let got = collect_ids(&conn, &names.all(), &ids, &BTreeSet::new()).await;
+    assert!(event_ids(&got).is_superset(&ids));
+
+    shutdown.cancel();
+    let result = task.await.expect("worker task");
+    assert!(result.is_ok(), "clean shutdown: {result:?}");
+    assert!(!readiness.is_ready(), "not ready after draining");
+    names.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_a_good_model_and_keeps_the_old_one_on_a_bad_file() {
+    let names = Names::new("sighup");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model_path = dir.path().join("classifier.json");
+    let original = std::fs::read_to_string(root().join("config/classifier.json")).expect("model");
+    std::fs::write(&model_path, &original).expect("write model");
+    let names = names.with(
+        "PAGESIFT__PIPELINE__CLASSIFIER",
+        model_path.to_str().expect("utf-8 path"),
+    );
+    let old_version = names_pipeline_version(&names);
+    let mut reloaded: serde_json::Value = serde_json::from_str(&original).expect("model JSON");
+    reloaded["version"] = serde_json::Value::String(format!("{old_version}-reloaded"));
+
+    let conn = connect().await;
+    let mut worker = Worker::start(&names);
+    eventually("consuming", || worker.log_text().contains("consuming")).await;
+    let hangup = |w: &Worker| {
+        let ok = Command::new("kill")
+            .arg("-HUP")
+            .arg(w.child.id().to_string())
+            .status()
+            .expect("kill -HUP")
+            .success();
+        assert!(ok);
+    };
+
+    std::fs::write(&model_path, "{ not a model").expect("write bad model");
+    hangup(&worker);
+    eventually("bad model rejected", || {
+        worker.log_text().contains("reload rejected")
+    })
+    .await;
+    let version_after_bad = classifier_of_next_page(&conn, &names, "after-bad").await;
+    assert_eq!(
+        version_after_bad, old_version,
+        "the old model keeps serving"
+    );
+
+    std::fs::write(&model_path, reloaded.to_string()).expect("write good model");
+    hangup(&worker);
+    eventually("good model loaded", || {
+        worker.log_text().contains("model reloaded")
+    })
+    .await;
+    let version_after_good = classifier_of_next_page(&conn, &names, "after-good").await;
+    assert_eq!(version_after_good, format!("{old_version}-reloaded"));
+    worker.stop().await;
+    names.cleanup().await;
+}
+
+fn names_pipeline_version(names: &Names) -> String {
+    pagesift::resources::build_pipeline(&names.settings().pipeline)
+        .expect("pipeline")
+        .classifier_version()
+        .to_owned()
+}
+
+/// Publishes the seed page under `page_id` and returns the classifier version its first event
+/// carries.
+async fn classifier_of_next_page(conn: &lapin::Connection, names: &Names, page_id: &str) -> String {
+    let path = root().join(format!("tests/fixtures/pages/{page_id}.txt"));
+    let bytes = std::fs::read(root().join("tests/fixtures/pages/seed.txt")).expect("seed");
+    let page = page_message(&path, &bytes, 0, 1);
+    let ch = confirm_channel(conn).await;
+    publish_pages(&ch, &names.input(), std::slice::from_ref(&page)).await;
+    let got = collect_until(conn, &names.all(), |got| {
+        got.iter()
+            .any(|r| r.properties.correlation_id().as_ref().map(|c| c.as_str()) == Some(page_id))
+    })
+    .await;
+    let r = got
+        .iter()
+        .find(|r| r.properties.correlation_id().as_ref().map(|c| c.as_str()) == Some(page_id))
+        .expect("an event of the page");
+    let event: ArticleEvent = serde_json::from_slice(&r.body).expect("event JSON");
+    event.pipeline.classifier
+}
