@@ -11,11 +11,13 @@
 //!   `PAGESIFT__*` variables), validated at start-up.
 //! - [`telemetry`]: the tracing subscriber (pretty locally, JSON in production).
 //! - [`health`]: readiness state shared by the worker and the HTTP endpoint.
+//! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoint.
 //! - [`cli`]: the command line (`run`, `process`, `eval`, …) and its commands in [`commands`].
 
 pub mod cli;
 pub mod commands;
 pub mod health;
+pub mod http;
 pub mod model;
 pub mod pipeline;
 pub mod resources;
