@@ -30,6 +30,10 @@ pub enum Command {
     Process(commands::process::Args),
     /// Score segmentation (and classification) against ground truth.
     Eval(commands::eval::Args),
+    /// Validate the configuration and print it with secrets redacted (non-zero exit if invalid).
+    CheckConfig(commands::check_config::Args),
+    /// Inspect and replay the dead-letter queue.
+    DeadLetters(commands::dead_letters::Args),
 }
 
 /// Runs the binary; returns the process exit code.
@@ -64,5 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Process(args) => commands::process::run(&settings, args),
         Command::Eval(args) => commands::eval::run(&settings, args),
+        Command::CheckConfig(args) => commands::check_config::run(&settings, args),
+        Command::DeadLetters(args) => commands::dead_letters::run(&settings, args),
     }
 }
