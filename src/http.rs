@@ -19,6 +19,7 @@
 //! ```
 
 use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -26,8 +27,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing;
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::health::Readiness;
@@ -107,9 +109,9 @@ struct AppState {
 /// The routes, without a listener (for embedding in another server).
 pub fn router(readiness: Readiness, metrics: PrometheusHandle) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
+        .route("/healthz", routing::get(healthz))
+        .route("/readyz", routing::get(readyz))
+        .route("/metrics", routing::get(render_metrics))
         .with_state(AppState { readiness, metrics })
 }
 
@@ -156,38 +158,53 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// A minimal HTTP/1.1 `GET path` to `addr`: the status code and the body. Used by
+/// `pagesift probe` (container health checks without curl) and the tests.
+pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let response = String::from_utf8_lossy(&response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "no HTTP status line")
+        })?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// The address a local probe should use for `listen`: the same port on the loopback address
+/// when `listen` is a wildcard (`0.0.0.0`, `::`).
+pub fn local_addr_for(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), listen.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), listen.port())
+        }
+        _ => listen,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A minimal HTTP/1.1 GET: returns the status code and the body.
-    async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("write request");
-        let mut response = String::new();
-        stream
-            .read_to_string(&mut response)
-            .await
-            .expect("read response");
-        let status = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status line");
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+    async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+        super::get(addr, path).await.expect("HTTP GET")
     }
 
     struct Server {
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         stop: tokio::sync::oneshot::Sender<()>,
         task: tokio::task::JoinHandle<Result<(), HttpError>>,
     }
@@ -260,6 +277,16 @@ mod tests {
         metrics::counter!("pagesift_test_global_total").increment(2);
         assert!(first.render().contains("pagesift_test_global_total 2"));
         assert!(second.render().contains("pagesift_test_global_total 2"));
+    }
+
+    #[test]
+    fn probes_of_wildcard_listeners_use_loopback() {
+        let v4: SocketAddr = "0.0.0.0:9090".parse().expect("addr");
+        assert_eq!(local_addr_for(v4).to_string(), "127.0.0.1:9090");
+        let v6: SocketAddr = "[::]:9090".parse().expect("addr");
+        assert_eq!(local_addr_for(v6).to_string(), "[::1]:9090");
+        let fixed: SocketAddr = "10.1.2.3:80".parse().expect("addr");
+        assert_eq!(local_addr_for(fixed), fixed);
     }
 
     #[tokio::test]

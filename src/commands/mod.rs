@@ -4,6 +4,7 @@
 pub mod check_config;
 pub mod dead_letters;
 pub mod eval;
+pub mod probe;
 pub mod process;
 
 /// The current UTC time as RFC 3339 (the pipeline takes the clock reading from its caller).
