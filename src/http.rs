@@ -2,19 +2,16 @@
 //! `/readyz` (200 only while [`Readiness::is_ready`], else 503) and `/metrics` (Prometheus text
 //! exposition of everything recorded through the `metrics` crate).
 //!
-//! Typical use from a command:
+//! Typical use from the worker (`pagesift run`):
 //!
 //! ```no_run
-//! # async fn example(settings: &pagesift::settings::Settings) -> Result<(), pagesift::http::HttpError> {
-//! use pagesift::health::Readiness;
-//! let metrics = pagesift::http::install_recorder()?;
-//! let readiness = Readiness::new();
-//! let listener = pagesift::http::bind(&settings.http.listen).await?;
-//! let shutdown = tokio_util::sync::CancellationToken::new();
-//! let stop = shutdown.clone();
-//! tokio::spawn(pagesift::http::serve(listener, readiness.clone(), metrics, async move {
-//!     stop.cancelled().await
-//! }));
+//! # async fn example(settings: &pagesift::settings::Settings) -> anyhow::Result<()> {
+//! let readiness = pagesift::health::Readiness::new();
+//! let endpoint = pagesift::http::start(&settings.http, readiness.clone()).await?;
+//! // ... run the worker, flipping `readiness`, until it has drained ...
+//! if let Some(endpoint) = endpoint {
+//!     endpoint.stop().await?;
+//! }
 //! # Ok(()) }
 //! ```
 
@@ -31,8 +28,10 @@ use axum::routing;
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::health::Readiness;
+use crate::settings::HttpSettings;
 
 /// Content type of the Prometheus text exposition format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -156,6 +155,53 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)],
         state.metrics.render(),
     )
+}
+
+/// A running endpoint started by [`start`]. Stop it after the worker has drained, so `/healthz`
+/// keeps answering (and `/readyz` says 503) during a graceful shutdown.
+#[derive(Debug)]
+pub struct Endpoint {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), HttpError>>,
+}
+
+impl Endpoint {
+    /// The address the endpoint listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving and waits for the server to finish its open requests.
+    pub async fn stop(self) -> Result<(), HttpError> {
+        self.stop.cancel();
+        self.task
+            .await
+            .map_err(|e| HttpError::Serve(std::io::Error::other(e)))?
+    }
+}
+
+/// The one call the worker needs: when `http.enabled`, installs the global Prometheus recorder,
+/// binds `http.listen` and serves in a background task; `None` when disabled.
+pub async fn start(
+    settings: &HttpSettings,
+    readiness: Readiness,
+) -> Result<Option<Endpoint>, HttpError> {
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let metrics = install_recorder()?;
+    let listener = bind(&settings.listen).await?;
+    let addr = listener.local_addr().map_err(|source| HttpError::Bind {
+        addr: settings.listen.clone(),
+        source,
+    })?;
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    let task = tokio::spawn(serve(listener, readiness, metrics, async move {
+        stopped.cancelled().await;
+    }));
+    Ok(Some(Endpoint { addr, stop, task }))
 }
 
 /// A minimal HTTP/1.1 `GET path` to `addr`: the status code and the body. Used by
@@ -287,6 +333,40 @@ mod tests {
         assert_eq!(local_addr_for(v6).to_string(), "[::1]:9090");
         let fixed: SocketAddr = "10.1.2.3:80".parse().expect("addr");
         assert_eq!(local_addr_for(fixed), fixed);
+    }
+
+    #[tokio::test]
+    async fn start_serves_on_the_configured_address_until_stopped() {
+        let settings = HttpSettings {
+            enabled: true,
+            listen: "127.0.0.1:0".to_owned(),
+        };
+        let readiness = Readiness::new();
+        let endpoint = super::start(&settings, readiness.clone())
+            .await
+            .expect("start")
+            .expect("enabled");
+        let addr = endpoint.local_addr();
+        assert_eq!(get(addr, "/readyz").await.0, 503);
+        readiness.set(true);
+        assert_eq!(get(addr, "/readyz").await.0, 200);
+        assert_eq!(get(addr, "/metrics").await.0, 200);
+        endpoint.stop().await.expect("stop");
+        assert!(super::get(addr, "/healthz").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn start_does_nothing_when_disabled() {
+        let settings = HttpSettings {
+            enabled: false,
+            listen: "127.0.0.1:0".to_owned(),
+        };
+        assert!(
+            super::start(&settings, Readiness::new())
+                .await
+                .expect("start")
+                .is_none()
+        );
     }
 
     #[tokio::test]
