@@ -20,7 +20,7 @@ pid=""
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
   if command -v rabbitmqctl >/dev/null 2>&1; then
-    for q in pagesift-imagecheck.pages pagesift-imagecheck.dead; do
+    for q in pagesift-imagecheck.pages pagesift-imagecheck.dead pagesift-imagecheck.articles.all; do
       rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
     done
   fi
@@ -39,13 +39,13 @@ import json, re, shlex, sys
 text = open(sys.argv[1], encoding="utf-8").read().replace("\\\n", " ")
 stage = sys.argv[2]
 last = text[text.rindex("\nFROM "):]
-def rooted(v):
-    return stage + v if v.startswith("/") else v
+def rooted(v):  # image paths -> staged paths (/healthz and other arguments stay as they are)
+    return stage + v if v.startswith(("/app", "/usr/")) else v
 workdir = re.findall(r"^WORKDIR\s+(\S+)", last, re.M)[-1]
 env = {}
 for line in re.findall(r"^ENV\s+(.*)$", last, re.M):
     for k, v in re.findall(r"(\w+)=(\S+)", line):
-        env[k] = rooted(v) if v.startswith(("/app", "/usr")) else v
+        env[k] = rooted(v)
 user = re.findall(r"^USER\s+(\S+)", last, re.M)[-1]
 health = json.loads(re.search(r"HEALTHCHECK.*?CMD\s+(\[.*?\])", last).group(1))
 print("workdir=" + shlex.quote(rooted(workdir)))
@@ -81,7 +81,7 @@ run_env=(
   "PAGESIFT__AMQP__OUTPUT_EXCHANGE=pagesift-imagecheck.articles"
   "PAGESIFT__AMQP__DEAD_LETTER_EXCHANGE=pagesift-imagecheck.dlx"
   "PAGESIFT__AMQP__DEAD_LETTER_QUEUE=pagesift-imagecheck.dead"
-  "PAGESIFT__AMQP__ALL_ARTICLES_QUEUE="
+  "PAGESIFT__AMQP__ALL_ARTICLES_QUEUE=pagesift-imagecheck.articles.all"
   "PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE="
 )
 log="$stage/pagesift.log"
@@ -106,9 +106,32 @@ say "/readyz answers 200 (connected and consuming)"
 metrics=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://127.0.0.1:$port/metrics") \
   || die "/metrics did not answer"
 say "/metrics: $(grep -c '^pagesift_' <<<"$metrics" || true) pagesift_ sample lines"
+# 3b. Real work when the binary can publish: the bundled pages, REPEAT times each, must all be
+#     settled (pagesift_pages_total); prints the throughput and the peak RSS under load.
+repeat=${PAGESIFT_IMAGE_CHECK_REPEAT:-10}
+if "$bin" --help | grep -qE '^\s+publish\b'; then
+  pages=(tests/fixtures/pages/*)
+  want=$(( ${#pages[@]} * repeat ))
+  start=$(date +%s.%N)
+  (env -i PATH=/usr/bin:/bin "${run_env[@]}" PAGESIFT_CONFIG_DIR="$workdir/config" \
+    "$bin" publish --repeat "$repeat" "${pages[@]}") >>"$log" 2>&1 || die "publish failed"
+  settled() {
+    python3 - "http://127.0.0.1:$port/metrics" "$want" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+done = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("pagesift_pages_total"))
+sys.exit(0 if done >= int(sys.argv[2]) else 1)
+PY
+  }
+  wait_for "$want pages settled" 300 settled
+  elapsed=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$start")
+  say "$want pages published and settled in ${elapsed}s ($(python3 -c "print(f'{$want / $elapsed:.0f}')") pages/s incl. publishing)"
+else
+  say "no \`publish\` command: skipped the pages run"
+fi
 owner=$(stat -c %u "/proc/$pid") || die "process vanished"
 [ "$(id -u)" != 0 ] || [ "$owner" != 0 ] || die "the worker runs as root"
-say "peak RSS after start-up: $(awk '/VmHWM/ {print $2, $3}' "/proc/$pid/status")"
+say "peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$pid/status")"
 
 # 4. Graceful stop.
 grace=$(cd "$workdir" && env -i PATH=/usr/bin:/bin "${run_env[@]}" "$bin" check-config --skip-models 2>/dev/null \
