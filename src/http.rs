@@ -50,10 +50,10 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub enum HttpError {
     /// The Prometheus recorder could not be built or installed (another global recorder is
     /// already installed).
-    #[error("cannot install the metrics recorder: {0}")]
+    #[error("cannot install the metrics recorder")]
     Recorder(#[from] BuildError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address from `http.listen`.
         addr: String,
@@ -61,7 +61,7 @@ pub enum HttpError {
         source: std::io::Error,
     },
     /// The server stopped with an IO error.
-    #[error("HTTP server failed: {0}")]
+    #[error("HTTP server failed")]
     Serve(#[source] std::io::Error),
 }
 
@@ -373,5 +373,10 @@ mod tests {
     async fn binding_a_bad_address_names_it() {
         let err = bind("not-an-address").await.expect_err("must fail");
         assert!(err.to_string().contains("not-an-address"), "{err}");
+        let chain = crate::telemetry::error_chain(&err);
+        assert!(
+            chain.len() > err.to_string().len(),
+            "cause missing: {chain}"
+        );
     }
 }
