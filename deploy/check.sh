@@ -54,11 +54,11 @@ if ! cargo deny --version 2>/dev/null | grep -q "$deny_version"; then
   say "installing cargo-deny $deny_version (cargo install, a few minutes once)"
   cargo install --locked --quiet cargo-deny --version "$deny_version"
 fi
-say "cargo deny check licenses bans sources"
-cargo deny --log-level error check licenses bans sources
-if compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/*" >/dev/null; then
-  say "cargo deny check advisories (local database, not refreshed)"
-  cargo deny --log-level error check --disable-fetch advisories
+say "cargo deny check licenses bans sources (deny.toml)"
+cargo deny --offline --log-level error check licenses bans sources
+if compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-*/crates" >/dev/null; then
+  say "cargo deny check advisories (the database already on disk, not refreshed)"
+  cargo deny --offline --log-level error check advisories
 else
   say "advisories NOT CHECKED: the RustSec database is fetched from GitHub, unreachable here"
 fi
