@@ -30,6 +30,12 @@ pub enum Command {
     Process(commands::process::Args),
     /// Score segmentation (and classification) against ground truth.
     Eval(commands::eval::Args),
+    /// Fit the classifier's weights from labelled articles and write the model file.
+    Train(commands::train::Args),
+    /// Classifier metrics (k-fold cross-validated by default) beside the naive baseline.
+    EvalClassifier(commands::eval_classifier::Args),
+    /// Build the keyword IDF table from a corpus.
+    BuildIdf(commands::build_idf::Args),
 }
 
 /// Runs the binary; returns the process exit code.
@@ -64,5 +70,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Process(args) => commands::process::run(&settings, args),
         Command::Eval(args) => commands::eval::run(&settings, args),
+        Command::Train(args) => commands::train::run(&settings, args),
+        Command::EvalClassifier(args) => commands::eval_classifier::run(&settings, args),
+        Command::BuildIdf(args) => commands::build_idf::run(&settings, args),
     }
 }

@@ -1,8 +1,12 @@
 //! One module per command of the binary. Commands are the edges: they do IO, use `anyhow`,
 //! and call the pure [`crate::pipeline`].
 
+pub mod build_idf;
+pub mod dataset;
 pub mod eval;
+pub mod eval_classifier;
 pub mod process;
+pub mod train;
 
 /// The current UTC time as RFC 3339 (the pipeline takes the clock reading from its caller).
 pub fn now_rfc3339() -> String {

@@ -167,8 +167,10 @@ impl Pipeline {
         let events = articles
             .into_iter()
             .map(|article| {
-                let nlp = self.enricher.enrich(&self.jieba, &article);
-                let safety = self.classifier.classify(&self.jieba, &article);
+                let tokens = nlp::tokenize(&self.jieba, &article);
+                let nlp = self.enricher.enrich(&tokens, &article);
+                drop(tokens);
+                let safety = self.classifier.classify(&article);
                 ArticleEvent {
                     schema: ARTICLE_SCHEMA.to_owned(),
                     event_id: event_id(&page.page_id, article.index),

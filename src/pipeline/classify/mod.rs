@@ -1,0 +1,397 @@
+//! The safety-topic classifier: lexicon terms found in an article, weighted by where they
+//! stand, feed one logistic scorer per topic and per event kind.
+//!
+//! ```text
+//! article fields -> Aho-Corasick (leftmost-longest; masks hide 国家安全, 中国机长, …)
+//!   -> weighted count per term (headline > lead > body > tail)
+//!   -> x = ln(1 + count) -> topic logits -> primary (best over its threshold) -> event kind
+//! ```
+//!
+//! The model is data ([`model::Model`], `config/classifier.json`): one automaton over every
+//! term is built once by [`Classifier::from_model`]; classifying an article is one scan of
+//! its text, with no jieba pass (the NLP pass tokenises once, see [`super::nlp`]).
+//! [`fit`] fits the weights from labelled articles (`pagesift train`).
+
+pub mod fit;
+pub mod model;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::ResourceError;
+use crate::model::{Article, EventKind, Safety, Topic, TopicScore};
+
+pub use model::{Model, ModelError};
+
+/// Most evidence terms listed per topic.
+const MAX_EVIDENCE: usize = 6;
+
+/// The labels an article should get (from a labels file or a truth file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gold {
+    /// Whether the article is about safety.
+    pub safety: bool,
+    /// Its topics, main one first.
+    pub topics: Vec<Topic>,
+    /// Its event kind (safety articles only).
+    pub event_kind: Option<EventKind>,
+}
+
+/// The lexicon terms found in one article: `(term id, ln(1 + position-weighted count))`,
+/// sorted by term id. Term ids index [`Classifier::terms`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features(pub Vec<(usize, f64)>);
+
+/// The classifier, built once from its model file.
+#[derive(Debug)]
+pub struct Classifier {
+    model: Model,
+    /// Every distinct term and mask; pattern id = term id.
+    terms: Vec<String>,
+    automaton: Option<AhoCorasick>,
+    /// Per term: `(topic index, weight)` for the topics whose lexicon holds it.
+    topic_weights: Vec<Vec<(usize, f64)>>,
+    /// Per term: `(kind index, weight)`.
+    kind_weights: Vec<Vec<(usize, f64)>>,
+    /// Topics in model order with bias and threshold.
+    topics: Vec<(Topic, f64, f64)>,
+    /// Kinds in model order with bias.
+    kinds: Vec<(EventKind, f64)>,
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+impl Classifier {
+    /// Parses the model file (JSON). An empty file gives a classifier that tags nothing
+    /// (version `none`); a malformed one is an error.
+    pub fn from_model(text: &str) -> Result<Classifier, ResourceError> {
+        if text.trim().is_empty() {
+            return Classifier::new(Model {
+                version: "none".to_owned(),
+                description: String::new(),
+                positions: model::Positions::default(),
+                mask: Vec::new(),
+                topics: Default::default(),
+                event_kinds: Default::default(),
+                training: model::Training::default(),
+            });
+        }
+        let model = Model::parse(text).map_err(|e| ResourceError::Classifier(e.to_string()))?;
+        Classifier::new(model)
+    }
+
+    /// Builds the classifier from a checked model.
+    pub fn new(model: Model) -> Result<Classifier, ResourceError> {
+        model
+            .check()
+            .map_err(|e| ResourceError::Classifier(e.to_string()))?;
+        let mut terms: Vec<String> = Vec::new();
+        let mut index = std::collections::HashMap::<String, usize>::new();
+        let mut id_of = |term: &str, terms: &mut Vec<String>| -> usize {
+            *index.entry(term.to_owned()).or_insert_with(|| {
+                terms.push(term.to_owned());
+                terms.len() - 1
+            })
+        };
+        let mut topic_weights: Vec<Vec<(usize, f64)>> = Vec::new();
+        let mut kind_weights: Vec<Vec<(usize, f64)>> = Vec::new();
+        let mut topics = Vec::new();
+        for (t, (topic, scorer)) in model.topics.iter().enumerate() {
+            topics.push((*topic, scorer.bias, scorer.threshold));
+            for (term, w) in &scorer.terms {
+                let id = id_of(term, &mut terms);
+                topic_weights.resize(terms.len(), Vec::new());
+                topic_weights[id].push((t, *w));
+            }
+        }
+        let mut kinds = Vec::new();
+        for (k, (kind, scorer)) in model.event_kinds.iter().enumerate() {
+            kinds.push((*kind, scorer.bias));
+            for (term, w) in &scorer.terms {
+                let id = id_of(term, &mut terms);
+                kind_weights.resize(terms.len(), Vec::new());
+                kind_weights[id].push((k, *w));
+            }
+        }
+        for m in &model.mask {
+            id_of(m, &mut terms);
+        }
+        topic_weights.resize(terms.len(), Vec::new());
+        kind_weights.resize(terms.len(), Vec::new());
+        let automaton = if terms.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&terms)
+                    .map_err(|e| ResourceError::Classifier(e.to_string()))?,
+            )
+        };
+        Ok(Classifier {
+            model,
+            terms,
+            automaton,
+            topic_weights,
+            kind_weights,
+            topics,
+            kinds,
+        })
+    }
+
+    /// The model's version string.
+    pub fn version(&self) -> &str {
+        &self.model.version
+    }
+
+    /// The model this classifier was built from.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Every term the classifier looks for (lexicon terms and masks), by term id.
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+
+    /// Whether term `id` is in some lexicon (not only a mask).
+    pub fn is_lexicon_term(&self, id: usize) -> bool {
+        self.topic_weights.get(id).is_some_and(|w| !w.is_empty())
+            || self.kind_weights.get(id).is_some_and(|w| !w.is_empty())
+    }
+
+    /// The lexicon terms of one article with their position-weighted counts (one scan of
+    /// each field).
+    pub fn features(&self, article: &Article) -> Features {
+        let Some(ac) = &self.automaton else {
+            return Features::default();
+        };
+        let p = &self.model.positions;
+        let mut counts: Vec<(usize, f64)> = Vec::new();
+        let mut add = |id: usize, w: f64| {
+            if !self.is_lexicon_term(id) || w <= 0.0 {
+                return;
+            }
+            match counts.iter_mut().find(|(t, _)| *t == id) {
+                Some((_, c)) => *c += w,
+                None => counts.push((id, w)),
+            }
+        };
+        for field in [&article.kicker, &article.title, &article.subtitle]
+            .into_iter()
+            .flatten()
+        {
+            for m in ac.find_iter(field.as_str()) {
+                add(m.pattern().as_usize(), p.headline);
+            }
+        }
+        let text = article.text.as_str();
+        let lead_end = text
+            .char_indices()
+            .nth(p.lead_chars)
+            .map_or(text.len(), |(i, _)| i);
+        // Precision loss is irrelevant: this is a byte position used as a boundary.
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let tail_start = ((text.len() as f64) * p.tail_from) as usize;
+        for m in ac.find_iter(text) {
+            let w = if m.start() < lead_end {
+                p.lead
+            } else if m.start() < tail_start {
+                p.body
+            } else {
+                p.tail
+            };
+            add(m.pattern().as_usize(), w);
+        }
+        for caption in &article.captions {
+            for m in ac.find_iter(caption.text.as_str()) {
+                add(m.pattern().as_usize(), p.tail);
+            }
+        }
+        let mut features: Vec<(usize, f64)> =
+            counts.into_iter().map(|(id, c)| (id, c.ln_1p())).collect();
+        features.sort_by_key(|(id, _)| *id);
+        Features(features)
+    }
+
+    /// Scores one article.
+    pub fn classify(&self, article: &Article) -> Safety {
+        self.classify_features(&self.features(article))
+    }
+
+    /// Scores an article from its features (see [`Classifier::features`]).
+    pub fn classify_features(&self, features: &Features) -> Safety {
+        let mut logits: Vec<f64> = self.topics.iter().map(|(_, b, _)| *b).collect();
+        let mut evidence: Vec<Vec<(f64, usize)>> = vec![Vec::new(); self.topics.len()];
+        for &(id, x) in &features.0 {
+            for &(t, w) in &self.topic_weights[id] {
+                logits[t] += w * x;
+                if w > 0.0 {
+                    evidence[t].push((w * x, id));
+                }
+            }
+        }
+        let mut topics: Vec<(usize, TopicScore)> = Vec::new();
+        for (t, ev) in evidence.iter_mut().enumerate() {
+            if ev.is_empty() {
+                continue;
+            }
+            ev.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            topics.push((
+                t,
+                TopicScore {
+                    label: self.topics[t].0,
+                    score: round6(sigmoid(logits[t])),
+                    evidence: ev
+                        .iter()
+                        .take(MAX_EVIDENCE)
+                        .map(|(_, id)| self.terms[*id].clone())
+                        .collect(),
+                },
+            ));
+        }
+        topics.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then(a.0.cmp(&b.0)));
+        let primary = topics
+            .iter()
+            .find(|(t, s)| s.score >= self.topics[*t].2)
+            .map(|(_, s)| (s.label, s.score));
+        let is_safety = primary.is_some_and(|(t, _)| t.is_safety());
+        let event_kind = if is_safety {
+            self.event_kind(features)
+        } else {
+            None
+        };
+        Safety {
+            is_safety,
+            score: primary.map_or(0.0, |(_, s)| s),
+            primary: primary.map(|(t, _)| t),
+            topics: topics.into_iter().map(|(_, s)| s).collect(),
+            event_kind,
+        }
+    }
+
+    /// The event kind with the highest logit (biases decide when no kind term occurs).
+    pub fn event_kind(&self, features: &Features) -> Option<EventKind> {
+        let mut logits: Vec<f64> = self.kinds.iter().map(|(_, b)| *b).collect();
+        for &(id, x) in &features.0 {
+            for &(k, w) in &self.kind_weights[id] {
+                logits[k] += w * x;
+            }
+        }
+        logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+            .map(|(k, _)| self.kinds[k].0)
+    }
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ItemKind;
+
+    const MODEL: &str = r#"{
+        "version": "test-1",
+        "mask": ["国家安全", "中国机长"],
+        "topics": {
+            "work_safety": {"bias": -3, "terms": {"安全": 1.0, "安全生产": 3.0}},
+            "traffic": {"bias": -3, "terms": {"机长": 2.0, "交通事故": 3.0}},
+            "public_security": {"bias": -3, "terms": {"诈骗": 3.0}}
+        },
+        "event_kinds": {
+            "accident": {"bias": 0, "terms": {"交通事故": 2.0}},
+            "governance": {"bias": 0.5, "terms": {}}
+        }
+    }"#;
+
+    fn article(title: &str, text: &str) -> Article {
+        Article {
+            index: 0,
+            kind: ItemKind::Article,
+            section: None,
+            kicker: None,
+            title: Some(title.to_owned()),
+            subtitle: None,
+            byline: None,
+            dateline: None,
+            paragraphs: vec![text.to_owned()],
+            text: text.to_owned(),
+            captions: Vec::new(),
+            trailing_credit: None,
+            char_count: text.chars().count(),
+        }
+    }
+
+    fn classifier() -> Classifier {
+        Classifier::from_model(MODEL).expect("model parses")
+    }
+
+    #[test]
+    fn a_headline_term_makes_the_article_safety_with_its_evidence() {
+        let s = classifier().classify(&article("全面加强安全生产", "会议部署工作。"));
+        assert!(s.is_safety);
+        assert_eq!(s.primary, Some(Topic::WorkSafety));
+        assert_eq!(s.topics[0].evidence, vec!["安全生产".to_owned()]);
+        assert_eq!(s.event_kind, Some(EventKind::Governance));
+    }
+
+    #[test]
+    fn masked_phrases_hide_the_terms_inside_them() {
+        let c = classifier();
+        let s = c.classify(&article("维护国家安全", "观看电影中国机长。"));
+        assert!(!s.is_safety);
+        assert!(s.topics.is_empty(), "{:?}", s.topics);
+    }
+
+    #[test]
+    fn the_same_term_counts_more_in_the_headline_than_in_the_tail() {
+        let c = classifier();
+        let long_tail = "其他内容。".repeat(100);
+        let head = c.classify(&article("交通事故", &long_tail));
+        let tail = c.classify(&article("新闻", &format!("{long_tail}交通事故")));
+        assert!(head.topics[0].score > tail.topics[0].score);
+        assert!(head.is_safety);
+        assert!(!tail.is_safety);
+    }
+
+    #[test]
+    fn evidence_terms_occur_in_the_article() {
+        let c = classifier();
+        let a = article("安全生产与交通事故", "诈骗案件。安全。");
+        let s = c.classify(&a);
+        let all = format!("{}{}", a.title.as_deref().unwrap_or(""), a.text);
+        for t in &s.topics {
+            for e in &t.evidence {
+                assert!(all.contains(e.as_str()), "{e}");
+            }
+        }
+        assert_eq!(s.topics.len(), 3);
+    }
+
+    #[test]
+    fn a_tagged_non_safety_topic_is_primary_but_not_safety() {
+        let s = classifier().classify(&article("电信诈骗", "诈骗。"));
+        assert_eq!(s.primary, Some(Topic::PublicSecurity));
+        assert!(!s.is_safety);
+        assert_eq!(s.event_kind, None);
+    }
+
+    #[test]
+    fn an_empty_model_tags_nothing() {
+        let c = Classifier::from_model("  ").expect("empty is allowed");
+        assert_eq!(c.version(), "none");
+        assert_eq!(c.classify(&article("安全生产", "火灾")), Safety::default());
+    }
+
+    #[test]
+    fn a_bad_model_is_an_error() {
+        assert!(Classifier::from_model("{\"version\":\"x\"}").is_err());
+        assert!(Classifier::from_model("not json").is_err());
+    }
+}
