@@ -7,9 +7,8 @@
 //! phrases of the development set; the data only re-weighs domain vocabulary and sets the
 //! biases. Deterministic: the same prior and examples give the same model.
 
-use std::collections::BTreeMap;
-
-use super::{Classifier, Features, Gold, Model};
+use super::model::{PositionWeights, Scorer, Training};
+use super::{Classifier, Features, Gold, Model, sigmoid, slog, slog_derivative};
 
 /// One labelled article, reduced to its features.
 #[derive(Debug, Clone)]
@@ -29,98 +28,131 @@ pub fn fit(prior: &Classifier, examples: &[Example]) -> Model {
     let n_terms = prior.terms().len();
     let mut out = model.clone();
     for (topic, scorer) in &mut out.topics {
-        let w0 = dense_prior(prior, &scorer.terms, n_terms);
         let data: Vec<(&Features, bool)> = examples
             .iter()
             .map(|e| (&e.features, e.gold.topics.contains(topic)))
             .collect();
-        let (bias, w) = logistic(&data, scorer.bias, &w0, params, params.positive_weight);
-        scorer.bias = round4(bias);
-        scorer.terms = sparse(prior, &w, &w0, params.min_weight);
+        fit_scorer(
+            prior,
+            scorer,
+            &data,
+            n_terms,
+            params.positive_weight,
+            params.l2,
+            params,
+        );
     }
     for (kind, scorer) in &mut out.event_kinds {
-        let w0 = dense_prior(prior, &scorer.terms, n_terms);
         let data: Vec<(&Features, bool)> = examples
             .iter()
             .filter(|e| e.gold.safety)
             .map(|e| (&e.features, e.gold.event_kind == Some(*kind)))
             .collect();
-        if data.is_empty() {
-            continue;
-        }
-        let (bias, w) = logistic(&data, scorer.bias, &w0, params, 1.0);
-        scorer.bias = round4(bias);
-        scorer.terms = sparse(prior, &w, &w0, params.min_weight);
+        fit_scorer(prior, scorer, &data, n_terms, 1.0, params.kind_l2, params);
     }
     out
 }
 
-fn dense_prior(prior: &Classifier, terms: &BTreeMap<String, f64>, n: usize) -> Vec<f64> {
-    let mut w = vec![0.0; n];
+fn fit_scorer(
+    prior: &Classifier,
+    scorer: &mut Scorer,
+    data: &[(&Features, bool)],
+    n_terms: usize,
+    positive_weight: f64,
+    l2: f64,
+    params: &Training,
+) {
+    if data.is_empty() {
+        return;
+    }
+    let mut w0 = vec![0.0; n_terms];
     for (id, term) in prior.terms().iter().enumerate() {
-        if let Some(v) = terms.get(term) {
-            w[id] = *v;
+        if let Some(v) = scorer.terms.get(term) {
+            w0[id] = *v;
         }
     }
-    w
-}
-
-/// Keeps the lexicon's terms (even at a small weight) and any other term whose fitted
-/// weight is large enough; masks never get weights.
-fn sparse(prior: &Classifier, w: &[f64], w0: &[f64], min: f64) -> BTreeMap<String, f64> {
-    prior
+    let start = Params {
+        bias: scorer.bias,
+        alpha: scorer.positions.to_array(),
+        w: w0.clone(),
+    };
+    let fitted = logistic(data, &start, params, positive_weight, l2);
+    scorer.bias = round4(fitted.bias);
+    scorer.positions = PositionWeights::from_array(fitted.alpha.map(round4));
+    scorer.terms = prior
         .terms()
         .iter()
         .enumerate()
-        .filter(|(id, _)| prior.is_lexicon_term(*id) && (w0[*id] != 0.0 || w[*id].abs() >= min))
-        .map(|(id, term)| (term.clone(), round4(w[id])))
-        .collect()
+        .filter(|(id, _)| w0[*id] != 0.0)
+        .map(|(id, term)| (term.clone(), round4(fitted.w[id])))
+        .collect();
 }
 
 fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
 }
 
-/// Gradient descent on the weighted log-loss plus `l2/2 · |w - w0|²`; returns (bias, w).
+/// The parameters of one scorer.
+#[derive(Debug, Clone)]
+struct Params {
+    bias: f64,
+    alpha: [f64; 3],
+    w: Vec<f64>,
+}
+
+/// Gradient descent on the weighted log-loss plus `l2/2 · |θ - θ0|²` over the position
+/// weights and the scorer's own lexicon terms (terms outside the lexicon stay at 0).
 fn logistic(
     data: &[(&Features, bool)],
-    bias0: f64,
-    w0: &[f64],
-    params: &super::model::Training,
+    start: &Params,
+    params: &Training,
     positive_weight: f64,
-) -> (f64, Vec<f64>) {
-    let mut w = w0.to_vec();
-    let mut b = bias0;
-    if data.is_empty() {
-        return (b, w);
-    }
-    // Example counts are small; the conversion is exact.
+    l2: f64,
+) -> Params {
+    let mut theta = start.clone();
+    // Example counts are small: the conversion is exact.
     #[allow(clippy::cast_precision_loss)]
     let n = data.len() as f64;
-    let mut grad = vec![0.0; w.len()];
+    let mut grad_w = vec![0.0; theta.w.len()];
     for _ in 0..params.iterations {
-        grad.iter_mut().for_each(|g| *g = 0.0);
+        grad_w.iter_mut().for_each(|g| *g = 0.0);
         let mut grad_b = 0.0;
+        let mut grad_alpha = [0.0; 3];
         for (features, y) in data {
-            let z = b + features.0.iter().map(|(id, x)| w[*id] * x).sum::<f64>();
-            let p = super::sigmoid(z);
+            let mut sums = [0.0; 3];
+            for (id, c) in &features.0 {
+                for p in 0..3 {
+                    sums[p] += theta.w[*id] * c[p];
+                }
+            }
+            let z = theta.bias + (0..3).map(|p| theta.alpha[p] * slog(sums[p])).sum::<f64>();
             let (target, weight) = if *y {
                 (1.0, positive_weight)
             } else {
                 (0.0, 1.0)
             };
-            let g = (p - target) * weight;
+            let g = (sigmoid(z) - target) * weight;
             grad_b += g;
-            for (id, x) in &features.0 {
-                grad[*id] += g * x;
+            for p in 0..3 {
+                grad_alpha[p] += g * slog(sums[p]);
+            }
+            let d: [f64; 3] = std::array::from_fn(|p| theta.alpha[p] * slog_derivative(sums[p]));
+            for (id, c) in &features.0 {
+                grad_w[*id] += g * (0..3).map(|p| d[p] * c[p]).sum::<f64>();
             }
         }
-        b -= params.learning_rate * grad_b / n;
-        for (i, wi) in w.iter_mut().enumerate() {
-            *wi -= params.learning_rate * (grad[i] / n + params.l2 * (*wi - w0[i]));
+        let lr = params.learning_rate;
+        theta.bias -= lr * grad_b / n;
+        for p in 0..3 {
+            theta.alpha[p] -= lr * (grad_alpha[p] / n + l2 * (theta.alpha[p] - start.alpha[p]));
+        }
+        for (i, wi) in theta.w.iter_mut().enumerate() {
+            if start.w[i] != 0.0 {
+                *wi -= lr * (grad_w[i] / n + l2 * (*wi - start.w[i]));
+            }
         }
     }
-    (b, w)
+    theta
 }
 
 #[cfg(test)]

@@ -36,10 +36,28 @@ pub struct Gold {
     pub event_kind: Option<EventKind>,
 }
 
-/// The lexicon terms found in one article: `(term id, ln(1 + position-weighted count))`,
-/// sorted by term id. Term ids index [`Classifier::terms`].
+/// The lexicon terms found in one article: `(term id, [headline, lead, body] counts)`, sorted
+/// by term id; body counts are already scaled for long bodies. Term ids index
+/// [`Classifier::terms`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Features(pub Vec<(usize, f64)>);
+pub struct Features(pub Vec<(usize, [f64; 3])>);
+
+/// The squashing of a position sum: `2(sqrt(1 + x) - 1)` for `x >= 0`, mirrored below. The
+/// first terms count most, many terms still add up (a story told in its body).
+pub fn slog(x: f64) -> f64 {
+    let g = 2.0 * ((1.0 + x.abs()).sqrt() - 1.0);
+    if x >= 0.0 { g } else { -g }
+}
+
+/// The derivative of [`slog`].
+pub fn slog_derivative(x: f64) -> f64 {
+    1.0 / (1.0 + x.abs()).sqrt()
+}
+
+/// Headline block, lead, rest of the body.
+const HEADLINE: usize = 0;
+const LEAD: usize = 1;
+const BODY: usize = 2;
 
 /// The classifier, built once from its model file.
 #[derive(Debug)]
@@ -52,10 +70,10 @@ pub struct Classifier {
     topic_weights: Vec<Vec<(usize, f64)>>,
     /// Per term: `(kind index, weight)`.
     kind_weights: Vec<Vec<(usize, f64)>>,
-    /// Topics in model order with bias and threshold.
-    topics: Vec<(Topic, f64, f64)>,
-    /// Kinds in model order with bias.
-    kinds: Vec<(EventKind, f64)>,
+    /// Topics in model order with bias, threshold and position weights.
+    topics: Vec<(Topic, f64, f64, [f64; 3])>,
+    /// Kinds in model order with bias and position weights.
+    kinds: Vec<(EventKind, f64, [f64; 3])>,
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -72,6 +90,7 @@ impl Classifier {
                 description: String::new(),
                 positions: model::Positions::default(),
                 mask: Vec::new(),
+                safety_first: true,
                 topics: Default::default(),
                 event_kinds: Default::default(),
                 training: model::Training::default(),
@@ -98,7 +117,12 @@ impl Classifier {
         let mut kind_weights: Vec<Vec<(usize, f64)>> = Vec::new();
         let mut topics = Vec::new();
         for (t, (topic, scorer)) in model.topics.iter().enumerate() {
-            topics.push((*topic, scorer.bias, scorer.threshold));
+            topics.push((
+                *topic,
+                scorer.bias,
+                scorer.threshold,
+                scorer.positions.to_array(),
+            ));
             for (term, w) in &scorer.terms {
                 let id = id_of(term, &mut terms);
                 topic_weights.resize(terms.len(), Vec::new());
@@ -107,7 +131,7 @@ impl Classifier {
         }
         let mut kinds = Vec::new();
         for (k, (kind, scorer)) in model.event_kinds.iter().enumerate() {
-            kinds.push((*kind, scorer.bias));
+            kinds.push((*kind, scorer.bias, scorer.positions.to_array()));
             for (term, w) in &scorer.terms {
                 let id = id_of(term, &mut terms);
                 kind_weights.resize(terms.len(), Vec::new());
@@ -161,21 +185,25 @@ impl Classifier {
             || self.kind_weights.get(id).is_some_and(|w| !w.is_empty())
     }
 
-    /// The lexicon terms of one article with their position-weighted counts (one scan of
-    /// each field).
+    /// The lexicon terms of one article with their counts per position (one scan of each
+    /// field).
     pub fn features(&self, article: &Article) -> Features {
         let Some(ac) = &self.automaton else {
             return Features::default();
         };
         let p = &self.model.positions;
-        let mut counts: Vec<(usize, f64)> = Vec::new();
-        let mut add = |id: usize, w: f64| {
-            if !self.is_lexicon_term(id) || w <= 0.0 {
+        let mut counts: Vec<(usize, [f64; 3])> = Vec::new();
+        let mut add = |id: usize, position: usize, w: f64| {
+            if !self.is_lexicon_term(id) {
                 return;
             }
             match counts.iter_mut().find(|(t, _)| *t == id) {
-                Some((_, c)) => *c += w,
-                None => counts.push((id, w)),
+                Some((_, c)) => c[position] += w,
+                None => {
+                    let mut c = [0.0; 3];
+                    c[position] = w;
+                    counts.push((id, c));
+                }
             }
         };
         for field in [&article.kicker, &article.title, &article.subtitle]
@@ -183,7 +211,7 @@ impl Classifier {
             .flatten()
         {
             for m in ac.find_iter(field.as_str()) {
-                add(m.pattern().as_usize(), p.headline);
+                add(m.pattern().as_usize(), HEADLINE, 1.0);
             }
         }
         let text = article.text.as_str();
@@ -191,28 +219,33 @@ impl Classifier {
             .char_indices()
             .nth(p.lead_chars)
             .map_or(text.len(), |(i, _)| i);
-        // Precision loss is irrelevant: this is a byte position used as a boundary.
-        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-        let tail_start = ((text.len() as f64) * p.tail_from) as usize;
+        let body_chars = text.len().saturating_sub(lead_end) / 3
+            + article
+                .captions
+                .iter()
+                .map(|c| c.text.len() / 3)
+                .sum::<usize>();
+        // Lengths are far below 2^52: the conversions are exact.
+        #[allow(clippy::cast_precision_loss)]
+        let body_scale = if body_chars > p.body_norm_chars {
+            p.body_norm_chars as f64 / body_chars as f64
+        } else {
+            1.0
+        };
         for m in ac.find_iter(text) {
-            let w = if m.start() < lead_end {
-                p.lead
-            } else if m.start() < tail_start {
-                p.body
+            if m.start() < lead_end {
+                add(m.pattern().as_usize(), LEAD, 1.0);
             } else {
-                p.tail
-            };
-            add(m.pattern().as_usize(), w);
+                add(m.pattern().as_usize(), BODY, body_scale);
+            }
         }
         for caption in &article.captions {
             for m in ac.find_iter(caption.text.as_str()) {
-                add(m.pattern().as_usize(), p.tail);
+                add(m.pattern().as_usize(), BODY, body_scale);
             }
         }
-        let mut features: Vec<(usize, f64)> =
-            counts.into_iter().map(|(id, c)| (id, c.ln_1p())).collect();
-        features.sort_by_key(|(id, _)| *id);
-        Features(features)
+        counts.sort_by_key(|(id, _)| *id);
+        Features(counts)
     }
 
     /// Scores one article.
@@ -222,13 +255,17 @@ impl Classifier {
 
     /// Scores an article from its features (see [`Classifier::features`]).
     pub fn classify_features(&self, features: &Features) -> Safety {
-        let mut logits: Vec<f64> = self.topics.iter().map(|(_, b, _)| *b).collect();
+        let mut sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.topics.len()];
         let mut evidence: Vec<Vec<(f64, usize)>> = vec![Vec::new(); self.topics.len()];
-        for &(id, x) in &features.0 {
-            for &(t, w) in &self.topic_weights[id] {
-                logits[t] += w * x;
+        for (id, c) in &features.0 {
+            for &(t, w) in &self.topic_weights[*id] {
+                for p in 0..3 {
+                    sums[t][p] += w * c[p];
+                }
                 if w > 0.0 {
-                    evidence[t].push((w * x, id));
+                    let alpha = self.topics[t].3;
+                    let strength = w * (0..3).map(|p| alpha[p] * c[p]).sum::<f64>();
+                    evidence[t].push((strength, *id));
                 }
             }
         }
@@ -237,12 +274,14 @@ impl Classifier {
             if ev.is_empty() {
                 continue;
             }
+            let (label, bias, _, alpha) = self.topics[t];
+            let logit = bias + (0..3).map(|p| alpha[p] * slog(sums[t][p])).sum::<f64>();
             ev.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             topics.push((
                 t,
                 TopicScore {
-                    label: self.topics[t].0,
-                    score: round6(sigmoid(logits[t])),
+                    label,
+                    score: round6(sigmoid(logit)),
                     evidence: ev
                         .iter()
                         .take(MAX_EVIDENCE)
@@ -252,9 +291,12 @@ impl Classifier {
             ));
         }
         topics.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then(a.0.cmp(&b.0)));
+        let over = |(t, s): &&(usize, TopicScore)| s.score >= self.topics[*t].2;
         let primary = topics
             .iter()
-            .find(|(t, s)| s.score >= self.topics[*t].2)
+            .filter(over)
+            .find(|(_, s)| s.label.is_safety() || !self.model.safety_first)
+            .or_else(|| topics.iter().find(over))
             .map(|(_, s)| (s.label, s.score));
         let is_safety = primary.is_some_and(|(t, _)| t.is_safety());
         let event_kind = if is_safety {
@@ -273,17 +315,23 @@ impl Classifier {
 
     /// The event kind with the highest logit (biases decide when no kind term occurs).
     pub fn event_kind(&self, features: &Features) -> Option<EventKind> {
-        let mut logits: Vec<f64> = self.kinds.iter().map(|(_, b)| *b).collect();
-        for &(id, x) in &features.0 {
-            for &(k, w) in &self.kind_weights[id] {
-                logits[k] += w * x;
+        let mut sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.kinds.len()];
+        for (id, c) in &features.0 {
+            for &(k, w) in &self.kind_weights[*id] {
+                for p in 0..3 {
+                    sums[k][p] += w * c[p];
+                }
             }
         }
-        logits
+        self.kinds
             .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-            .map(|(k, _)| self.kinds[k].0)
+            .zip(&sums)
+            .map(|((kind, bias, alpha), s)| {
+                let logit = bias + (0..3).map(|p| alpha[p] * slog(s[p])).sum::<f64>();
+                (*kind, logit)
+            })
+            .reduce(|best, next| if next.1 > best.1 { next } else { best })
+            .map(|(kind, _)| kind)
     }
 }
 

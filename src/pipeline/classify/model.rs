@@ -25,6 +25,11 @@ pub struct Model {
     /// leftmost-longest, so a mask that starts earlier or is longer wins over a lexicon term.
     #[serde(default)]
     pub mask: Vec<String>,
+    /// When a safety topic and a tagged-only topic (public security, environment) are both over
+    /// their thresholds, the safety topic is primary even if it scores lower: a crackdown on
+    /// fake drugs is food safety, a police report on holiday road deaths is traffic.
+    #[serde(default = "yes")]
+    pub safety_first: bool,
     /// One scorer per topic.
     pub topics: BTreeMap<Topic, Scorer>,
     /// One scorer per event kind; the kind with the highest logit wins.
@@ -34,7 +39,9 @@ pub struct Model {
     pub training: Training,
 }
 
-/// A logistic scorer: `sigmoid(bias + Σ weight(term) · ln(1 + weighted count(term)))`.
+/// A logistic scorer over three position sums. For each position (headline block, lead,
+/// rest of the body) the weights of the lexicon terms found there are summed (`S_p`), and
+/// `score = sigmoid(bias + Σ_p alpha_p · ln(1 + S_p))`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scorer {
@@ -44,41 +51,76 @@ pub struct Scorer {
     /// event kinds.
     #[serde(default = "default_threshold")]
     pub threshold: f64,
+    /// How much each position counts (`alpha_p`).
+    #[serde(default)]
+    pub positions: PositionWeights,
     /// Lexicon terms and their weights (negative weights push the score down).
     pub terms: BTreeMap<String, f64>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_threshold() -> f64 {
     0.5
 }
 
-/// Position weights: where a term stands decides how much one occurrence counts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Weights of the three positions of a term: the headline block (kicker, headline,
+/// subtitle) and the lead count more than the rest of the body.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Positions {
+pub struct PositionWeights {
     /// Kicker, headline and subtitle.
     pub headline: f64,
     /// The first `lead_chars` characters of the body.
     pub lead: f64,
-    /// The body after the lead, up to `tail_from`.
+    /// The rest of the body and the captions (counts scaled down for long bodies).
     pub body: f64,
-    /// The body from `tail_from` (a fraction of its length) to the end, and captions.
-    pub tail: f64,
+}
+
+impl Default for PositionWeights {
+    fn default() -> PositionWeights {
+        PositionWeights {
+            headline: 1.5,
+            lead: 1.0,
+            body: 0.6,
+        }
+    }
+}
+
+impl PositionWeights {
+    /// The weights as an array in position order (headline, lead, body).
+    pub fn to_array(self) -> [f64; 3] {
+        [self.headline, self.lead, self.body]
+    }
+
+    /// Weights from an array in position order.
+    pub fn from_array(a: [f64; 3]) -> PositionWeights {
+        PositionWeights {
+            headline: a[0],
+            lead: a[1],
+            body: a[2],
+        }
+    }
+}
+
+/// Where the lead ends and how long bodies are scaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Positions {
     /// Length of the lead in characters.
     pub lead_chars: usize,
-    /// Where the tail starts, as a fraction of the body's length in bytes (`0..=1`).
-    pub tail_from: f64,
+    /// Body counts are multiplied by `min(1, body_norm_chars / body length)`, so a long story
+    /// that mentions a term in passing does not outweigh a short one about it.
+    pub body_norm_chars: usize,
 }
 
 impl Default for Positions {
     fn default() -> Positions {
         Positions {
-            headline: 3.0,
-            lead: 2.0,
-            body: 1.0,
-            tail: 0.5,
             lead_chars: 200,
-            tail_from: 0.5,
+            body_norm_chars: 1000,
         }
     }
 }
@@ -87,26 +129,26 @@ impl Default for Positions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Training {
-    /// L2 strength pulling each weight back to its lexicon value (per example).
+    /// L2 strength pulling each topic weight back to its lexicon value (per example).
     pub l2: f64,
+    /// The same for the event-kind scorers (fewer examples: usually stronger).
+    pub kind_l2: f64,
     /// Weight of a positive example in the loss (recall matters more than precision).
     pub positive_weight: f64,
     /// Gradient-descent passes.
     pub iterations: usize,
     /// Learning rate.
     pub learning_rate: f64,
-    /// Weights smaller than this (in absolute value) are dropped from the written model.
-    pub min_weight: f64,
 }
 
 impl Default for Training {
     fn default() -> Training {
         Training {
-            l2: 0.05,
-            positive_weight: 2.0,
-            iterations: 600,
+            l2: 0.02,
+            kind_l2: 0.1,
+            positive_weight: 4.0,
+            iterations: 1500,
             learning_rate: 0.5,
-            min_weight: 0.01,
         }
     }
 }
@@ -145,20 +187,6 @@ impl Model {
         if self.version.trim().is_empty() {
             return Err(ModelError::NoVersion);
         }
-        let p = &self.positions;
-        for (name, v) in [
-            ("positions.headline", p.headline),
-            ("positions.lead", p.lead),
-            ("positions.body", p.body),
-            ("positions.tail", p.tail),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(ModelError::BadNumber(name.to_owned()));
-            }
-        }
-        if !(0.0..=1.0).contains(&p.tail_from) {
-            return Err(ModelError::BadNumber("positions.tail_from".to_owned()));
-        }
         if self.mask.iter().any(|m| m.trim().is_empty()) {
             return Err(ModelError::EmptyTerm("mask".to_owned()));
         }
@@ -179,6 +207,9 @@ impl Scorer {
     fn check(&self, name: &str, needs_threshold: bool) -> Result<(), ModelError> {
         if !self.bias.is_finite() {
             return Err(ModelError::BadNumber(format!("{name}.bias")));
+        }
+        if self.positions.to_array().iter().any(|a| !a.is_finite()) {
+            return Err(ModelError::BadNumber(format!("{name}.positions")));
         }
         if needs_threshold && !(self.threshold > 0.0 && self.threshold < 1.0) {
             return Err(ModelError::BadNumber(format!("{name}.threshold")));
