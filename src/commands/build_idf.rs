@@ -76,7 +76,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         writeln!(out, "{word} {idf:.4}")?;
     }
     if args.out.as_os_str() == "-" {
-        print!("{out}");
+        std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
     } else {
         std::fs::write(&args.out, &out)
             .with_context(|| format!("writing {}", args.out.display()))?;

@@ -4,6 +4,7 @@
 //! fold scored by a model `train` fitted on the other folds only). The naive baseline "title or
 //! lead contains 安全/事故/火/洪/疫" is reported in the same run.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -145,8 +146,9 @@ impl Metrics {
         })
     }
 
-    fn print(&self, name: &str) {
-        println!(
+    fn print(&self, out: &mut impl std::io::Write, name: &str) -> std::io::Result<()> {
+        writeln!(
+            out,
             "{name:<26} P {:.3}  R {:.3}  F1 {:.3}  primary {:.3}  kind {:.3}  incidents {:.3} ({}/{})  [tp {} fp {} fn {} of {}]",
             self.precision(),
             self.recall(),
@@ -160,7 +162,7 @@ impl Metrics {
             self.false_positives,
             self.false_negatives,
             self.articles,
-        );
+        )
     }
 }
 
@@ -264,14 +266,17 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         metrics.add(&l.gold, p);
         naive.add(&l.gold, &baseline(&l.article));
     }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     if args.json {
-        println!(
+        writeln!(
+            out,
             "{}",
             serde_json::json!({"model": name, "classifier": metrics.summary(), "baseline": naive.summary()})
-        );
+        )?;
     } else {
-        metrics.print(&name);
-        naive.print("baseline (title/lead terms)");
+        metrics.print(&mut out, &name)?;
+        naive.print(&mut out, "baseline (title/lead terms)")?;
     }
     if args.errors {
         for (l, p) in data.iter().zip(&predictions) {

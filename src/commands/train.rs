@@ -76,7 +76,7 @@ pub fn run(_settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let mut json = serde_json::to_string_pretty(&model)?;
     json.push('\n');
     if args.out.as_os_str() == "-" {
-        print!("{json}");
+        std::io::Write::write_all(&mut std::io::stdout().lock(), json.as_bytes())?;
     } else {
         std::fs::write(&args.out, json)
             .with_context(|| format!("writing {}", args.out.display()))?;

@@ -164,13 +164,14 @@ impl Pipeline {
             classifier: self.classifier.version().to_owned(),
             processed_at: processed_at.to_owned(),
         };
+        let safety = self.classifier.classify_page(&articles);
         let events = articles
             .into_iter()
-            .map(|article| {
+            .zip(safety)
+            .map(|(article, safety)| {
                 let tokens = nlp::tokenize(&self.jieba, &article);
                 let nlp = self.enricher.enrich(&tokens, &article);
                 drop(tokens);
-                let safety = self.classifier.classify(&article);
                 ArticleEvent {
                     schema: ARTICLE_SCHEMA.to_owned(),
                     event_id: event_id(&page.page_id, article.index),

@@ -18,7 +18,7 @@ pub mod model;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::ResourceError;
-use crate::model::{Article, EventKind, Safety, Topic, TopicScore};
+use crate::model::{Article, EventKind, ItemKind, Safety, Topic, TopicScore};
 
 pub use model::{Model, ModelError};
 
@@ -313,6 +313,34 @@ impl Classifier {
         }
     }
 
+    /// Scores the items of one page in order. A photo caption is printed beside the story it
+    /// illustrates, so an untitled photo that is not safety on its own but whose evidence
+    /// points at the topic of the safety story just before it takes that story's labels.
+    pub fn classify_page(&self, articles: &[Article]) -> Vec<Safety> {
+        let mut out: Vec<Safety> = articles.iter().map(|a| self.classify(a)).collect();
+        let mut host: Option<usize> = None;
+        for (i, article) in articles.iter().enumerate() {
+            if article.kind != ItemKind::Photo || article.title.is_some() {
+                host = Some(i);
+                continue;
+            }
+            let Some(h) = host else { continue };
+            let (Some(topic), false) = (out[h].primary, out[i].is_safety) else {
+                continue;
+            };
+            if !out[h].is_safety || !out[i].topics.iter().any(|t| t.label == topic) {
+                continue;
+            }
+            let (score, kind) = (out[h].score, out[h].event_kind);
+            let own = &mut out[i];
+            own.is_safety = true;
+            own.primary = Some(topic);
+            own.score = score;
+            own.event_kind = kind;
+        }
+        out
+    }
+
     /// The event kind with the highest logit (biases decide when no kind term occurs).
     pub fn event_kind(&self, features: &Features) -> Option<EventKind> {
         let mut sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.kinds.len()];
@@ -342,7 +370,6 @@ fn round6(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ItemKind;
 
     const MODEL: &str = r#"{
         "version": "test-1",
@@ -428,6 +455,24 @@ mod tests {
         assert_eq!(s.primary, Some(Topic::PublicSecurity));
         assert!(!s.is_safety);
         assert_eq!(s.event_kind, None);
+    }
+
+    #[test]
+    fn an_untitled_photo_takes_the_labels_of_the_safety_story_it_illustrates() {
+        let c = classifier();
+        let story = article("交通事故", "交通事故造成拥堵。");
+        let mut photo = article("", "现场的交通事故车辆。");
+        photo.title = None;
+        photo.kind = ItemKind::Photo;
+        let mut unrelated = photo.clone();
+        unrelated.text = "市民在公园散步。".to_owned();
+        let page = c.classify_page(&[story.clone(), photo.clone(), unrelated]);
+        assert!(!c.classify(&photo).is_safety);
+        assert!(page[1].is_safety);
+        assert_eq!(page[1].primary, page[0].primary);
+        assert!(!page[2].is_safety);
+        let alone = c.classify_page(&[photo]);
+        assert!(!alone[0].is_safety);
     }
 
     #[test]
