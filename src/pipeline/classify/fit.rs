@@ -133,8 +133,8 @@ fn logistic(
             };
             let g = (sigmoid(z) - target) * weight;
             grad_b += g;
-            for p in 0..3 {
-                grad_alpha[p] += g * slog(sums[p]);
+            for (grad, sum) in grad_alpha.iter_mut().zip(sums) {
+                *grad += g * slog(sum);
             }
             let d: [f64; 3] = std::array::from_fn(|p| theta.alpha[p] * slog_derivative(sums[p]));
             for (id, c) in &features.0 {
@@ -143,8 +143,8 @@ fn logistic(
         }
         let lr = params.learning_rate;
         theta.bias -= lr * grad_b / n;
-        for p in 0..3 {
-            theta.alpha[p] -= lr * (grad_alpha[p] / n + l2 * (theta.alpha[p] - start.alpha[p]));
+        for ((alpha, grad), alpha0) in theta.alpha.iter_mut().zip(grad_alpha).zip(start.alpha) {
+            *alpha -= lr * (grad / n + l2 * (*alpha - alpha0));
         }
         for (i, wi) in theta.w.iter_mut().enumerate() {
             if start.w[i] != 0.0 {
