@@ -36,7 +36,7 @@ pub fn fit(prior: &Classifier, examples: &[Example]) -> Model {
             prior,
             scorer,
             &data,
-            n_terms,
+            (false, n_terms),
             params.positive_weight,
             params.l2,
             params,
@@ -48,7 +48,15 @@ pub fn fit(prior: &Classifier, examples: &[Example]) -> Model {
             .filter(|e| e.gold.safety)
             .map(|e| (&e.features, e.gold.event_kind == Some(*kind)))
             .collect();
-        fit_scorer(prior, scorer, &data, n_terms, 1.0, params.kind_l2, params);
+        fit_scorer(
+            prior,
+            scorer,
+            &data,
+            (true, n_terms),
+            1.0,
+            params.kind_l2,
+            params,
+        );
     }
     out
 }
@@ -57,7 +65,7 @@ fn fit_scorer(
     prior: &Classifier,
     scorer: &mut Scorer,
     data: &[(&Features, bool)],
-    n_terms: usize,
+    (kind_family, n_terms): (bool, usize),
     positive_weight: f64,
     l2: f64,
     params: &Training,
@@ -67,6 +75,9 @@ fn fit_scorer(
     }
     let mut w0 = vec![0.0; n_terms];
     for (id, term) in prior.terms().iter().enumerate() {
+        if prior.is_kind_term(id) != kind_family {
+            continue;
+        }
         if let Some(v) = scorer.terms.get(term) {
             w0[id] = *v;
         }

@@ -63,9 +63,14 @@ const BODY: usize = 2;
 #[derive(Debug)]
 pub struct Classifier {
     model: Model,
-    /// Every distinct term and mask; pattern id = term id.
+    /// Every term and mask, by term id. Topic lexicons and kind lexicons are two separate
+    /// families with their own ids (a string in both has two ids), each scanned by its own
+    /// automaton, so a longer term of one family never hides a term of the other.
     terms: Vec<String>,
-    automaton: Option<AhoCorasick>,
+    /// Whether a term id belongs to the event-kind family.
+    kind_family: Vec<bool>,
+    /// Per family (topics, kinds): the automaton and the term id of each of its patterns.
+    automata: Vec<(AhoCorasick, Vec<usize>)>,
     /// Per term: `(topic index, weight)` for the topics whose lexicon holds it.
     topic_weights: Vec<Vec<(usize, f64)>>,
     /// Per term: `(kind index, weight)`.
@@ -106,57 +111,66 @@ impl Classifier {
             .check()
             .map_err(|e| ResourceError::Classifier(e.to_string()))?;
         let mut terms: Vec<String> = Vec::new();
-        let mut index = std::collections::HashMap::<String, usize>::new();
-        let mut id_of = |term: &str, terms: &mut Vec<String>| -> usize {
-            *index.entry(term.to_owned()).or_insert_with(|| {
-                terms.push(term.to_owned());
-                terms.len() - 1
-            })
-        };
+        let mut kind_family: Vec<bool> = Vec::new();
         let mut topic_weights: Vec<Vec<(usize, f64)>> = Vec::new();
         let mut kind_weights: Vec<Vec<(usize, f64)>> = Vec::new();
-        let mut topics = Vec::new();
-        for (t, (topic, scorer)) in model.topics.iter().enumerate() {
-            topics.push((
-                *topic,
-                scorer.bias,
-                scorer.threshold,
-                scorer.positions.to_array(),
-            ));
-            for (term, w) in &scorer.terms {
-                let id = id_of(term, &mut terms);
-                topic_weights.resize(terms.len(), Vec::new());
-                topic_weights[id].push((t, *w));
+        let topics = model
+            .topics
+            .iter()
+            .map(|(t, s)| (*t, s.bias, s.threshold, s.positions.to_array()))
+            .collect();
+        let kinds = model
+            .event_kinds
+            .iter()
+            .map(|(k, s)| (*k, s.bias, s.positions.to_array()))
+            .collect();
+        let families = [
+            (false, model.topics.values().collect::<Vec<_>>()),
+            (true, model.event_kinds.values().collect::<Vec<_>>()),
+        ];
+        let mut automata = Vec::new();
+        for (is_kind, scorers) in families {
+            let mut ids: std::collections::BTreeMap<&str, usize> = Default::default();
+            for (i, scorer) in scorers.iter().enumerate() {
+                for (term, w) in &scorer.terms {
+                    let id = *ids.entry(term.as_str()).or_insert_with(|| {
+                        terms.push(term.clone());
+                        kind_family.push(is_kind);
+                        topic_weights.push(Vec::new());
+                        kind_weights.push(Vec::new());
+                        terms.len() - 1
+                    });
+                    if is_kind {
+                        kind_weights[id].push((i, *w));
+                    } else {
+                        topic_weights[id].push((i, *w));
+                    }
+                }
             }
-        }
-        let mut kinds = Vec::new();
-        for (k, (kind, scorer)) in model.event_kinds.iter().enumerate() {
-            kinds.push((*kind, scorer.bias, scorer.positions.to_array()));
-            for (term, w) in &scorer.terms {
-                let id = id_of(term, &mut terms);
-                kind_weights.resize(terms.len(), Vec::new());
-                kind_weights[id].push((k, *w));
+            for m in &model.mask {
+                ids.entry(m.as_str()).or_insert_with(|| {
+                    terms.push(m.clone());
+                    kind_family.push(is_kind);
+                    topic_weights.push(Vec::new());
+                    kind_weights.push(Vec::new());
+                    terms.len() - 1
+                });
             }
+            if ids.is_empty() {
+                continue;
+            }
+            let (patterns, pattern_ids): (Vec<&str>, Vec<usize>) = ids.into_iter().unzip();
+            let automaton = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .map_err(|e| ResourceError::Classifier(e.to_string()))?;
+            automata.push((automaton, pattern_ids));
         }
-        for m in &model.mask {
-            id_of(m, &mut terms);
-        }
-        topic_weights.resize(terms.len(), Vec::new());
-        kind_weights.resize(terms.len(), Vec::new());
-        let automaton = if terms.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&terms)
-                    .map_err(|e| ResourceError::Classifier(e.to_string()))?,
-            )
-        };
         Ok(Classifier {
             model,
             terms,
-            automaton,
+            kind_family,
+            automata,
             topic_weights,
             kind_weights,
             topics,
@@ -179,6 +193,11 @@ impl Classifier {
         &self.terms
     }
 
+    /// Whether term `id` belongs to the event-kind family (else to the topic family).
+    pub fn is_kind_term(&self, id: usize) -> bool {
+        self.kind_family.get(id).copied().unwrap_or(false)
+    }
+
     /// Whether term `id` is in some lexicon (not only a mask).
     pub fn is_lexicon_term(&self, id: usize) -> bool {
         self.topic_weights.get(id).is_some_and(|w| !w.is_empty())
@@ -188,32 +207,8 @@ impl Classifier {
     /// The lexicon terms of one article with their counts per position (one scan of each
     /// field).
     pub fn features(&self, article: &Article) -> Features {
-        let Some(ac) = &self.automaton else {
-            return Features::default();
-        };
         let p = &self.model.positions;
         let mut counts: Vec<(usize, [f64; 3])> = Vec::new();
-        let mut add = |id: usize, position: usize, w: f64| {
-            if !self.is_lexicon_term(id) {
-                return;
-            }
-            match counts.iter_mut().find(|(t, _)| *t == id) {
-                Some((_, c)) => c[position] += w,
-                None => {
-                    let mut c = [0.0; 3];
-                    c[position] = w;
-                    counts.push((id, c));
-                }
-            }
-        };
-        for field in [&article.kicker, &article.title, &article.subtitle]
-            .into_iter()
-            .flatten()
-        {
-            for m in ac.find_iter(field.as_str()) {
-                add(m.pattern().as_usize(), HEADLINE, 1.0);
-            }
-        }
         let text = article.text.as_str();
         let lead_end = text
             .char_indices()
@@ -232,16 +227,40 @@ impl Classifier {
         } else {
             1.0
         };
-        for m in ac.find_iter(text) {
-            if m.start() < lead_end {
-                add(m.pattern().as_usize(), LEAD, 1.0);
-            } else {
-                add(m.pattern().as_usize(), BODY, body_scale);
+        for (ac, ids) in &self.automata {
+            let mut add = |pattern: usize, position: usize, w: f64| {
+                let Some(&id) = ids.get(pattern) else { return };
+                if !self.is_lexicon_term(id) {
+                    return;
+                }
+                match counts.iter_mut().find(|(t, _)| *t == id) {
+                    Some((_, c)) => c[position] += w,
+                    None => {
+                        let mut c = [0.0; 3];
+                        c[position] = w;
+                        counts.push((id, c));
+                    }
+                }
+            };
+            for field in [&article.kicker, &article.title, &article.subtitle]
+                .into_iter()
+                .flatten()
+            {
+                for m in ac.find_iter(field.as_str()) {
+                    add(m.pattern().as_usize(), HEADLINE, 1.0);
+                }
             }
-        }
-        for caption in &article.captions {
-            for m in ac.find_iter(caption.text.as_str()) {
-                add(m.pattern().as_usize(), BODY, body_scale);
+            for m in ac.find_iter(text) {
+                if m.start() < lead_end {
+                    add(m.pattern().as_usize(), LEAD, 1.0);
+                } else {
+                    add(m.pattern().as_usize(), BODY, body_scale);
+                }
+            }
+            for caption in &article.captions {
+                for m in ac.find_iter(caption.text.as_str()) {
+                    add(m.pattern().as_usize(), BODY, body_scale);
+                }
             }
         }
         counts.sort_by_key(|(id, _)| *id);

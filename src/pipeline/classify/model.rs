@@ -145,7 +145,7 @@ impl Default for Training {
     fn default() -> Training {
         Training {
             l2: 0.02,
-            kind_l2: 0.1,
+            kind_l2: 0.3,
             positive_weight: 3.0,
             iterations: 1500,
             learning_rate: 0.5,
