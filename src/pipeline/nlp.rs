@@ -5,24 +5,52 @@
 //! computed here from the token counts and the IDF table loaded once by [`Enricher::new`]
 //! (jieba-rs's own extractor would cut the text a second time).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use jieba_rs::{Jieba, Tag};
 
 use super::{ResourceError, Resources};
 use crate::model::{Article, Keyword, Nlp};
 
-/// POS tags whose words are never keywords: numerals, measure words, pronouns, function
-/// words, punctuation and unknown symbols.
-const NON_KEYWORD_POS: [&str; 14] = [
-    "m", "mq", "q", "r", "p", "c", "u", "uj", "ul", "uz", "ud", "ug", "d", "x",
-];
+/// Whether words with this POS tag can be keywords: numerals, measure words, pronouns,
+/// function words, punctuation and unknown symbols cannot.
+fn keyword_pos(tag: &str) -> bool {
+    !matches!(
+        tag,
+        "m" | "mq" | "q" | "r" | "p" | "c" | "u" | "uj" | "ul" | "uz" | "ud" | "ug" | "d" | "x"
+    )
+}
 
 /// Function words that jieba tags as content words; they carry no topic.
-const STOP_WORDS: [&str; 24] = [
-    "一个", "没有", "我们", "他们", "这个", "这些", "那些", "什么", "自己", "已经", "就是", "还是",
-    "可以", "进行", "通过", "表示", "目前", "同时", "以及", "其中", "方面", "记者", "本报", "今年",
-];
+fn stop_word(word: &str) -> bool {
+    matches!(
+        word,
+        "一个"
+            | "没有"
+            | "我们"
+            | "他们"
+            | "这个"
+            | "这些"
+            | "那些"
+            | "什么"
+            | "自己"
+            | "已经"
+            | "就是"
+            | "还是"
+            | "可以"
+            | "进行"
+            | "通过"
+            | "表示"
+            | "目前"
+            | "同时"
+            | "以及"
+            | "其中"
+            | "方面"
+            | "记者"
+            | "本报"
+            | "今年"
+    )
+}
 
 /// The tokens of one article (all its fields), from one jieba pass.
 #[derive(Debug, Clone, Default)]
@@ -50,14 +78,14 @@ pub fn tokenize<'a>(jieba: &'a Jieba, article: &'a Article) -> Tokens<'a> {
 #[derive(Debug)]
 pub struct Enricher {
     top_k: usize,
-    idf: HashMap<String, f64>,
+    idf: FxHashMap<String, f64>,
     /// IDF of a word missing from the table (the table's median, as jieba does).
     default_idf: f64,
 }
 
 /// Parses an IDF table: `word idf` per line; blank lines and `#` comments are skipped.
-pub fn parse_idf(text: &str) -> Result<HashMap<String, f64>, ResourceError> {
-    let mut idf = HashMap::new();
+pub fn parse_idf(text: &str) -> Result<FxHashMap<String, f64>, ResourceError> {
+    let mut idf = FxHashMap::default();
     for (no, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -84,8 +112,8 @@ pub fn parse_idf(text: &str) -> Result<HashMap<String, f64>, ResourceError> {
 
 fn is_keyword_candidate(tag: &Tag<'_>) -> bool {
     tag.word.chars().nth(1).is_some()
-        && !NON_KEYWORD_POS.contains(&tag.tag)
-        && !STOP_WORDS.contains(&tag.word)
+        && keyword_pos(tag.tag)
+        && !stop_word(tag.word)
         && tag.word.chars().any(char::is_alphabetic)
 }
 
@@ -146,7 +174,8 @@ impl Enricher {
     /// Top-k TF-IDF keywords: term frequency over the candidate tokens times IDF; ties are
     /// broken by the term so the output is deterministic.
     pub fn keywords(&self, tokens: &Tokens<'_>) -> Vec<Keyword> {
-        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let mut counts: FxHashMap<&str, usize> =
+            FxHashMap::with_capacity_and_hasher(tokens.tags.len() / 2, Default::default());
         let mut total = 0usize;
         for tag in tokens.tags.iter().filter(|t| is_keyword_candidate(t)) {
             *counts.entry(tag.word).or_default() += 1;

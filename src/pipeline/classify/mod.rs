@@ -15,7 +15,7 @@
 pub mod fit;
 pub mod model;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::ResourceError;
 use crate::model::{Article, EventKind, ItemKind, Safety, Topic, TopicScore};
@@ -162,6 +162,7 @@ impl Classifier {
             let (patterns, pattern_ids): (Vec<&str>, Vec<usize>) = ids.into_iter().unzip();
             let automaton = AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&patterns)
                 .map_err(|e| ResourceError::Classifier(e.to_string()))?;
             automata.push((automaton, pattern_ids));
