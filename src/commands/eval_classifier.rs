@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::dataset::{self, Labelled};
 use crate::model::{EventKind, Safety, Topic};
-use crate::pipeline::classify::Classifier;
+use crate::pipeline::classify::{Classifier, apply_photo_context};
 use crate::settings::Settings;
 
 /// Arguments of `pagesift eval-classifier`.
@@ -225,7 +225,32 @@ pub fn cross_validate(
             }
         }
     }
+    apply_page_context(data, &mut predictions);
     Ok(predictions)
+}
+
+/// Applies the pipeline's page-context rule (photo captions, see
+/// [`crate::pipeline::classify::apply_photo_context`]) to runs of truth entries of one page
+/// (ids `PAGE-ITEM`); corpus articles (ids `DATE-PAGE-ITEM`) stand alone.
+pub fn apply_page_context(data: &[Labelled], predictions: &mut [Safety]) {
+    let page_of = |id: &str| -> Option<String> {
+        let parts: Vec<&str> = id.split('-').collect();
+        (parts.len() == 2).then(|| parts[0].to_owned())
+    };
+    let mut start = 0;
+    while start < data.len() {
+        let page = page_of(&data[start].id);
+        let mut end = start + 1;
+        while end < data.len() && page.is_some() && page_of(&data[end].id) == page {
+            end += 1;
+        }
+        if page.is_some() {
+            let articles: Vec<crate::model::Article> =
+                data[start..end].iter().map(|l| l.article.clone()).collect();
+            apply_photo_context(&articles, &mut predictions[start..end]);
+        }
+        start = end;
+    }
 }
 
 fn label(safety: bool, topics: &[Topic], kind: Option<EventKind>) -> String {

@@ -338,26 +338,7 @@ impl Classifier {
     /// points at the topic of the safety story just before it takes that story's labels.
     pub fn classify_page(&self, articles: &[Article]) -> Vec<Safety> {
         let mut out: Vec<Safety> = articles.iter().map(|a| self.classify(a)).collect();
-        let mut host: Option<usize> = None;
-        for (i, article) in articles.iter().enumerate() {
-            if article.kind != ItemKind::Photo || article.title.is_some() {
-                host = Some(i);
-                continue;
-            }
-            let Some(h) = host else { continue };
-            let (Some(topic), false) = (out[h].primary, out[i].is_safety) else {
-                continue;
-            };
-            if !out[h].is_safety || !out[i].topics.iter().any(|t| t.label == topic) {
-                continue;
-            }
-            let (score, kind) = (out[h].score, out[h].event_kind);
-            let own = &mut out[i];
-            own.is_safety = true;
-            own.primary = Some(topic);
-            own.score = score;
-            own.event_kind = kind;
-        }
+        apply_photo_context(articles, &mut out);
         out
     }
 
@@ -380,6 +361,31 @@ impl Classifier {
             })
             .reduce(|best, next| if next.1 > best.1 { next } else { best })
             .map(|(kind, _)| kind)
+    }
+}
+
+/// The page-context rule of [`Classifier::classify_page`], on labels already computed for the
+/// items of one page (in page order).
+pub fn apply_photo_context(articles: &[Article], labels: &mut [Safety]) {
+    let mut host: Option<usize> = None;
+    for (i, article) in articles.iter().enumerate().take(labels.len()) {
+        if article.kind != ItemKind::Photo || article.title.is_some() {
+            host = Some(i);
+            continue;
+        }
+        let Some(h) = host else { continue };
+        let (Some(topic), false) = (labels[h].primary, labels[i].is_safety) else {
+            continue;
+        };
+        if !labels[h].is_safety || !labels[i].topics.iter().any(|t| t.label == topic) {
+            continue;
+        }
+        let (score, kind) = (labels[h].score, labels[h].event_kind);
+        let own = &mut labels[i];
+        own.is_safety = true;
+        own.primary = Some(topic);
+        own.score = score;
+        own.event_kind = kind;
     }
 }
 
