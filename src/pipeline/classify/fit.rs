@@ -153,7 +153,7 @@ fn logistic(
             }
         }
         let lr = params.learning_rate;
-        theta.bias -= lr * grad_b / n;
+        theta.bias -= lr * (grad_b / n + l2 * (theta.bias - start.bias));
         for ((alpha, grad), alpha0) in theta.alpha.iter_mut().zip(grad_alpha).zip(start.alpha) {
             *alpha -= lr * (grad / n + l2 * (*alpha - alpha0));
         }
