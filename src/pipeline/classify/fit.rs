@@ -133,7 +133,7 @@ fn logistic(
             let mut sums = [0.0; 3];
             for (id, c) in &features.0 {
                 for p in 0..3 {
-                    sums[p] += theta.w[*id] * c[p];
+                    sums[p] += theta.w.get(*id).copied().unwrap_or(0.0) * c[p];
                 }
             }
             let z = theta.bias + (0..3).map(|p| theta.alpha[p] * slog(sums[p])).sum::<f64>();
@@ -149,7 +149,9 @@ fn logistic(
             }
             let d: [f64; 3] = std::array::from_fn(|p| theta.alpha[p] * slog_derivative(sums[p]));
             for (id, c) in &features.0 {
-                grad_w[*id] += g * (0..3).map(|p| d[p] * c[p]).sum::<f64>();
+                if let Some(gw) = grad_w.get_mut(*id) {
+                    *gw += g * (0..3).map(|p| d[p] * c[p]).sum::<f64>();
+                }
             }
         }
         let lr = params.learning_rate;

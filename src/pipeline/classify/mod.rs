@@ -273,12 +273,13 @@ impl Classifier {
         self.classify_features(&self.features(article))
     }
 
-    /// Scores an article from its features (see [`Classifier::features`]).
+    /// Scores an article from its features (see [`Classifier::features`]); term ids this
+    /// classifier does not know are ignored.
     pub fn classify_features(&self, features: &Features) -> Safety {
         let mut sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.topics.len()];
         let mut evidence: Vec<Vec<(f64, usize)>> = vec![Vec::new(); self.topics.len()];
         for (id, c) in &features.0 {
-            for &(t, w) in &self.topic_weights[*id] {
+            for &(t, w) in self.topic_weights.get(*id).map_or(&[][..], Vec::as_slice) {
                 for p in 0..3 {
                     sums[t][p] += w * c[p];
                 }
@@ -305,7 +306,7 @@ impl Classifier {
                     evidence: ev
                         .iter()
                         .take(MAX_EVIDENCE)
-                        .map(|(_, id)| self.terms[*id].clone())
+                        .filter_map(|(_, id)| self.terms.get(*id).cloned())
                         .collect(),
                 },
             ));
@@ -346,7 +347,7 @@ impl Classifier {
     pub fn event_kind(&self, features: &Features) -> Option<EventKind> {
         let mut sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.kinds.len()];
         for (id, c) in &features.0 {
-            for &(k, w) in &self.kind_weights[*id] {
+            for &(k, w) in self.kind_weights.get(*id).map_or(&[][..], Vec::as_slice) {
                 for p in 0..3 {
                     sums[k][p] += w * c[p];
                 }
@@ -499,6 +500,13 @@ mod tests {
         assert!(!page[2].is_safety);
         let alone = c.classify_page(&[photo]);
         assert!(!alone[0].is_safety);
+    }
+
+    #[test]
+    fn features_with_unknown_term_ids_are_ignored_not_a_panic() {
+        let c = classifier();
+        let stray = Features(vec![(usize::MAX, [1.0, 1.0, 1.0]), (10_000, [2.0, 0.0, 0.0])]);
+        assert_eq!(c.classify_features(&stray), Safety::default());
     }
 
     #[test]
