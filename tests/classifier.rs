@@ -252,3 +252,23 @@ fn training_twice_on_the_same_data_gives_the_same_model() {
     assert_eq!(a, b);
     assert!(Classifier::new(a).is_ok());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_text_classifies_without_panicking_and_scores_stay_in_range(
+        title in "\\PC{0,30}",
+        body in "(\\PC|火灾|安全生产|国家安全|地震|\\n){0,200}",
+    ) {
+        let c = shipped();
+        let a = article(ItemKind::Article, Some(&title), &[&body]);
+        let s = c.classify(&a);
+        proptest::prop_assert!((0.0..=1.0).contains(&s.score));
+        for t in &s.topics {
+            for e in &t.evidence {
+                proptest::prop_assert!(title.contains(e.as_str()) || body.contains(e.as_str()));
+            }
+        }
+    }
+}

@@ -505,7 +505,10 @@ mod tests {
     #[test]
     fn features_with_unknown_term_ids_are_ignored_not_a_panic() {
         let c = classifier();
-        let stray = Features(vec![(usize::MAX, [1.0, 1.0, 1.0]), (10_000, [2.0, 0.0, 0.0])]);
+        let stray = Features(vec![
+            (usize::MAX, [1.0, 1.0, 1.0]),
+            (10_000, [2.0, 0.0, 0.0]),
+        ]);
         assert_eq!(c.classify_features(&stray), Safety::default());
     }
 
