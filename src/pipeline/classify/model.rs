@@ -146,7 +146,7 @@ impl Default for Training {
         Training {
             l2: 0.02,
             kind_l2: 0.3,
-            positive_weight: 3.0,
+            positive_weight: 2.5,
             iterations: 1500,
             learning_rate: 0.5,
         }
