@@ -1,13 +1,17 @@
 //! One module per command of the binary. Commands are the edges: they do IO, use `anyhow`,
 //! and call the pure [`crate::pipeline`].
 
+pub mod build_idf;
 pub mod check_config;
+pub mod dataset;
 pub mod dead_letters;
 pub mod eval;
+pub mod eval_classifier;
 pub mod probe;
 pub mod process;
 pub mod publish;
 pub mod run;
+pub mod train;
 
 /// The current UTC time as RFC 3339 (the pipeline takes the clock reading from its caller).
 pub fn now_rfc3339() -> String {
