@@ -1,0 +1,457 @@
+//! Article segmentation: a normalised page in, its items (articles, briefs, photos) out, in
+//! page order.
+//!
+//! # How
+//!
+//! 1. [`units`] reads the layout (blank-line blocks or indented raw dump), classifies lines by
+//!    shape (headline-block lines are short and do not end a sentence), repairs column breaks
+//!    (a paragraph that stops mid-sentence continues in the next body block) and lifts
+//!    displaced headline blocks out of the paragraph they landed in.
+//! 2. [`segment`] walks the units. A headline run starts a new item unless it is an
+//!    in-article subhead; the decision uses layout cues first (an inline lead after it, a
+//!    byline line, a column tag, a kicker dash, a credit that closed the previous item, three
+//!    or more lines, the indented layout) and lexical cohesion ([`cohesion`]) when they run out.
+//! 3. A displaced headline opens an article whose start lies before it: the last paragraph
+//!    opening with an inline lead, else the weakest cohesion cut.
+//! 4. Each item's headline run is parsed into section, kicker, title, subtitle and byline;
+//!    inline leads, trailing credits, photo credits and captions are split off by the
+//!    [`byline`] grammar.
+//!
+//! # Nothing is lost
+//!
+//! Every non-whitespace character of the input lands in exactly one of: `section` (counted on
+//! the first item of a run of items carrying the same label; a repeated identical label is
+//! taken as a kicker instead, so runs never merge), `kicker`, `title`, `subtitle`,
+//! `byline.raw` (which keeps inline leads whole), `paragraphs`, `captions` (text and credit),
+//! `trailing_credit` (credits joined with ` / `). `dateline` is a *copy* of text in
+//! `byline.raw` or in the first paragraph and is not counted. A label at the very end of a
+//! page with nothing after it becomes a title-only item.
+
+pub mod byline;
+pub mod cohesion;
+pub mod shape;
+pub mod units;
+
+use jieba_rs::Jieba;
+
+use self::byline::{
+    is_bare_name, is_byline_line, is_photo_credit, parse_byline, split_lead, split_trailing_credit,
+};
+use self::cohesion::{Bag, weakest_cut};
+use self::shape::{has_column_tag, is_box_label, is_label_shape, squash, visible_len};
+use self::units::{Layout, Para, Unit};
+use super::normalize::Normalized;
+use crate::model::{Article, Caption, ItemKind};
+
+/// Paragraphs on each side compared when deciding whether a headline run is a subhead.
+const COHESION_WINDOW: usize = 3;
+/// Below this cosine between the paragraphs before and after a bare headline run, the run
+/// starts a new article.
+const NEW_ARTICLE_BELOW: f64 = 0.12;
+/// Longest body (characters) of an item that can still be a photo with its caption.
+const MAX_PHOTO_CHARS: usize = 400;
+/// Items whose body is shorter than this are briefs.
+const MAX_BRIEF_CHARS: usize = 500;
+/// Prefixes of a caption that points at a photo of the article it sits in.
+const PHOTO_POINTERS: &[&str] = &["下图", "上图", "左图", "右图", "图为", "图①", "图一", "题图", "中图"];
+
+/// An item being assembled.
+#[derive(Debug, Clone, Default)]
+struct Draft {
+    run: Vec<String>,
+    paras: Vec<Para>,
+    captions: Vec<Caption>,
+    credits: Vec<String>,
+    photo_credit: Option<String>,
+    ended: bool,
+}
+
+impl Draft {
+    fn with_run(run: Vec<String>) -> Draft {
+        Draft {
+            run,
+            ..Draft::default()
+        }
+    }
+
+    fn has_title(&self) -> bool {
+        self.run.iter().any(|l| !l.is_empty())
+    }
+
+    fn body_chars(&self) -> usize {
+        self.paras.iter().map(|p| visible_len(&p.text)).sum()
+    }
+}
+
+fn is_pointer_caption(text: &str) -> bool {
+    PHOTO_POINTERS.iter().any(|p| text.starts_with(p))
+}
+
+/// Whether the headline run at `units[k]` starts a new item after `cur`.
+fn starts_new_item(
+    units: &[Unit],
+    k: usize,
+    lines: &[String],
+    cur: &Draft,
+    layout: Layout,
+    jieba: &Jieba,
+) -> bool {
+    if cur.ended || layout == Layout::Indented || cur.paras.is_empty() {
+        return true;
+    }
+    let lines: Vec<&String> = lines.iter().filter(|l| !l.is_empty()).collect();
+    let Some(last) = lines.last() else {
+        return false;
+    };
+    if let Some(Unit::Para(p)) = units.get(k + 1)
+        && split_lead(&p.text).is_some()
+    {
+        return true;
+    }
+    if lines.len() >= 3
+        || lines.iter().any(|l| has_column_tag(l) || l.ends_with('—'))
+        || is_byline_line(last)
+        || (lines.len() >= 2 && is_bare_name(last))
+    {
+        return true;
+    }
+    // Cohesion: the paragraphs before against the paragraphs after.
+    let before = Bag::union(
+        cur.paras
+            .iter()
+            .rev()
+            .take(COHESION_WINDOW)
+            .map(|p| Bag::of(jieba, &p.text))
+            .collect::<Vec<_>>()
+            .iter(),
+    );
+    let after: Vec<Bag> = units[k + 1..]
+        .iter()
+        .take_while(|u| matches!(u, Unit::Para(_)))
+        .take(COHESION_WINDOW)
+        .filter_map(|u| match u {
+            Unit::Para(p) => Some(Bag::of(jieba, &p.text)),
+            _ => None,
+        })
+        .collect();
+    let sim = before.cosine(&Bag::union(after.iter()));
+    sim < NEW_ARTICLE_BELOW
+}
+
+/// Groups the units into item drafts.
+fn group(units: Vec<Unit>, layout: Layout, jieba: &Jieba) -> Vec<Draft> {
+    let mut drafts: Vec<Draft> = Vec::new();
+    for k in 0..units.len() {
+        match &units[k] {
+            Unit::Run(lines) => {
+                if lines.iter().all(String::is_empty) {
+                    continue;
+                }
+                let new = match drafts.last() {
+                    None => true,
+                    Some(cur) => starts_new_item(&units, k, lines, cur, layout, jieba),
+                };
+                if new {
+                    drafts.push(Draft::with_run(lines.clone()));
+                } else if let Some(cur) = drafts.last_mut() {
+                    cur.paras.extend(lines.iter().filter(|l| !l.is_empty()).map(|l| Para {
+                        text: l.clone(),
+                        displaced: Vec::new(),
+                    }));
+                }
+            }
+            Unit::Para(p) => {
+                let new = match drafts.last() {
+                    None => true,
+                    Some(cur) => cur.ended || (!cur.paras.is_empty() && split_lead(&p.text).is_some()),
+                };
+                if new {
+                    drafts.push(Draft::default());
+                }
+                if let Some(cur) = drafts.last_mut() {
+                    cur.paras.push(p.clone());
+                }
+            }
+            Unit::Credit(t) => {
+                if drafts.is_empty() {
+                    drafts.push(Draft::default());
+                }
+                if let Some(cur) = drafts.last_mut() {
+                    cur.credits.push(t.clone());
+                    cur.ended = true;
+                }
+            }
+            Unit::Caption { text, credit } => {
+                let attach = drafts.last().map(|cur| {
+                    if cur.ended {
+                        0
+                    } else if cur.paras.is_empty() && cur.has_title() {
+                        1 // the caption is the body of a titled photo item
+                    } else if is_pointer_caption(text) {
+                        2 // a caption of this article's photo
+                    } else if cur.has_title()
+                        && cur.photo_credit.is_none()
+                        && cur.body_chars() <= MAX_PHOTO_CHARS / 2
+                    {
+                        1
+                    } else {
+                        0
+                    }
+                });
+                match attach {
+                    Some(2) => {
+                        if let Some(cur) = drafts.last_mut() {
+                            cur.captions.push(Caption {
+                                text: text.clone(),
+                                credit: Some(credit.clone()),
+                            });
+                        }
+                    }
+                    other => {
+                        if other != Some(1) {
+                            drafts.push(Draft::default());
+                        }
+                        if let Some(cur) = drafts.last_mut() {
+                            cur.paras.push(Para {
+                                text: text.clone(),
+                                displaced: Vec::new(),
+                            });
+                            cur.photo_credit = Some(credit.clone());
+                            cur.ended = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    drafts
+}
+
+/// Splits drafts at the true start of articles whose headline block was displaced into one of
+/// their paragraphs.
+fn place_displaced(drafts: Vec<Draft>, jieba: &Jieba) -> Vec<Draft> {
+    let mut out = Vec::with_capacity(drafts.len());
+    let mut queue: std::collections::VecDeque<Draft> = drafts.into();
+    while let Some(mut d) = queue.pop_front() {
+        let Some(j) = d.paras.iter().position(|p| !p.displaced.is_empty()) else {
+            out.push(d);
+            continue;
+        };
+        let displaced = std::mem::take(&mut d.paras[j].displaced);
+        let lo = usize::from(d.has_title() || !d.paras.is_empty() && j > 0 && false);
+        let start = if !d.has_title() {
+            0
+        } else if let Some(p) = (1..=j).rev().find(|&p| split_lead(&d.paras[p].text).is_some()) {
+            p
+        } else if j == 0 {
+            0
+        } else {
+            let end = (j + COHESION_WINDOW).min(d.paras.len());
+            let bags: Vec<Bag> = d.paras[..end].iter().map(|p| Bag::of(jieba, &p.text)).collect();
+            weakest_cut(&bags, lo.max(1), j, COHESION_WINDOW).unwrap_or(j)
+        };
+        if start == 0 && !d.has_title() {
+            d.run = displaced;
+            queue.push_front(d);
+            continue;
+        }
+        if start == 0 {
+            // The headline was displaced into the first paragraph of a titled item: the
+            // displaced lines open the body.
+            let mut paras: Vec<Para> = displaced
+                .into_iter()
+                .map(|t| Para {
+                    text: t,
+                    displaced: Vec::new(),
+                })
+                .collect();
+            paras.append(&mut d.paras);
+            d.paras = paras;
+            queue.push_front(d);
+            continue;
+        }
+        let tail = d.paras.split_off(start);
+        let moved = Draft {
+            run: displaced,
+            paras: tail,
+            captions: std::mem::take(&mut d.captions),
+            credits: std::mem::take(&mut d.credits),
+            photo_credit: d.photo_credit.take(),
+            ended: d.ended,
+        };
+        d.ended = false;
+        out.push(d);
+        queue.push_front(moved);
+    }
+    out
+}
+
+/// The parsed headline block of an item.
+#[derive(Debug, Default)]
+struct Head {
+    section: Option<String>,
+    kicker: Option<String>,
+    title: Option<String>,
+    subtitle: Option<String>,
+    byline: Option<String>,
+    /// Lines of the run that are body text (box labels and what follows, repeated decks).
+    body: Vec<String>,
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Assigns kicker, title and subtitle to one to three headline lines.
+fn assign_kts(head: &mut Head, mut lines: Vec<String>) {
+    match lines.len() {
+        0 => {}
+        1 => head.title = lines.pop(),
+        2 => {
+            let b = lines.pop().unwrap_or_default();
+            let a = lines.pop().unwrap_or_default();
+            let (la, lb) = (visible_len(&a), visible_len(&b));
+            let title_subtitle = b.starts_with('—')
+                || (!a.ends_with(['—', '：', ':'])
+                    && !has_column_tag(&b)
+                    && (has_column_tag(&a) || (la >= 12 && lb >= la + 3)));
+            if title_subtitle {
+                head.title = Some(a);
+                head.subtitle = Some(b);
+            } else {
+                head.kicker = Some(a);
+                head.title = Some(b);
+            }
+        }
+        n => {
+            let subtitle = lines.pop();
+            let title = lines.pop();
+            head.kicker = Some(lines.join(" ")).filter(|k| !k.is_empty());
+            head.title = title;
+            head.subtitle = subtitle;
+            debug_assert!(n >= 3);
+        }
+    }
+}
+
+fn parse_head(run: &[String], layout: Layout, body: &str, active: Option<&str>) -> Head {
+    let mut head = Head::default();
+    if layout == Layout::Indented && run.len() == 3 {
+        head.kicker = non_empty(&run[0]);
+        head.title = non_empty(&run[1]);
+        head.subtitle = non_empty(&run[2]);
+        if head.title.is_none() {
+            head.title = head.kicker.take();
+        }
+        return head;
+    }
+    let mut lines: Vec<String> = run.iter().filter(|l| !l.is_empty()).cloned().collect();
+    if let Some(b) = lines.iter().position(|l| is_box_label(l)) {
+        head.body = lines.split_off(b);
+    }
+    if lines.len() >= 2
+        && let Some(last) = lines.last()
+        && visible_len(last) >= 12
+        && squash(body).contains(&squash(last))
+    {
+        head.body.insert(0, lines.pop().unwrap_or_default());
+    }
+    if let Some(last) = lines.last()
+        && (is_byline_line(last) || (lines.len() >= 2 && is_bare_name(last)))
+    {
+        head.byline = lines.pop();
+    }
+    if lines.len() >= 2 && is_label_shape(&lines[0]) && active != Some(lines[0].as_str()) {
+        head.section = Some(lines.remove(0));
+    }
+    assign_kts(&mut head, lines);
+    head
+}
+
+fn finish(d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Article {
+    let body_text: String = d.paras.iter().map(|p| p.text.as_str()).collect();
+    let head = parse_head(&d.run, layout, &body_text, active);
+    let mut paragraphs: Vec<String> = head.body;
+    let mut byline_raw: Vec<String> = head.byline.into_iter().collect();
+    let mut dateline = None;
+    let mut lead_found = false;
+    for (i, p) in d.paras.into_iter().enumerate() {
+        if i == 0
+            && let Some(lead) = split_lead(&p.text)
+        {
+            lead_found = true;
+            byline_raw.push(lead.raw);
+            dateline = lead.dateline;
+            if !lead.rest.is_empty() {
+                paragraphs.push(lead.rest);
+            }
+            continue;
+        }
+        paragraphs.push(p.text);
+    }
+    let mut credits: Vec<String> = Vec::new();
+    if let Some(last) = paragraphs.last_mut()
+        && let Some((head_text, credit)) = split_trailing_credit(last)
+    {
+        *last = head_text;
+        credits.push(credit);
+    }
+    let mut photo_credits: Vec<String> = d.photo_credit.into_iter().collect();
+    for c in d.credits {
+        if is_photo_credit(&c) {
+            photo_credits.push(c);
+        } else {
+            credits.push(c);
+        }
+    }
+    let chars: usize = paragraphs.iter().map(|p| visible_len(p)).sum();
+    let is_photo = !photo_credits.is_empty() && chars <= MAX_PHOTO_CHARS && paragraphs.len() <= 3;
+    if is_photo && byline_raw.is_empty() {
+        byline_raw.append(&mut photo_credits);
+    } else {
+        credits.append(&mut photo_credits);
+    }
+    let kind = if is_photo {
+        ItemKind::Photo
+    } else if lead_found || (chars > 0 && chars < MAX_BRIEF_CHARS) {
+        ItemKind::Brief
+    } else {
+        ItemKind::Article
+    };
+    let byline = (!byline_raw.is_empty()).then(|| parse_byline(&byline_raw.join(" ")));
+    let text = paragraphs.join("\n");
+    Article {
+        index,
+        kind,
+        section: head.section,
+        kicker: head.kicker,
+        title: head.title,
+        subtitle: head.subtitle,
+        byline,
+        dateline,
+        char_count: visible_len(&text),
+        paragraphs,
+        text,
+        captions: d.captions,
+        trailing_credit: (!credits.is_empty()).then(|| credits.join(" / ")),
+    }
+}
+
+/// Splits a normalised page into its items, in page order.
+pub fn segment(text: &Normalized, jieba: &Jieba) -> Vec<Article> {
+    let (layout, units) = units::units(text);
+    let drafts = place_displaced(group(units, layout, jieba), jieba);
+    let mut out: Vec<Article> = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let active = out
+            .last()
+            .filter(|a| a.kind == ItemKind::Brief)
+            .and_then(|a| a.section.clone());
+        let mut article = finish(d, out.len(), layout, active.as_deref());
+        if article.section.is_none() && article.kind == ItemKind::Brief {
+            article.section = active;
+        }
+        out.push(article);
+    }
+    out
+}

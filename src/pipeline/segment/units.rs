@@ -1,0 +1,292 @@
+//! From normalised lines to layout units: headline runs, paragraphs (column breaks repaired,
+//! displaced headline blocks lifted out), credit lines and photo captions.
+//!
+//! Two layouts are recognised: *blocks* (every block one line, blank lines between them; the
+//! shape of a line tells headline from paragraph) and *indented* raw dumps (paragraphs indented
+//! with full-width spaces, headline lines not indented, single newlines; indentation tells).
+
+use super::byline::{is_credit_line, is_photo_credit, split_photo_credit};
+use super::shape::{
+    ends_complete, is_box_label, is_contact_line, is_heading_shape, is_signoff,
+    starts_as_continuation, starts_with_marker, visible_len,
+};
+use crate::pipeline::normalize::Normalized;
+
+/// Most headline lines a displaced headline block may have.
+const MAX_DISPLACED_LINES: usize = 3;
+
+/// A layout unit of the page, in page order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unit {
+    /// Consecutive headline-shaped lines. In the indented layout an empty string stands for an
+    /// empty kicker or subtitle slot.
+    Run(Vec<String>),
+    /// A body paragraph.
+    Para(Para),
+    /// A standalone credit line (`（作者为…）`, `新华社记者 黄孝邦摄`, `栏目投稿邮箱：…`).
+    Credit(String),
+    /// A photo caption with its credit on one line.
+    Caption {
+        /// The caption text.
+        text: String,
+        /// The photo credit.
+        credit: String,
+    },
+}
+
+/// A body paragraph.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Para {
+    /// The text, column breaks repaired.
+    pub text: String,
+    /// Headline lines that were lifted out of the middle of this paragraph.
+    pub displaced: Vec<String>,
+}
+
+/// Which layout a page uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Blocks separated by blank lines.
+    Blocks,
+    /// Indented paragraphs, single newlines.
+    Indented,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Line {
+    Heading(String),
+    Slot,
+    Body { text: String, joinable: bool },
+    Credit(String),
+    Caption { text: String, credit: String },
+}
+
+/// Detects the layout: indented when at least a third of the non-empty lines are indented.
+pub fn layout(text: &Normalized) -> Layout {
+    let (mut lines, mut indented) = (0usize, 0usize);
+    for l in text.lines.iter().filter(|l| !l.text.is_empty()) {
+        lines += 1;
+        indented += usize::from(l.indented);
+    }
+    if lines > 0 && indented * 3 >= lines {
+        Layout::Indented
+    } else {
+        Layout::Blocks
+    }
+}
+
+fn classify_body(text: &str, joinable: bool) -> Line {
+    if is_credit_line(text) || is_contact_line(text) || is_photo_credit(text) {
+        return Line::Credit(text.to_owned());
+    }
+    if let Some((text, credit)) = split_photo_credit(text) {
+        return Line::Caption { text, credit };
+    }
+    Line::Body {
+        text: text.to_owned(),
+        joinable,
+    }
+}
+
+fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
+    let mut out = Vec::new();
+    for line in &text.lines {
+        let t = line.text.as_str();
+        match layout {
+            Layout::Indented => {
+                if t.is_empty() {
+                    if !line.indented {
+                        out.push(Line::Slot);
+                    }
+                } else if line.indented {
+                    out.push(classify_body(t, false));
+                } else if is_credit_line(t) || is_contact_line(t) {
+                    out.push(Line::Credit(t.to_owned()));
+                } else {
+                    out.push(Line::Heading(t.to_owned()));
+                }
+            }
+            Layout::Blocks => {
+                if t.is_empty() {
+                    continue;
+                }
+                let body_marker = is_signoff(t) || starts_with_marker(t) || is_box_label(t);
+                if is_heading_shape(t) && !body_marker && !is_credit_line(t) && !is_contact_line(t)
+                    && !is_photo_credit(t)
+                {
+                    out.push(Line::Heading(t.to_owned()));
+                } else {
+                    let joinable = !body_marker && !ends_complete(t) && visible_len(t) > 0;
+                    out.push(classify_body(t, joinable));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Joins two halves of a paragraph cut by a column break: no space between CJK characters,
+/// one space between two ASCII words.
+pub fn join_break(a: &str, b: &str) -> String {
+    let a = a.trim_end();
+    let b = b.trim_start();
+    let ascii_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if ascii_word(a.chars().next_back()) && ascii_word(b.chars().next()) {
+        format!("{a} {b}")
+    } else {
+        format!("{a}{b}")
+    }
+}
+
+fn body_text(line: &Line) -> Option<&str> {
+    match line {
+        Line::Body { text, .. } => Some(text),
+        Line::Heading(text) if starts_as_continuation(text) => Some(text),
+        _ => None,
+    }
+}
+
+/// Turns a normalised page into layout units, repairing column breaks and lifting displaced
+/// headline blocks out of the paragraphs they landed in.
+pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
+    let layout = layout(text);
+    let lines = classify(text, layout);
+    let mut out: Vec<Unit> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        match &lines[i] {
+            Line::Heading(_) | Line::Slot => {
+                let mut run = Vec::new();
+                while let Some(l @ (Line::Heading(_) | Line::Slot)) = lines.get(i) {
+                    if let Line::Heading(t) = l {
+                        if !run.is_empty() && starts_as_continuation(t) {
+                            break;
+                        }
+                        run.push(t.clone());
+                    } else {
+                        run.push(String::new());
+                    }
+                    i += 1;
+                }
+                if run.is_empty() {
+                    // A continuation line with no paragraph before it: keep it as body.
+                    if let Some(Line::Heading(t)) = lines.get(i) {
+                        out.push(Unit::Para(Para {
+                            text: t.clone(),
+                            displaced: Vec::new(),
+                        }));
+                        i += 1;
+                    }
+                    continue;
+                }
+                if run.iter().any(|t| !t.is_empty()) || layout == Layout::Indented {
+                    out.push(Unit::Run(run));
+                }
+            }
+            Line::Credit(t) => {
+                out.push(Unit::Credit(t.clone()));
+                i += 1;
+            }
+            Line::Caption { text, credit } => {
+                out.push(Unit::Caption {
+                    text: text.clone(),
+                    credit: credit.clone(),
+                });
+                i += 1;
+            }
+            Line::Body { text, joinable } => {
+                let mut para = Para {
+                    text: text.clone(),
+                    displaced: Vec::new(),
+                };
+                let mut joinable = *joinable;
+                i += 1;
+                while joinable {
+                    // A column break: the next body line continues this one.
+                    if let Some(next) = lines.get(i).and_then(body_text) {
+                        para.text = join_break(&para.text, next);
+                        joinable = match &lines[i] {
+                            Line::Body { joinable, .. } => *joinable,
+                            _ => !ends_complete(next),
+                        };
+                        i += 1;
+                        continue;
+                    }
+                    // A displaced headline block: headline lines, then the rest of the sentence.
+                    let mut j = i;
+                    while matches!(lines.get(j), Some(Line::Heading(t)) if !starts_as_continuation(t))
+                    {
+                        j += 1;
+                    }
+                    let n = j - i;
+                    if (1..=MAX_DISPLACED_LINES).contains(&n)
+                        && let Some(next) = lines.get(j).and_then(body_text)
+                        && super::byline::split_lead(next).is_none()
+                    {
+                        for l in &lines[i..j] {
+                            if let Line::Heading(t) = l {
+                                para.displaced.push(t.clone());
+                            }
+                        }
+                        para.text = join_break(&para.text, next);
+                        joinable = match &lines[j] {
+                            Line::Body { joinable, .. } => *joinable,
+                            _ => !ends_complete(next),
+                        };
+                        i = j + 1;
+                        continue;
+                    }
+                    break;
+                }
+                out.push(Unit::Para(para));
+            }
+        }
+    }
+    (layout, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::normalize::normalize;
+
+    fn paras(units: &[Unit]) -> Vec<&Para> {
+        units
+            .iter()
+            .filter_map(|u| match u {
+                Unit::Para(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_paragraph_cut_mid_word_is_joined_without_a_space() {
+        let long = "又通过落实一批“人防、技防、工程防、管理防”措施，".repeat(3);
+        let page = format!("标题\n\n{long}治本之\n\n策，从根本上补齐短板弱项。\n");
+        let (_, units) = units(&normalize(&page));
+        let ps = paras(&units);
+        assert_eq!(ps.len(), 1);
+        assert!(ps[0].text.ends_with("治本之策，从根本上补齐短板弱项。"));
+    }
+
+    #[test]
+    fn a_headline_inside_a_paragraph_is_lifted_out() {
+        let long = "在解放路立交桥等积水严重的路段，该中心采取人机结合方式开展清淤作业，".repeat(2);
+        let page = format!("{long}在最\n\n清淤保畅通\n\n周秀枝\n\n短时间内恢复路面整洁。\n");
+        let (_, units) = units(&normalize(&page));
+        let ps = paras(&units);
+        assert_eq!(ps.len(), 1);
+        assert!(ps[0].text.ends_with("在最短时间内恢复路面整洁。"));
+        assert_eq!(ps[0].displaced, vec!["清淤保畅通", "周秀枝"]);
+    }
+
+    #[test]
+    fn indented_pages_take_unindented_lines_as_headlines() {
+        let page = "\n德国新能源汽车驶入快车道\n\n\u{3000}\u{3000}第一段。\n\u{3000}\u{3000}小标题\n\u{3000}\u{3000}第二段。\n";
+        let (layout, units) = units(&normalize(page));
+        assert_eq!(layout, Layout::Indented);
+        assert!(matches!(&units[0], Unit::Run(r) if r.len() == 3));
+        assert_eq!(paras(&units).len(), 3);
+    }
+}
