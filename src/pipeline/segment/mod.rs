@@ -47,7 +47,10 @@ use crate::model::{Article, Caption, ItemKind};
 const COHESION_WINDOW: usize = 3;
 /// Below this cosine between the paragraphs before and after a bare headline run, the run
 /// starts a new article.
-const NEW_ARTICLE_BELOW: f64 = 0.12;
+const NEW_ARTICLE_BELOW: f64 = 0.045;
+/// Paragraphs after a summary box (`核心阅读`) within which a headline run is taken for the
+/// feature's first subhead: such boxes head long features.
+const BOX_LEAD_PARAS: usize = 8;
 /// Longest body (characters) of an item that can still be a photo with its caption.
 const MAX_PHOTO_CHARS: usize = 400;
 /// Items whose body is shorter than this are briefs.
@@ -115,12 +118,16 @@ fn starts_new_item(
     {
         return true;
     }
+    // A summary box (`核心阅读` and its text) is followed by the article's own text.
+    if cur.paras.first().is_some_and(|p| is_box_label(&p.text)) && cur.paras.len() <= BOX_LEAD_PARAS {
+        return false;
+    }
     // Cohesion: the paragraphs before against the paragraphs after.
     let before = Bag::union(
         cur.paras
             .iter()
             .rev()
-            .take(COHESION_WINDOW)
+            .take(2 * COHESION_WINDOW)
             .map(|p| Bag::of(jieba, &p.text))
             .collect::<Vec<_>>()
             .iter(),
@@ -334,7 +341,13 @@ fn assign_kts(head: &mut Head, mut lines: Vec<String>) {
     }
 }
 
-fn parse_head(run: &[String], layout: Layout, body: &str, active: Option<&str>) -> Head {
+fn parse_head(
+    run: &[String],
+    layout: Layout,
+    body: &str,
+    lead_first: bool,
+    active: Option<&str>,
+) -> Head {
     let mut head = Head::default();
     if layout == Layout::Indented && run.len() == 3 {
         head.kicker = non_empty(&run[0]);
@@ -350,8 +363,9 @@ fn parse_head(run: &[String], layout: Layout, body: &str, active: Option<&str>) 
         head.body = lines.split_off(b);
     }
     if lines.len() >= 2
+        && !lead_first
         && let Some(last) = lines.last()
-        && visible_len(last) >= 12
+        && visible_len(last) >= 20
         && squash(body).contains(&squash(last))
     {
         head.body.insert(0, lines.pop().unwrap_or_default());
@@ -370,7 +384,8 @@ fn parse_head(run: &[String], layout: Layout, body: &str, active: Option<&str>) 
 
 fn finish(d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Article {
     let body_text: String = d.paras.iter().map(|p| p.text.as_str()).collect();
-    let head = parse_head(&d.run, layout, &body_text, active);
+    let lead_first = d.paras.first().is_some_and(|p| split_lead(&p.text).is_some());
+    let head = parse_head(&d.run, layout, &body_text, lead_first, active);
     let mut paragraphs: Vec<String> = head.body;
     let mut byline_raw: Vec<String> = head.byline.into_iter().collect();
     let mut dateline = None;

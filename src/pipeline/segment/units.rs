@@ -52,11 +52,22 @@ pub enum Layout {
     Indented,
 }
 
+/// How a body line may continue on the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    /// Complete: never joined.
+    No,
+    /// Only with a line that starts as a continuation (`，…`): numbered lines, bullets.
+    Continuation,
+    /// With the next body line: a paragraph cut mid-sentence by a column break.
+    Any,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Line {
     Heading(String),
     Slot,
-    Body { text: String, joinable: bool },
+    Body { text: String, joinable: Join },
     Credit(String),
     Caption { text: String, credit: String },
 }
@@ -75,8 +86,8 @@ pub fn layout(text: &Normalized) -> Layout {
     }
 }
 
-fn classify_body(text: &str, joinable: bool) -> Line {
-    if is_credit_line(text) || is_contact_line(text) || is_photo_credit(text) {
+fn classify_body(text: &str, joinable: Join) -> Line {
+    if is_credit_line(text) || is_contact_line(text) || is_photo_credit(text) || is_signature(text) {
         return Line::Credit(text.to_owned());
     }
     if let Some((text, credit)) = split_photo_credit(text) {
@@ -99,7 +110,7 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                         out.push(Line::Slot);
                     }
                 } else if line.indented {
-                    out.push(classify_body(t, false));
+                    out.push(classify_body(t, Join::No));
                 } else if is_credit_line(t) || is_contact_line(t) {
                     out.push(Line::Credit(t.to_owned()));
                 } else {
@@ -110,19 +121,90 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                 if t.is_empty() {
                     continue;
                 }
-                let body_marker = is_signoff(t) || starts_with_marker(t) || is_box_label(t);
-                if is_heading_shape(t) && !body_marker && !is_credit_line(t) && !is_contact_line(t)
+                let fixed = is_signoff(t) || is_box_label(t) || is_salutation(t);
+                let marker = starts_with_marker(t);
+                let heading = is_heading_shape(t)
+                    && !fixed
+                    && !marker
+                    && !t.ends_with(['，', '、', ','])
+                    && !(t.ends_with(['：', ':']) && visible_len(t) > 12)
+                    && !has_inner_sentence_end(t)
+                    && !is_credit_line(t)
+                    && !is_contact_line(t)
                     && !is_photo_credit(t)
-                {
+                    && !is_signature(t)
+                    && split_photo_credit(t).is_none();
+                if heading {
                     out.push(Line::Heading(t.to_owned()));
                 } else {
-                    let joinable = !body_marker && !ends_complete(t) && visible_len(t) > 0;
+                    let joinable = if fixed || ends_complete(t) {
+                        Join::No
+                    } else if marker {
+                        Join::Continuation
+                    } else {
+                        Join::Any
+                    };
                     out.push(classify_body(t, joinable));
                 }
             }
         }
     }
+    if layout == Layout::Blocks {
+        promote_exclamations(&mut out);
+    }
     out
+}
+
+/// A short exclamation or question (`真棒！`, `向上！向上！`) that opens the page, follows a
+/// headline line or closes off a credit, and is followed by a paragraph, is a headline.
+fn promote_exclamations(lines: &mut [Line]) {
+    for i in 0..lines.len() {
+        let Line::Body { text, joinable: Join::No } = &lines[i] else {
+            continue;
+        };
+        let short_cry = visible_len(text) <= 16
+            && text.trim_end().ends_with(['！', '？', '!', '?'])
+            && !text.starts_with(['“', '"', '「'])
+            && !text.contains('。');
+        let after_head = i == 0
+            || matches!(
+                lines[i - 1],
+                Line::Heading(_) | Line::Credit(_) | Line::Caption { .. }
+            );
+        let before_body = matches!(
+            lines.get(i + 1),
+            Some(Line::Body { .. } | Line::Caption { .. })
+        );
+        if short_cry && after_head && before_body {
+            lines[i] = Line::Heading(text.clone());
+        }
+    }
+}
+
+/// A sentence end in the middle of a line (`…工程。新绛县要…`): headlines have none.
+fn has_inner_sentence_end(s: &str) -> bool {
+    let t = s.trim_end();
+    t.char_indices()
+        .any(|(i, c)| c == '。' && i + c.len_utf8() < t.len())
+}
+
+/// A letter's salutation (`编辑同志：`).
+fn is_salutation(s: &str) -> bool {
+    let t = s.trim();
+    visible_len(t) <= 10 && t.ends_with(['：', ':']) && (t.contains("同志") || t.starts_with("尊敬的") || t.contains("编辑"))
+}
+
+/// A letter's signature: a place and a name (`山东济南市 马洪利`).
+pub fn is_signature(s: &str) -> bool {
+    let t = s.trim();
+    let Some((place, name)) = t.rsplit_once(' ') else {
+        return false;
+    };
+    let place = place.trim();
+    visible_len(place) <= 12
+        && place.ends_with(['省', '市', '县', '区', '州', '镇', '乡', '村', '旗', '盟'])
+        && place.chars().all(|c| super::shape::is_cjk(c) || c == ' ')
+        && super::shape::is_name_shape(name)
 }
 
 /// Joins two halves of a paragraph cut by a column break: no space between CJK characters,
@@ -135,6 +217,14 @@ pub fn join_break(a: &str, b: &str) -> String {
         format!("{a} {b}")
     } else {
         format!("{a}{b}")
+    }
+}
+
+fn join_of(line: &Line, text: &str) -> Join {
+    match line {
+        Line::Body { joinable, .. } => *joinable,
+        _ if ends_complete(text) => Join::No,
+        _ => Join::Any,
     }
 }
 
@@ -201,16 +291,18 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                 };
                 let mut joinable = *joinable;
                 i += 1;
-                while joinable {
+                while joinable != Join::No {
                     // A column break: the next body line continues this one.
-                    if let Some(next) = lines.get(i).and_then(body_text) {
+                    if let Some(next) = lines.get(i).and_then(body_text)
+                        && (joinable == Join::Any || starts_as_continuation(next))
+                    {
                         para.text = join_break(&para.text, next);
-                        joinable = match &lines[i] {
-                            Line::Body { joinable, .. } => *joinable,
-                            _ => !ends_complete(next),
-                        };
+                        joinable = join_of(&lines[i], next);
                         i += 1;
                         continue;
+                    }
+                    if joinable != Join::Any {
+                        break;
                     }
                     // A displaced headline block: headline lines, then the rest of the sentence.
                     let mut j = i;
@@ -229,10 +321,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                             }
                         }
                         para.text = join_break(&para.text, next);
-                        joinable = match &lines[j] {
-                            Line::Body { joinable, .. } => *joinable,
-                            _ => !ends_complete(next),
-                        };
+                        joinable = join_of(&lines[j], next);
                         i = j + 1;
                         continue;
                     }
