@@ -20,6 +20,7 @@
 //! Classifier metrics are added by a separate module: see [`EvalReport::classifier`].
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -352,13 +353,15 @@ pub fn evaluate(
     })
 }
 
-fn print_table(report: &EvalReport, verbose: bool) {
-    println!(
+fn print_table(out: &mut impl Write, report: &EvalReport, verbose: bool) -> std::io::Result<()> {
+    writeln!(
+        out,
         "{:<10} {:>5} {:>5} {:>5}  {:>6} {:>6} {:>6}  {:>6} {:>6}  {:>7} {:>7}",
         "page", "truth", "items", "found", "b.P", "b.R", "b.F1", "strict", "title", "byline", "section"
-    );
+    )?;
     for p in report.pages.iter().chain(std::iter::once(&report.overall)) {
-        println!(
+        writeln!(
+            out,
             "{:<10} {:>5} {:>5} {:>5}  {:>6.3} {:>6.3} {:>6.3}  {:>6.3} {:>6.3}  {:>3}/{:<3} {:>3}/{:<3}",
             p.page,
             p.boundary.expected,
@@ -373,22 +376,23 @@ fn print_table(report: &EvalReport, verbose: bool) {
             p.bylines_total,
             p.sections_found,
             p.sections_expected,
-        );
+        )?;
         if verbose {
             for m in &p.missed {
-                println!("    missed  {m}");
+                writeln!(out, "    missed  {m}")?;
             }
             for m in &p.wrong_titles {
-                println!("    title   {m}");
+                writeln!(out, "    title   {m}")?;
             }
             for m in &p.wrong_bylines {
-                println!("    byline  {m}");
+                writeln!(out, "    byline  {m}")?;
             }
             for m in &p.extra {
-                println!("    extra   {m}");
+                writeln!(out, "    extra   {m}")?;
             }
         }
     }
+    Ok(())
 }
 
 /// Runs the command.
@@ -396,10 +400,18 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let pipeline = crate::resources::build_pipeline(&settings.pipeline)
         .context("loading the pipeline's model files")?;
     let report = evaluate(&pipeline, &args.pages, &args.truth)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
-        print_table(&report, args.verbose);
+        print_table(&mut out, &report, args.verbose)
+    };
+    match written.and_then(|()| out.flush()) {
+        // A closed pipe (`| head`) is not a failure.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }

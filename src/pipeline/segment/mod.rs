@@ -370,6 +370,17 @@ fn parse_head(
     {
         head.body.insert(0, lines.pop().unwrap_or_default());
     }
+    // A deck after a headline with a column tag is a pull quote from the text: body.
+    if lines.len() >= 2
+        && !lead_first
+        && let Some(t) = lines.iter().position(|l| has_column_tag(l))
+        && t + 2 == lines.len()
+        && !lines[t + 1].starts_with('—')
+        && visible_len(&lines[t + 1]) >= 15
+        && !is_byline_line(&lines[t + 1])
+    {
+        head.body.insert(0, lines.pop().unwrap_or_default());
+    }
     if let Some(last) = lines.last()
         && (is_byline_line(last) || (lines.len() >= 2 && is_bare_name(last)))
     {

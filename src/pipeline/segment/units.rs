@@ -87,7 +87,12 @@ pub fn layout(text: &Normalized) -> Layout {
 }
 
 fn classify_body(text: &str, joinable: Join) -> Line {
-    if is_credit_line(text) || is_contact_line(text) || is_photo_credit(text) || is_signature(text) {
+    if is_credit_line(text)
+        || is_contact_line(text)
+        || is_photo_credit(text)
+        || is_signature(text)
+        || is_furniture(text)
+    {
         return Line::Credit(text.to_owned());
     }
     if let Some((text, credit)) = split_photo_credit(text) {
@@ -111,7 +116,7 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                     }
                 } else if line.indented {
                     out.push(classify_body(t, Join::No));
-                } else if is_credit_line(t) || is_contact_line(t) {
+                } else if is_credit_line(t) || is_contact_line(t) || is_furniture(t) {
                     out.push(Line::Credit(t.to_owned()));
                 } else {
                     out.push(Line::Heading(t.to_owned()));
@@ -121,11 +126,20 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                 if t.is_empty() {
                     continue;
                 }
-                let fixed = is_signoff(t) || is_box_label(t) || is_salutation(t);
+                let after_body = matches!(out.last(), Some(Line::Body { .. }));
+                // `——某某说` after a paragraph attributes a quote; a subtitle follows a headline.
+                let attribution = after_body && t.starts_with('—');
+                let fixed = is_signoff(t)
+                    || is_box_label(t)
+                    || is_salutation(t)
+                    || is_note(t)
+                    || attribution;
+                let lead = super::byline::split_lead(t).is_some();
                 let marker = starts_with_marker(t);
                 let heading = is_heading_shape(t)
                     && !fixed
                     && !marker
+                    && !lead
                     && !t.ends_with(['，', '、', ','])
                     && !(t.ends_with(['：', ':']) && visible_len(t) > 12)
                     && !has_inner_sentence_end(t)
@@ -188,10 +202,30 @@ fn has_inner_sentence_end(s: &str) -> bool {
         .any(|(i, c)| c == '。' && i + c.len_utf8() < t.len())
 }
 
+/// Page furniture printed inside an item: graphics credits (`本版制图：…`, `制图：…`) and
+/// advertisement marks (`·广告·`).
+fn is_furniture(s: &str) -> bool {
+    let t = super::shape::squash(s);
+    let credit = ["制图：", "制图:", "设计：", "责任编辑：", "美术编辑：", "版式设计："]
+        .iter()
+        .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
+    (credit && visible_len(&t) <= 24) || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
+}
+
+/// A source note or footnote (`数据来源：…`, `注：…`): body text, never a headline.
+fn is_note(s: &str) -> bool {
+    let t = s.trim_start();
+    ["注：", "注:", "数据来源：", "资料来源：", "来源：", "图片来源：", "（注："]
+        .iter()
+        .any(|p| t.starts_with(p))
+}
+
 /// A letter's salutation (`编辑同志：`).
 fn is_salutation(s: &str) -> bool {
     let t = s.trim();
-    visible_len(t) <= 10 && t.ends_with(['：', ':']) && (t.contains("同志") || t.starts_with("尊敬的") || t.contains("编辑"))
+    visible_len(t) <= 12
+        && t.ends_with(['：', ':'])
+        && (t.contains("同志") || t.starts_with("尊敬的") || t.starts_with("亲爱的") || t.contains("编辑"))
 }
 
 /// A letter's signature: a place and a name (`山东济南市 马洪利`).
