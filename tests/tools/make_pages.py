@@ -33,6 +33,9 @@ CREDIT = re.compile(
     r"^([（(][^）)]{0,60}(电|作者|记者|整理)[^）)]{0,40}[）)]|.{0,24}(摄|摄（[^）]{1,8}）|摄影报道|新华社发|供图))$"
 )
 WS = re.compile(r"\s+")
+TRAILING = re.compile(r"[。！？”]\s*([（(](?:[\u4e00-\u9fff ]{2,12}|[^（）()]{0,20}(?:记者|作者|执笔)[^（）()]{0,30})[）)])$")
+# Page furniture the crawler keeps inside an item: graphics and layout credits, ad marks.
+FURNITURE = re.compile(r"^(本版)?(制图|版式设计|设计|美术编辑|责任编辑)[：:].{0,20}$|^·?广告·?$")
 
 
 def squash(s):
@@ -63,8 +66,16 @@ def body_and_credits(paras):
             rest = body[0][m.end():].strip()
             body = ([rest] if rest else []) + body[1:]
     credit = None
+    while body and FURNITURE.match(body[-1]):
+        body.pop()
     while body and CREDIT.match(body[-1]) and len(squash(body[-1])) <= 60:
         credit = body.pop()
+    # A trailing author credit inside the last paragraph: `…。（龙恩泽）`, `…。(梁 浩)`.
+    if body:
+        m = TRAILING.search(body[-1])
+        if m and m.start() > 0:
+            credit = m.group(1)
+            body[-1] = body[-1][:m.start() + 1]
     return lead, body, credit
 
 
