@@ -11,7 +11,7 @@
 //!   null counts as equal).
 //! - **titles**: emitted non-null titles against the entries' non-null titles (as multisets).
 //! - **bylines**: among found entries, the share whose printed byline equals the item's
-//!   `byline.raw`, or its `trailing_credit` (whole or its first ` / ` part) when the paper
+//!   `byline.raw`, or its `trailing_credit` (whole or its first line) when the paper
 //!   prints the credit at the end (whitespace squashed; both null counts as equal).
 //! - **sections**: truth entries of kind `section` have no body and are not items; they are
 //!   expected as the `section` label of an emitted item (or, for a banner, its `kicker`) and
@@ -178,7 +178,7 @@ fn byline_matches(truth: Option<&str>, item: &Article) -> bool {
     let want = squash_opt(truth);
     let raw = squash_opt(item.byline.as_ref().map(|b| b.raw.as_str()));
     let tc = item.trailing_credit.as_deref();
-    let tc_first = tc.and_then(|t| t.split(" / ").next());
+    let tc_first = tc.and_then(|t| t.lines().next());
     match want {
         None => raw.is_none(),
         Some(w) => [raw, squash_opt(tc), squash_opt(tc_first)]

@@ -23,7 +23,7 @@
 //! the first item of a run of items carrying the same label; a repeated identical label is
 //! taken as a kicker instead, so runs never merge), `kicker`, `title`, `subtitle`,
 //! `byline.raw` (which keeps inline leads whole), `paragraphs`, `captions` (text and credit),
-//! `trailing_credit` (credits joined with ` / `). `dateline` is a *copy* of text in
+//! `trailing_credit` (several credits joined with a newline). `dateline` is a *copy* of text in
 //! `byline.raw` or in the first paragraph and is not counted. A label at the very end of a
 //! page with nothing after it becomes a title-only item.
 
@@ -459,7 +459,7 @@ fn finish(d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Artic
         paragraphs,
         text,
         captions: d.captions,
-        trailing_credit: (!credits.is_empty()).then(|| credits.join(" / ")),
+        trailing_credit: (!credits.is_empty()).then(|| credits.join("\n")),
     }
 }
 
@@ -469,13 +469,12 @@ pub fn segment(text: &Normalized, jieba: &Jieba) -> Vec<Article> {
     let drafts = place_displaced(group(units, layout, jieba), jieba);
     let mut out: Vec<Article> = Vec::with_capacity(drafts.len());
     for d in drafts {
-        let active = out
-            .last()
-            .filter(|a| a.kind == ItemKind::Brief)
-            .and_then(|a| a.section.clone());
-        let mut article = finish(d, out.len(), layout, active.as_deref());
-        if article.section.is_none() && article.kind == ItemKind::Brief {
-            article.section = active;
+        // The label of the previous item: the same label again is not a new section.
+        let previous = out.last().and_then(|a| a.section.clone());
+        let mut article = finish(d, out.len(), layout, previous.as_deref());
+        let carries = out.last().is_some_and(|a| a.kind == ItemKind::Brief);
+        if article.section.is_none() && article.kind == ItemKind::Brief && carries {
+            article.section = previous;
         }
         out.push(article);
     }
