@@ -233,6 +233,12 @@ pub fn parse_byline(raw: &str) -> Byline {
         raw: raw.trim().to_owned(),
         ..Byline::default()
     };
+    let photo = is_photo_credit(raw);
+    // A photo credit's bracket names the agency (`摄（人民视觉）`): the names come before it.
+    let raw = match raw.rfind(['（', '(']) {
+        Some(pos) if photo && pos > 0 && raw.trim_end().ends_with(['）', ')']) => &raw[..pos],
+        _ => raw,
+    };
     // Take the part inside brackets when there is one (`本报讯(记者 孙 雄)`).
     let inner = match (raw.find(['（', '(']), raw.rfind(['）', ')'])) {
         (Some(a), Some(b)) if a < b => {
@@ -241,7 +247,6 @@ pub fn parse_byline(raw: &str) -> Byline {
         }
         _ => raw,
     };
-    let photo = is_photo_credit(raw);
     let mut body = inner.trim().to_owned();
     if photo {
         for suf in PHOTO_SUFFIXES {
@@ -252,7 +257,7 @@ pub fn parse_byline(raw: &str) -> Byline {
         }
     }
     // An inline lead before the bracket holds no names.
-    if raw.contains('电') && inner.len() == raw.len() {
+    if (raw.contains('电') || raw.trim_start().starts_with("本报讯")) && inner.len() == raw.len() {
         return byline;
     }
     if body.starts_with("作者") || body.ends_with("整理") && !body.contains("记者") {
@@ -335,10 +340,12 @@ mod tests {
         let b = parse_byline("本报讯(记者 吴 娜 通讯员 张 泽)");
         assert_eq!(b.reporters, vec!["吴娜"]);
         assert_eq!(b.correspondents, vec!["张泽"]);
+        assert!(parse_byline("本报讯").reporters.is_empty());
         let b = parse_byline("本报记者 付 炎");
         assert_eq!(b.reporters, vec!["付炎"]);
         let b = parse_byline("本报记者 常 奇 摄");
         assert_eq!(b.photographers, vec!["常奇"]);
+        assert_eq!(parse_byline("杨武魁摄（影像中国）").photographers, vec!["杨武魁"]);
         let b = parse_byline("据新华社大马士革1月13日电 （记者汪健、郑一晗）");
         assert_eq!(b.reporters, vec!["汪健", "郑一晗"]);
     }

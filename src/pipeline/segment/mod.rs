@@ -53,8 +53,10 @@ const NEW_ARTICLE_BELOW: f64 = 0.045;
 const BOX_LEAD_PARAS: usize = 8;
 /// Longest body (characters) of an item that can still be a photo with its caption.
 const MAX_PHOTO_CHARS: usize = 400;
-/// Items whose body is shorter than this are briefs.
-const MAX_BRIEF_CHARS: usize = 500;
+/// Items without an inline lead whose body is shorter than this are briefs.
+const MAX_BRIEF_CHARS: usize = 300;
+/// Longest item (characters) a column label carries over to.
+const MAX_SECTION_ITEM_CHARS: usize = 1200;
 /// Prefixes of a caption that points at a photo of the article it sits in.
 const PHOTO_POINTERS: &[&str] = &["下图", "上图", "左图", "右图", "图为", "图①", "图一", "题图", "中图"];
 
@@ -472,8 +474,12 @@ pub fn segment(text: &Normalized, jieba: &Jieba) -> Vec<Article> {
         // The label of the previous item: the same label again is not a new section.
         let previous = out.last().and_then(|a| a.section.clone());
         let mut article = finish(d, out.len(), layout, previous.as_deref());
-        let carries = out.last().is_some_and(|a| a.kind == ItemKind::Brief);
-        if article.section.is_none() && article.kind == ItemKind::Brief && carries {
+        // A column's label carries over to the short items after it, not to a photo or a
+        // feature with its own kicker.
+        let carries = article.kind != ItemKind::Photo
+            && article.kicker.is_none()
+            && article.char_count < MAX_SECTION_ITEM_CHARS;
+        if article.section.is_none() && carries {
             article.section = previous;
         }
         out.push(article);
