@@ -45,9 +45,17 @@ fn process_prints_one_event_per_item_of_the_seed_page() {
         .args(["process", SEED, "--processed-at", AT])
         .output()
         .expect("run pagesift");
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = events(&out.stdout);
-    assert!(events.len() >= 10, "the seed page has at least ten items, got {}", events.len());
+    assert!(
+        events.len() >= 10,
+        "the seed page has at least ten items, got {}",
+        events.len()
+    );
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["schema"], "pagesift.article/v1");
         assert_eq!(e["page"]["id"], "seed");
@@ -59,7 +67,10 @@ fn process_prints_one_event_per_item_of_the_seed_page() {
 #[test]
 fn stdin_gives_the_same_events_as_the_file() {
     let page = std::fs::read(SEED).expect("seed page");
-    let from_stdin = run_with_stdin(&["process", "-", "--page-id", "seed", "--processed-at", AT], &page);
+    let from_stdin = run_with_stdin(
+        &["process", "-", "--page-id", "seed", "--processed-at", AT],
+        &page,
+    );
     let from_file = pagesift()
         .args(["process", SEED, "--processed-at", AT])
         .output()
@@ -83,10 +94,19 @@ fn a_json_page_message_carries_its_id_and_metadata() {
     });
     std::fs::write(&path, message.to_string()).expect("write message");
     let out = pagesift()
-        .args(["process", path.to_str().expect("utf-8 path"), "--processed-at", AT])
+        .args([
+            "process",
+            path.to_str().expect("utf-8 path"),
+            "--processed-at",
+            AT,
+        ])
         .output()
         .expect("run pagesift");
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = events(&out.stdout);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["page"]["id"], "rmrb-2020-01-08-13");
@@ -116,9 +136,18 @@ fn an_input_error_exits_2_after_the_other_files_are_processed() {
         .expect("run pagesift");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("empty.txt"), "stderr names the empty file: {stderr}");
-    assert!(stderr.contains("broken.json"), "stderr names the broken file: {stderr}");
+    assert!(
+        stderr.contains("empty.txt"),
+        "stderr names the empty file: {stderr}"
+    );
+    assert!(
+        stderr.contains("broken.json"),
+        "stderr names the broken file: {stderr}"
+    );
     let events = events(&out.stdout);
-    assert!(!events.is_empty(), "the seed page between them is still processed");
+    assert!(
+        !events.is_empty(),
+        "the seed page between them is still processed"
+    );
     assert!(events.iter().all(|e| e["page"]["id"] == "seed"));
 }

@@ -138,7 +138,10 @@ fn the_dev_set_meets_the_segmentation_targets() {
 #[test]
 fn every_seed_article_is_exactly_right() {
     let pages = dev_scores();
-    let seed = pages.iter().find(|p| p.page == "seed").expect("seed page scored");
+    let seed = pages
+        .iter()
+        .find(|p| p.page == "seed")
+        .expect("seed page scored");
     assert!(
         seed.missed.is_empty() && seed.wrong_titles.is_empty() && seed.extra.is_empty(),
         "seed: missed {:?}, wrong titles {:?}, extra items {:?}",
@@ -146,6 +149,10 @@ fn every_seed_article_is_exactly_right() {
         seed.wrong_titles,
         seed.extra
     );
-    assert_eq!(seed.bylines_right, seed.bylines_total, "seed bylines: {:?}", seed.wrong_bylines);
+    assert_eq!(
+        seed.bylines_right, seed.bylines_total,
+        "seed bylines: {:?}",
+        seed.wrong_bylines
+    );
     assert_eq!(seed.sections_found, seed.sections_expected);
 }

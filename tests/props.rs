@@ -64,7 +64,13 @@ fn assert_lossless(page: &str) {
             .keys()
             .chain(got.keys())
             .filter(|c| want.get(c) != got.get(c))
-            .map(|c| format!("{c:?}: in {} out {}", want.get(c).unwrap_or(&0), got.get(c).unwrap_or(&0)))
+            .map(|c| {
+                format!(
+                    "{c:?}: in {} out {}",
+                    want.get(c).unwrap_or(&0),
+                    got.get(c).unwrap_or(&0)
+                )
+            })
             .collect();
         diff.sort();
         diff.dedup();
@@ -72,7 +78,11 @@ fn assert_lossless(page: &str) {
     }
     for (i, a) in items.iter().enumerate() {
         assert_eq!(a.index, i, "indices follow page order");
-        assert_eq!(a.text, a.paragraphs.join("\n"), "text is the paragraphs joined");
+        assert_eq!(
+            a.text,
+            a.paragraphs.join("\n"),
+            "text is the paragraphs joined"
+        );
     }
 }
 

@@ -205,7 +205,8 @@ pub fn score_page(name: &str, truth: &TruthPage, items: &[Article]) -> PageScore
             score.sections_expected += 1;
             let label = squash_opt(entry.title.as_deref());
             if items.iter().any(|a| {
-                squash_opt(a.section.as_deref()) == label || squash_opt(a.kicker.as_deref()) == label
+                squash_opt(a.section.as_deref()) == label
+                    || squash_opt(a.kicker.as_deref()) == label
             }) {
                 score.sections_found += 1;
             }
@@ -357,7 +358,17 @@ fn print_table(out: &mut impl Write, report: &EvalReport, verbose: bool) -> std:
     writeln!(
         out,
         "{:<10} {:>5} {:>5} {:>5}  {:>6} {:>6} {:>6}  {:>6} {:>6}  {:>7} {:>7}",
-        "page", "truth", "items", "found", "b.P", "b.R", "b.F1", "strict", "title", "byline", "section"
+        "page",
+        "truth",
+        "items",
+        "found",
+        "b.P",
+        "b.R",
+        "b.F1",
+        "strict",
+        "title",
+        "byline",
+        "section"
     )?;
     for p in report.pages.iter().chain(std::iter::once(&report.overall)) {
         writeln!(

@@ -10,7 +10,16 @@ use crate::model::Byline;
 
 /// News agencies and papers that open an inline lead (`新华社北京…电`).
 const AGENCIES: &[&str] = &[
-    "本报", "新华社", "中新社", "中新网", "人民网", "新华网", "央视网", "光明网", "经济日报", "法治日报",
+    "本报",
+    "新华社",
+    "中新社",
+    "中新网",
+    "人民网",
+    "新华网",
+    "央视网",
+    "光明网",
+    "经济日报",
+    "法治日报",
 ];
 
 /// Role words of a byline, longest first so `见习记者` wins over `记者`.
@@ -72,8 +81,7 @@ fn strip_bracket_group(s: &str) -> Option<(&str, &str)> {
 fn leading_date(s: &str) -> Option<usize> {
     let mut len = 0;
     let mut saw_day = false;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in s.char_indices() {
         if c.is_ascii_digit() {
             continue;
         }
@@ -190,13 +198,25 @@ pub fn split_photo_credit(s: &str) -> Option<(String, String)> {
 /// `（本报布鲁塞尔1月14日电）`, `（作者单位：…）`.
 pub fn is_credit_line(s: &str) -> bool {
     let s = s.trim();
-    let wrapped = (s.starts_with('（') && s.ends_with('）')) || (s.starts_with('(') && s.ends_with(')'));
+    let wrapped =
+        (s.starts_with('（') && s.ends_with('）')) || (s.starts_with('(') && s.ends_with(')'));
     if !wrapped || visible_len(s) > 70 || s.contains('。') {
         return false;
     }
-    ["作者", "记者", "电", "整理", "通讯员", "本报", "新华社", "编译", "供稿", "来源"]
-        .iter()
-        .any(|w| s.contains(w))
+    [
+        "作者",
+        "记者",
+        "电",
+        "整理",
+        "通讯员",
+        "本报",
+        "新华社",
+        "编译",
+        "供稿",
+        "来源",
+    ]
+    .iter()
+    .any(|w| s.contains(w))
 }
 
 /// Splits a trailing author credit such as `(梁 浩)` off the end of a paragraph.
@@ -257,7 +277,8 @@ pub fn parse_byline(raw: &str) -> Byline {
         }
     }
     // An inline lead before the bracket holds no names.
-    if (raw.contains('电') || raw.trim_start().starts_with("本报讯")) && inner.len() == raw.len() {
+    if (raw.contains('电') || raw.trim_start().starts_with("本报讯")) && inner.len() == raw.len()
+    {
         return byline;
     }
     if body.starts_with("作者") || body.ends_with("整理") && !body.contains("记者") {
@@ -345,7 +366,10 @@ mod tests {
         assert_eq!(b.reporters, vec!["付炎"]);
         let b = parse_byline("本报记者 常 奇 摄");
         assert_eq!(b.photographers, vec!["常奇"]);
-        assert_eq!(parse_byline("杨武魁摄（影像中国）").photographers, vec!["杨武魁"]);
+        assert_eq!(
+            parse_byline("杨武魁摄（影像中国）").photographers,
+            vec!["杨武魁"]
+        );
         let b = parse_byline("据新华社大马士革1月13日电 （记者汪健、郑一晗）");
         assert_eq!(b.reporters, vec!["汪健", "郑一晗"]);
     }

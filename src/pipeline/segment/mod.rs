@@ -58,7 +58,9 @@ const MAX_BRIEF_CHARS: usize = 300;
 /// Longest item (characters) a column label carries over to.
 const MAX_SECTION_ITEM_CHARS: usize = 1200;
 /// Prefixes of a caption that points at a photo of the article it sits in.
-const PHOTO_POINTERS: &[&str] = &["下图", "上图", "左图", "右图", "图为", "图①", "图一", "题图", "中图"];
+const PHOTO_POINTERS: &[&str] = &[
+    "下图", "上图", "左图", "右图", "图为", "图①", "图一", "题图", "中图",
+];
 
 /// An item being assembled.
 #[derive(Debug, Clone, Default)]
@@ -121,7 +123,8 @@ fn starts_new_item(
         return true;
     }
     // A summary box (`核心阅读` and its text) is followed by the article's own text.
-    if cur.paras.first().is_some_and(|p| is_box_label(&p.text)) && cur.paras.len() <= BOX_LEAD_PARAS {
+    if cur.paras.first().is_some_and(|p| is_box_label(&p.text)) && cur.paras.len() <= BOX_LEAD_PARAS
+    {
         return false;
     }
     // Cohesion: the paragraphs before against the paragraphs after.
@@ -163,16 +166,19 @@ fn group(units: Vec<Unit>, layout: Layout, jieba: &Jieba) -> Vec<Draft> {
                 if new {
                     drafts.push(Draft::with_run(lines.clone()));
                 } else if let Some(cur) = drafts.last_mut() {
-                    cur.paras.extend(lines.iter().filter(|l| !l.is_empty()).map(|l| Para {
-                        text: l.clone(),
-                        displaced: Vec::new(),
-                    }));
+                    cur.paras
+                        .extend(lines.iter().filter(|l| !l.is_empty()).map(|l| Para {
+                            text: l.clone(),
+                            displaced: Vec::new(),
+                        }));
                 }
             }
             Unit::Para(p) => {
                 let new = match drafts.last() {
                     None => true,
-                    Some(cur) => cur.ended || (!cur.paras.is_empty() && split_lead(&p.text).is_some()),
+                    Some(cur) => {
+                        cur.ended || (!cur.paras.is_empty() && split_lead(&p.text).is_some())
+                    }
                 };
                 if new {
                     drafts.push(Draft::default());
@@ -247,17 +253,22 @@ fn place_displaced(drafts: Vec<Draft>, jieba: &Jieba) -> Vec<Draft> {
             continue;
         };
         let displaced = std::mem::take(&mut d.paras[j].displaced);
-        let lo = usize::from(d.has_title() || !d.paras.is_empty() && j > 0 && false);
         let start = if !d.has_title() {
             0
-        } else if let Some(p) = (1..=j).rev().find(|&p| split_lead(&d.paras[p].text).is_some()) {
+        } else if let Some(p) = (1..=j)
+            .rev()
+            .find(|&p| split_lead(&d.paras[p].text).is_some())
+        {
             p
         } else if j == 0 {
             0
         } else {
             let end = (j + COHESION_WINDOW).min(d.paras.len());
-            let bags: Vec<Bag> = d.paras[..end].iter().map(|p| Bag::of(jieba, &p.text)).collect();
-            weakest_cut(&bags, lo.max(1), j, COHESION_WINDOW).unwrap_or(j)
+            let bags: Vec<Bag> = d.paras[..end]
+                .iter()
+                .map(|p| Bag::of(jieba, &p.text))
+                .collect();
+            weakest_cut(&bags, 1, j, COHESION_WINDOW).unwrap_or(j)
         };
         if start == 0 && !d.has_title() {
             d.run = displaced;
@@ -397,7 +408,10 @@ fn parse_head(
 
 fn finish(d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Article {
     let body_text: String = d.paras.iter().map(|p| p.text.as_str()).collect();
-    let lead_first = d.paras.first().is_some_and(|p| split_lead(&p.text).is_some());
+    let lead_first = d
+        .paras
+        .first()
+        .is_some_and(|p| split_lead(&p.text).is_some());
     let head = parse_head(&d.run, layout, &body_text, lead_first, active);
     let mut paragraphs: Vec<String> = head.body;
     let mut byline_raw: Vec<String> = head.byline.into_iter().collect();

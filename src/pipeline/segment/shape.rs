@@ -61,7 +61,9 @@ pub fn ends_sentence(s: &str) -> bool {
     let mut rev = s.trim_end().chars().rev();
     match rev.next() {
         Some(c) if is_sentence_punct(c) => true,
-        Some('”' | '’' | '」' | '』' | '"' | '\'') => rev.next().is_some_and(is_sentence_punct),
+        Some('”' | '’' | '」' | '』' | '"' | '\'') => {
+            rev.next().is_some_and(is_sentence_punct)
+        }
         _ => false,
     }
 }
@@ -81,7 +83,21 @@ pub fn ends_complete(s: &str) -> bool {
 pub fn starts_as_continuation(s: &str) -> bool {
     matches!(
         s.chars().next(),
-        Some('，' | '、' | '。' | '；' | '：' | '！' | '？' | '）' | '】' | '”' | '’' | '》' | ',' | '.')
+        Some(
+            '，' | '、'
+                | '。'
+                | '；'
+                | '：'
+                | '！'
+                | '？'
+                | '）'
+                | '】'
+                | '”'
+                | '’'
+                | '》'
+                | ','
+                | '.'
+        )
     )
 }
 
@@ -106,7 +122,21 @@ pub fn starts_with_marker(s: &str) -> bool {
     };
     if matches!(
         first,
-        '▲' | '△' | '●' | '○' | '■' | '□' | '◆' | '◇' | '★' | '☆' | '◎' | '•' | '·' | '※' | '►' | '▶'
+        '▲' | '△'
+            | '●'
+            | '○'
+            | '■'
+            | '□'
+            | '◆'
+            | '◇'
+            | '★'
+            | '☆'
+            | '◎'
+            | '•'
+            | '·'
+            | '※'
+            | '►'
+            | '▶'
     ) {
         return true;
     }

@@ -136,18 +136,7 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                     || attribution;
                 let lead = super::byline::split_lead(t).is_some();
                 let marker = starts_with_marker(t);
-                let heading = is_heading_shape(t)
-                    && !fixed
-                    && !marker
-                    && !lead
-                    && !t.ends_with(['，', '、', ','])
-                    && !(t.ends_with(['：', ':']) && visible_len(t) > 12)
-                    && !has_inner_sentence_end(t)
-                    && !is_credit_line(t)
-                    && !is_contact_line(t)
-                    && !is_photo_credit(t)
-                    && !is_signature(t)
-                    && split_photo_credit(t).is_none();
+                let heading = !fixed && !marker && !lead && may_be_headline(t);
                 if heading {
                     out.push(Line::Heading(t.to_owned()));
                 } else {
@@ -173,7 +162,11 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
 /// headline line or closes off a credit, and is followed by a paragraph, is a headline.
 fn promote_exclamations(lines: &mut [Line]) {
     for i in 0..lines.len() {
-        let Line::Body { text, joinable: Join::No } = &lines[i] else {
+        let Line::Body {
+            text,
+            joinable: Join::No,
+        } = &lines[i]
+        else {
             continue;
         };
         let short_cry = visible_len(text) <= 16
@@ -195,6 +188,22 @@ fn promote_exclamations(lines: &mut [Line]) {
     }
 }
 
+/// Whether a blocks-layout line can be a headline-block line: short, not ending a sentence or
+/// a clause, no sentence end inside, and not a credit, caption or signature.
+fn may_be_headline(t: &str) -> bool {
+    if !is_heading_shape(t) || t.ends_with(['，', '、', ',']) || has_inner_sentence_end(t) {
+        return false;
+    }
+    if t.ends_with(['：', ':']) && visible_len(t) > 12 {
+        return false;
+    }
+    !(is_credit_line(t)
+        || is_contact_line(t)
+        || is_photo_credit(t)
+        || is_signature(t)
+        || split_photo_credit(t).is_some())
+}
+
 /// A sentence end in the middle of a line (`…工程。新绛县要…`): headlines have none.
 fn has_inner_sentence_end(s: &str) -> bool {
     let t = s.trim_end();
@@ -206,18 +215,33 @@ fn has_inner_sentence_end(s: &str) -> bool {
 /// advertisement marks (`·广告·`).
 fn is_furniture(s: &str) -> bool {
     let t = super::shape::squash(s);
-    let credit = ["制图：", "制图:", "设计：", "责任编辑：", "美术编辑：", "版式设计："]
-        .iter()
-        .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
+    let credit = [
+        "制图：",
+        "制图:",
+        "设计：",
+        "责任编辑：",
+        "美术编辑：",
+        "版式设计：",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
     (credit && visible_len(&t) <= 24) || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
 }
 
 /// A source note or footnote (`数据来源：…`, `注：…`): body text, never a headline.
 fn is_note(s: &str) -> bool {
     let t = s.trim_start();
-    ["注：", "注:", "数据来源：", "资料来源：", "来源：", "图片来源：", "（注："]
-        .iter()
-        .any(|p| t.starts_with(p))
+    [
+        "注：",
+        "注:",
+        "数据来源：",
+        "资料来源：",
+        "来源：",
+        "图片来源：",
+        "（注：",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
 }
 
 /// A letter's salutation (`编辑同志：`).
@@ -225,7 +249,10 @@ fn is_salutation(s: &str) -> bool {
     let t = s.trim();
     visible_len(t) <= 12
         && t.ends_with(['：', ':'])
-        && (t.contains("同志") || t.starts_with("尊敬的") || t.starts_with("亲爱的") || t.contains("编辑"))
+        && (t.contains("同志")
+            || t.starts_with("尊敬的")
+            || t.starts_with("亲爱的")
+            || t.contains("编辑"))
 }
 
 /// A letter's signature: a place and a name (`山东济南市 马洪利`).
