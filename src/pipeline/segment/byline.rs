@@ -203,6 +203,12 @@ pub fn is_credit_line(s: &str) -> bool {
     if !wrapped || visible_len(s) > 70 || s.contains('。') {
         return false;
     }
+    // An author's name alone in brackets: `（周飞亚）`, `（狄 慧）`.
+    let open_len = s.chars().next().map_or(0, char::len_utf8);
+    let close_len = s.chars().next_back().map_or(0, char::len_utf8);
+    if s.len() > open_len + close_len && is_name_shape(&s[open_len..s.len() - close_len]) {
+        return true;
+    }
     [
         "作者",
         "记者",
@@ -382,6 +388,8 @@ mod tests {
         assert_eq!(credit, "本报记者 常 奇 摄");
         assert!(is_photo_credit("王友恒摄（人民视觉）"));
         assert!(is_photo_credit("新华社发"));
+        assert!(is_credit_line("（狄 慧）"));
+        assert!(!is_credit_line("（上）"));
         assert!(!is_photo_credit("开发"));
     }
 

@@ -48,6 +48,8 @@ const COHESION_WINDOW: usize = 3;
 /// Below this cosine between the paragraphs before and after a bare headline run, the run
 /// starts a new article.
 const NEW_ARTICLE_BELOW: f64 = 0.045;
+/// Longest line of a subhead couplet (two parallel lines of equal length).
+const COUPLET_CHARS: usize = 8;
 /// Paragraphs after a summary box (`核心阅读`) within which a headline run is taken for the
 /// feature's first subhead: such boxes head long features.
 const BOX_LEAD_PARAS: usize = 8;
@@ -115,7 +117,19 @@ fn starts_new_item(
     {
         return true;
     }
+    // A photo: a title over a caption with its credit.
+    if matches!(units.get(k + 1), Some(Unit::Caption { .. })) {
+        return true;
+    }
+    // Two short lines of equal length (`精准研判震情` / `打好预报基础`) are a subhead couplet.
+    if let [a, b] = lines.as_slice() {
+        let (la, lb) = (visible_len(a), visible_len(b));
+        if la == lb && la <= COUPLET_CHARS && !has_column_tag(b) {
+            return false;
+        }
+    }
     if lines.len() >= 3
+        || lines.iter().skip(1).any(|l| l.starts_with('—'))
         || lines.iter().any(|l| has_column_tag(l) || l.ends_with('—'))
         || is_byline_line(last)
         || (lines.len() >= 2 && is_bare_name(last))
@@ -343,13 +357,29 @@ fn assign_kts(head: &mut Head, mut lines: Vec<String>) {
                 head.title = Some(b);
             }
         }
-        n => {
-            let subtitle = lines.pop();
-            let title = lines.pop();
+        _ => {
+            // The title: a line with a column tag, else the line before a dash subtitle,
+            // else the line after a kicker ending in a dash or colon, else the second line.
+            let n = lines.len();
+            let t = lines
+                .iter()
+                .position(|l| has_column_tag(l))
+                .or_else(|| (1..n).find(|&i| lines[i].starts_with('—')).map(|i| i - 1))
+                .or_else(|| {
+                    (0..n - 1)
+                        .find(|&i| lines[i].ends_with(['—', '：', ':']))
+                        .map(|i| i + 1)
+                })
+                .unwrap_or(1);
+            let mut after = lines.split_off(t + 1);
+            head.title = lines.pop();
             head.kicker = Some(lines.join(" ")).filter(|k| !k.is_empty());
-            head.title = title;
-            head.subtitle = subtitle;
-            debug_assert!(n >= 3);
+            if !after.is_empty() {
+                let subtitle = after.remove(0);
+                head.subtitle = Some(subtitle);
+                // Lines after the subtitle are a deck printed over the text.
+                head.body.splice(0..0, after);
+            }
         }
     }
 }

@@ -198,6 +198,8 @@ fn may_be_headline(t: &str) -> bool {
         return false;
     }
     !(is_credit_line(t)
+        || is_furniture(t)
+        || ends_with_full_date(t)
         || is_contact_line(t)
         || is_photo_credit(t)
         || is_signature(t)
@@ -226,6 +228,25 @@ fn is_furniture(s: &str) -> bool {
     .iter()
     .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
     (credit && visible_len(&t) <= 24) || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
+}
+
+/// A line ending with a full date (`2019年10月15日`): the date of a letter, notice or speech,
+/// never a headline.
+fn ends_with_full_date(s: &str) -> bool {
+    let t = s.trim_end();
+    let Some(head) = t.strip_suffix('日') else {
+        return false;
+    };
+    let digits = |s: &str| s.chars().rev().take_while(char::is_ascii_digit).count();
+    let d = digits(head);
+    let Some(head) = head[..head.len() - d].strip_suffix('月') else {
+        return false;
+    };
+    let m = digits(head);
+    let Some(head) = head[..head.len() - m].strip_suffix('年') else {
+        return false;
+    };
+    (1..=2).contains(&d) && (1..=2).contains(&m) && digits(head) == 4
 }
 
 /// A source note or footnote (`数据来源：…`, `注：…`): body text, never a headline.
