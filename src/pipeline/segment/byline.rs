@@ -118,6 +118,19 @@ pub fn split_lead(para: &str) -> Option<Lead> {
     }
     let agency = AGENCIES.iter().find(|a| after_ju.starts_with(**a))?;
     let tail = &after_ju[agency.len()..];
+    // `本报电`, `新华社电（记者…）`: a lead without place or date.
+    if let Some(after_dian) = tail.strip_prefix('电') {
+        let rest = match strip_bracket_group(after_dian) {
+            Some((_, r)) => r,
+            None => after_dian,
+        };
+        let raw_end = body.len() - rest.len();
+        return Some(Lead {
+            raw: body[..raw_end].trim_end().to_owned(),
+            rest: rest.trim_start().to_owned(),
+            dateline: None,
+        });
+    }
     // place? (digits 月)? digits 日 电, within a short span.
     let dian = tail.char_indices().take(24).find(|&(_, c)| c == '电')?.0;
     let place_date = &tail[..dian];
