@@ -48,6 +48,9 @@ const COHESION_WINDOW: usize = 3;
 /// Below this cosine between the paragraphs before and after a bare headline run, the run
 /// starts a new article.
 const NEW_ARTICLE_BELOW: f64 = 0.045;
+/// Longest line ending in a dash that is a label inside an article (`经济学家——`,
+/// `布鲁塞尔——`) rather than a kicker (`几十年接续播绿，新疆洛浦县——`).
+const DASH_LABEL_CHARS: usize = 8;
 /// Longest line of a subhead couplet (two parallel lines of equal length).
 const COUPLET_CHARS: usize = 8;
 /// Paragraphs after a summary box (`核心阅读`) within which a headline run is taken for the
@@ -130,7 +133,9 @@ fn starts_new_item(
     }
     if lines.len() >= 3
         || lines.iter().skip(1).any(|l| l.starts_with('—'))
-        || lines.iter().any(|l| has_column_tag(l) || l.ends_with('—'))
+        || lines
+            .iter()
+            .any(|l| has_column_tag(l) || (l.ends_with('—') && visible_len(l) > DASH_LABEL_CHARS))
         || is_byline_line(last)
         || (lines.len() >= 2 && is_bare_name(last))
     {
@@ -188,12 +193,11 @@ fn group(units: Vec<Unit>, layout: Layout, jieba: &Jieba) -> Vec<Draft> {
                 }
             }
             Unit::Para(p) => {
-                let new = match drafts.last() {
-                    None => true,
-                    Some(cur) => {
-                        cur.ended || (!cur.paras.is_empty() && split_lead(&p.text).is_some())
-                    }
-                };
+                // A paragraph opening with an inline lead but no headline above it belongs to a
+                // round-up of briefs (`速览`) — unless a displaced headline says otherwise,
+                // which `place_displaced` handles. A paragraph after a credit line continues
+                // the item (a photo credit printed inside an article).
+                let new = drafts.is_empty();
                 if new {
                     drafts.push(Draft::default());
                 }
