@@ -220,13 +220,13 @@ fn group(units: Vec<Unit>, layout: Layout, jieba: &Jieba) -> Vec<Draft> {
                         0
                     } else if cur.paras.is_empty() && cur.has_title() {
                         1 // the caption is the body of a titled photo item
-                    } else if is_pointer_caption(text) {
-                        2 // a caption of this article's photo
                     } else if cur.has_title()
                         && cur.photo_credit.is_none()
                         && cur.body_chars() <= MAX_PHOTO_CHARS / 2
                     {
-                        1
+                        1 // the last lines of a short titled photo item
+                    } else if is_pointer_caption(text) {
+                        2 // a caption of this article's photo
                     } else {
                         0
                     }

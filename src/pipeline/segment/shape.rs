@@ -11,6 +11,9 @@ pub const MAX_HEADING_CHARS: usize = 50;
 /// headline-block line equal to one of these opens body text, never a new article.
 const BOX_LABELS: &[&str] = &[
     "核心阅读",
+    "内容提要",
+    "开栏的话",
+    "题记",
     "编者按",
     "编者的话",
     "延伸阅读",
