@@ -78,7 +78,7 @@ fn strip_bracket_group(s: &str) -> Option<(&str, &str)> {
 }
 
 /// A date such as `7月15日`, `15日`, `7月14日至16日` at the start of `s`: its byte length.
-fn leading_date(s: &str) -> Option<usize> {
+pub fn leading_date(s: &str) -> Option<usize> {
     let mut len = 0;
     let mut saw_day = false;
     for (i, c) in s.char_indices() {
@@ -213,7 +213,7 @@ pub fn is_credit_line(s: &str) -> bool {
     let s = s.trim();
     let wrapped =
         (s.starts_with('（') && s.ends_with('）')) || (s.starts_with('(') && s.ends_with(')'));
-    if !wrapped || visible_len(s) > 70 || s.contains('。') {
+    if !wrapped || visible_len(s) > 100 || s.contains('。') {
         return false;
     }
     // An author's name alone in brackets: `（周飞亚）`, `（狄 慧）`.

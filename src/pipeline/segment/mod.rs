@@ -440,13 +440,24 @@ fn parse_head(
     head
 }
 
-fn finish(d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Article {
+fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Article {
     let body_text: String = d.paras.iter().map(|p| p.text.as_str()).collect();
     let lead_first = d
         .paras
         .first()
         .is_some_and(|p| split_lead(&p.text).is_some());
-    let head = parse_head(&d.run, layout, &body_text, lead_first, active);
+    let mut head = parse_head(&d.run, layout, &body_text, lead_first, active);
+    // A deck printed between the headline and an inline lead is the subtitle (the indented
+    // layout has its own subtitle slot).
+    if layout == Layout::Blocks
+        && head.title.is_some()
+        && head.subtitle.is_none()
+        && head.body.is_empty()
+        && !lead_first
+        && d.paras.get(1).is_some_and(|p| split_lead(&p.text).is_some())
+    {
+        head.subtitle = Some(d.paras.remove(0).text);
+    }
     let mut paragraphs: Vec<String> = head.body;
     let mut byline_raw: Vec<String> = head.byline.into_iter().collect();
     let mut dateline = None;

@@ -197,6 +197,12 @@ fn may_be_headline(t: &str) -> bool {
     if t.ends_with(['：', ':']) && visible_len(t) > 12 {
         return false;
     }
+    // A news sentence opens with a date and a comma (`2月18日，…`); a headline does not.
+    if let Some(n) = super::byline::leading_date(t)
+        && t[n..].starts_with(['，', ','])
+    {
+        return false;
+    }
     !(is_credit_line(t)
         || is_furniture(t)
         || ends_with_full_date(t)
