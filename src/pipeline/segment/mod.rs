@@ -48,9 +48,6 @@ const COHESION_WINDOW: usize = 3;
 /// Below this cosine between the paragraphs before and after a bare headline run, the run
 /// starts a new article.
 const NEW_ARTICLE_BELOW: f64 = 0.045;
-/// Longest line ending in a dash that is a label inside an article (`经济学家——`,
-/// `布鲁塞尔——`) rather than a kicker (`几十年接续播绿，新疆洛浦县——`).
-const DASH_LABEL_CHARS: usize = 8;
 /// Longest line of a subhead couplet (two parallel lines of equal length).
 const COUPLET_CHARS: usize = 8;
 /// Paragraphs after a summary box (`核心阅读`) within which a headline run is taken for the
@@ -124,8 +121,14 @@ fn starts_new_item(
     if matches!(units.get(k + 1), Some(Unit::Caption { .. })) {
         return true;
     }
-    // Two short lines of equal length (`精准研判震情` / `打好预报基础`) are a subhead couplet.
-    if let [a, b] = lines.as_slice() {
+    // Two short lines of equal length (`精准研判震情` / `打好预报基础`) are a subhead couplet,
+    // also under a short label (`现在` / `有路标、好查找` / `建立开放联盟`).
+    let couplet = match lines.as_slice() {
+        [label, a, b] if is_label_shape(label) => Some((a, b)),
+        [a, b] => Some((a, b)),
+        _ => None,
+    };
+    if let Some((a, b)) = couplet {
         let (la, lb) = (visible_len(a), visible_len(b));
         if la == lb && la <= COUPLET_CHARS && !has_column_tag(b) {
             return false;
@@ -133,9 +136,7 @@ fn starts_new_item(
     }
     if lines.len() >= 3
         || lines.iter().skip(1).any(|l| l.starts_with('—'))
-        || lines
-            .iter()
-            .any(|l| has_column_tag(l) || (l.ends_with('—') && visible_len(l) > DASH_LABEL_CHARS))
+        || lines.iter().any(|l| has_column_tag(l))
         || is_byline_line(last)
         || (lines.len() >= 2 && is_bare_name(last))
     {
