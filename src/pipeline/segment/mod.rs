@@ -134,6 +134,14 @@ fn starts_new_item(
             return false;
         }
     }
+    // A kicker over a shorter headline (`中央芭蕾舞团建团以来不断推出精品剧目` / `立起足尖
+    // 触摸顶尖`); an in-article subhead pair is a short head over a longer deck.
+    if let [a, b] = lines.as_slice()
+        && visible_len(b) <= visible_len(a)
+        && !is_bare_name(b)
+    {
+        return true;
+    }
     if lines.len() >= 3
         || lines.iter().skip(1).any(|l| l.starts_with('—'))
         || lines.iter().any(|l| has_column_tag(l))
