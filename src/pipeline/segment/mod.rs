@@ -96,6 +96,17 @@ fn is_pointer_caption(text: &str) -> bool {
     PHOTO_POINTERS.iter().any(|p| text.starts_with(p))
 }
 
+/// Where a caption line with its photo credit goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaptionPlace {
+    /// The body of the current (titled, short) photo item.
+    PhotoBody,
+    /// A caption of a photo printed with the current article (`下图：…`).
+    ArticleCaption,
+    /// An untitled photo item of its own.
+    NewPhoto,
+}
+
 /// Whether the headline run at `units[k]` starts a new item after `cur`.
 fn starts_new_item(
     units: &[Unit],
@@ -112,9 +123,10 @@ fn starts_new_item(
     let Some(last) = lines.last() else {
         return false;
     };
-    if let Some(Unit::Para(p)) = units.get(k + 1)
-        && split_lead(&p.text).is_some()
-    {
+    // An inline lead right after the run, or after one deck paragraph, opens a news item.
+    let lead_at =
+        |i: usize| matches!(units.get(i), Some(Unit::Para(p)) if split_lead(&p.text).is_some());
+    if lead_at(k + 1) || (matches!(units.get(k + 1), Some(Unit::Para(_))) && lead_at(k + 2)) {
         return true;
     }
     // A photo: a title over a caption with its credit.
@@ -224,43 +236,37 @@ fn group(units: Vec<Unit>, layout: Layout, jieba: &Jieba) -> Vec<Draft> {
                 }
             }
             Unit::Caption { text, credit } => {
-                let attach = drafts.last().map(|cur| {
-                    if cur.ended {
-                        0
-                    } else if cur.paras.is_empty() && cur.has_title() {
-                        1 // the caption is the body of a titled photo item
-                    } else if cur.has_title()
-                        && cur.photo_credit.is_none()
-                        && cur.body_chars() <= MAX_PHOTO_CHARS / 2
+                let place = match drafts.last() {
+                    Some(cur)
+                        if !cur.ended
+                            && cur.has_title()
+                            && cur.photo_credit.is_none()
+                            && cur.body_chars() <= MAX_PHOTO_CHARS / 2 =>
                     {
-                        1 // the last lines of a short titled photo item
-                    } else if is_pointer_caption(text) {
-                        2 // a caption of this article's photo
+                        // The caption is the body (or its last lines) of a titled photo item.
+                        CaptionPlace::PhotoBody
+                    }
+                    Some(cur) if !cur.ended && is_pointer_caption(text) => {
+                        CaptionPlace::ArticleCaption
+                    }
+                    _ => CaptionPlace::NewPhoto,
+                };
+                if place == CaptionPlace::NewPhoto {
+                    drafts.push(Draft::default());
+                }
+                if let Some(cur) = drafts.last_mut() {
+                    if place == CaptionPlace::ArticleCaption {
+                        cur.captions.push(Caption {
+                            text: text.clone(),
+                            credit: Some(credit.clone()),
+                        });
                     } else {
-                        0
-                    }
-                });
-                match attach {
-                    Some(2) => {
-                        if let Some(cur) = drafts.last_mut() {
-                            cur.captions.push(Caption {
-                                text: text.clone(),
-                                credit: Some(credit.clone()),
-                            });
-                        }
-                    }
-                    other => {
-                        if other != Some(1) {
-                            drafts.push(Draft::default());
-                        }
-                        if let Some(cur) = drafts.last_mut() {
-                            cur.paras.push(Para {
-                                text: text.clone(),
-                                displaced: Vec::new(),
-                            });
-                            cur.photo_credit = Some(credit.clone());
-                            cur.ended = true;
-                        }
+                        cur.paras.push(Para {
+                            text: text.clone(),
+                            displaced: Vec::new(),
+                        });
+                        cur.photo_credit = Some(credit.clone());
+                        cur.ended = true;
                     }
                 }
             }
@@ -463,7 +469,9 @@ fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> A
         && head.subtitle.is_none()
         && head.body.is_empty()
         && !lead_first
-        && d.paras.get(1).is_some_and(|p| split_lead(&p.text).is_some())
+        && d.paras
+            .get(1)
+            .is_some_and(|p| split_lead(&p.text).is_some())
     {
         head.subtitle = Some(d.paras.remove(0).text);
     }
