@@ -426,3 +426,77 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         _ => Ok(ExitCode::SUCCESS),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Caption, ItemKind};
+
+    fn item(title: Option<&str>, body: &[&str]) -> Article {
+        let paragraphs: Vec<String> = body.iter().map(|s| (*s).to_owned()).collect();
+        let text = paragraphs.join("\n");
+        Article {
+            index: 0,
+            kind: ItemKind::Article,
+            section: None,
+            kicker: None,
+            title: title.map(str::to_owned),
+            subtitle: None,
+            byline: None,
+            dateline: None,
+            char_count: text.chars().count(),
+            paragraphs,
+            text,
+            captions: Vec::new(),
+            trailing_credit: None,
+        }
+    }
+
+    fn truth() -> TruthPage {
+        serde_json::from_value(serde_json::json!({
+            "articles": [
+                {"id": "p-01", "kind": "section", "title": "政务动态"},
+                {"id": "p-02", "kind": "brief", "title": "甲", "first_chars": "一二", "last_chars": "三四"},
+                {"id": "p-03", "kind": "article", "title": "乙", "first_chars": "五六", "last_chars": "七八"},
+                {"id": "p-04", "kind": "photo", "title": null, "first_chars": "图说", "last_chars": "图说"}
+            ]
+        }))
+        .expect("truth")
+    }
+
+    #[test]
+    fn a_perfect_segmentation_scores_one_everywhere() {
+        let mut first = item(Some("甲"), &["一二 三", "四"]);
+        first.section = Some("政务动态".to_owned());
+        let mut second = item(Some("乙"), &["五六七八"]);
+        second.captions.push(Caption {
+            text: "图说".to_owned(),
+            credit: None,
+        });
+        let s = score_page("p", &truth(), &[first, second]);
+        assert_eq!(s.boundary.f1, 1.0, "{s:?}");
+        assert_eq!(s.strict.f1, 1.0);
+        assert_eq!(s.sections_found, 1);
+        assert!(s.missed.is_empty());
+    }
+
+    #[test]
+    fn two_articles_run_together_lose_both_boundaries() {
+        let merged = item(Some("甲"), &["一二三四", "乙", "五六七八"]);
+        let s = score_page("p", &truth(), &[merged]);
+        assert_eq!(s.boundary.hits, 0);
+        assert_eq!(s.missed, vec!["p-02", "p-03", "p-04"]);
+        assert_eq!(s.sections_found, 0);
+    }
+
+    #[test]
+    fn a_wrong_title_keeps_the_boundary_but_not_the_strict_score() {
+        let a = item(Some("丙"), &["一二三四"]);
+        let b = item(Some("乙"), &["五六七八"]);
+        let photo = item(None, &["图说"]);
+        let s = score_page("p", &truth(), &[a, b, photo]);
+        assert_eq!(s.boundary.hits, 3);
+        assert_eq!(s.strict.hits, 2);
+        assert_eq!(s.wrong_titles.len(), 1);
+    }
+}

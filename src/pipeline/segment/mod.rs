@@ -562,3 +562,127 @@ pub fn segment(text: &Normalized, jieba: &Jieba) -> Vec<Article> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::normalize::normalize;
+
+    fn run(page: &str) -> Vec<Article> {
+        segment(&normalize(page), &Jieba::new())
+    }
+
+    fn para(topic: &str, n: usize) -> String {
+        format!("{}。", topic.repeat(n))
+    }
+
+    #[test]
+    fn a_column_label_heads_the_briefs_after_it_and_is_not_an_item() {
+        let page = format!(
+            "政务动态\n\n省工商联开展调研\n\n本报讯(记者 孙 雄)7月14日，{}\n\n中心城区防洪专题会召开\n\n本报讯 7月18日，{}(梁 浩)\n",
+            para("调研组走访企业", 3),
+            para("会议部署防洪排涝", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].section.as_deref(), Some("政务动态"));
+        assert_eq!(items[1].section.as_deref(), Some("政务动态"));
+        let b = items[0].byline.as_ref().expect("byline");
+        assert_eq!(b.raw, "本报讯(记者 孙 雄)");
+        assert_eq!(b.reporters, vec!["孙雄"]);
+        assert_eq!(items[0].dateline.as_deref(), Some("7月14日"));
+        assert!(items[0].paragraphs[0].starts_with("7月14日，"));
+        assert_eq!(items[1].trailing_credit.as_deref(), Some("(梁 浩)"));
+        assert_eq!(items[1].kind, ItemKind::Brief);
+    }
+
+    #[test]
+    fn a_displaced_headline_opens_its_article_where_the_topic_changes() {
+        let page = format!(
+            "暴雨中的坚守\n\n本报记者 牛嘉荣\n\n{}\n\n{}\n\n{}\n\n{}\n\n{}在最\n\n清淤保畅通\n\n周秀枝\n\n短时间内恢复路面整洁。\n\n{}\n",
+            para("文保所工作人员巡查古建筑文物排水系统", 2),
+            para("文物保护人员检查古建筑屋顶和文物", 2),
+            para("环卫工人清理路面淤泥冲洗车冲洗路面", 2),
+            para("环卫中心出动冲洗车清扫车清理淤泥", 2),
+            "在积水严重的路段，环卫中心采取人机结合方式，紧张有序地开展主次干道排水清淤作业，环卫工人清理路面淤泥，",
+            para("淤泥运走后环卫车辆冲洗路面", 2),
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 2, "{items:#?}");
+        assert_eq!(items[0].title.as_deref(), Some("暴雨中的坚守"));
+        assert_eq!(items[0].paragraphs.len(), 2);
+        assert_eq!(items[1].title.as_deref(), Some("清淤保畅通"));
+        assert_eq!(
+            items[1].byline.as_ref().map(|b| b.raw.as_str()),
+            Some("周秀枝")
+        );
+        assert!(items[1].paragraphs[0].starts_with("环卫工人清理路面淤泥"));
+        assert!(items[1].paragraphs[2].ends_with("在最短时间内恢复路面整洁。"));
+    }
+
+    #[test]
+    fn a_subhead_on_the_same_topic_stays_inside_the_article() {
+        let page = format!(
+            "新疆258万户老乡住上抗震房\n\n{}\n\n建设安居工程\n\n{}\n",
+            para("抗震安居工程提升农村住房抗震能力，地震中房屋完好", 3),
+            para("农村安居工程按照抗震设防要求建房，地震来袭房屋无损", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].paragraphs[1], "建设安居工程");
+    }
+
+    #[test]
+    fn a_caption_with_its_credit_becomes_a_photo_or_a_caption_of_the_article() {
+        let page = format!(
+            "市慈善总会发放援助药\n\n本报讯(记者 赵卓睿)7月17日，{}\n\n小朋友在博物馆参观，学习历史知识。 本报记者 常 奇 摄\n\n清淤保畅通\n\n{}\n\n下图：环卫工人在清理淤泥。 周秀枝 摄\n",
+            para("工作人员为患者发放药品", 20),
+            para("环卫工人清理淤泥", 30)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 3, "{items:#?}");
+        assert_eq!(items[1].kind, ItemKind::Photo);
+        assert_eq!(items[1].title, None);
+        assert_eq!(
+            items[1].byline.as_ref().map(|b| b.photographers.clone()),
+            Some(vec!["常奇".to_owned()])
+        );
+        assert_eq!(items[2].captions.len(), 1);
+        assert_eq!(items[2].captions[0].credit.as_deref(), Some("周秀枝 摄"));
+    }
+
+    #[test]
+    fn kicker_title_and_subtitle_are_told_apart_by_their_marks() {
+        let page = format!(
+            "地处欧亚地震带，5级以上地震年均发生5次左右——\n\n新疆 258万户老乡住上抗震房（一线探民生）\n\n核心阅读\n\n{}\n\n让问题隐患无处遁形\n\n——我市扎实推进工贸行业安全生产治本攻坚三年行动\n\n本报记者 付 炎\n\n{}\n",
+            para("新疆地震活跃", 3),
+            para("工贸行业企业点多面广", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 2, "{items:#?}");
+        assert_eq!(
+            items[0].kicker.as_deref(),
+            Some("地处欧亚地震带，5级以上地震年均发生5次左右——")
+        );
+        assert_eq!(items[0].paragraphs[0], "核心阅读");
+        assert_eq!(items[1].title.as_deref(), Some("让问题隐患无处遁形"));
+        assert!(
+            items[1]
+                .subtitle
+                .as_deref()
+                .is_some_and(|s| s.starts_with("——"))
+        );
+        assert_eq!(
+            items[1].byline.as_ref().map(|b| b.reporters.clone()),
+            Some(vec!["付炎".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_label_with_nothing_after_it_is_a_title_only_item() {
+        let items = run("标题\n\n一句话说完了。\n\n下期话题\n");
+        assert_eq!(items.len(), 2, "{items:#?}");
+        assert_eq!(items[1].title.as_deref(), Some("下期话题"));
+        assert!(items[1].paragraphs.is_empty());
+    }
+}
