@@ -7,11 +7,13 @@
 
 use super::byline::{is_credit_line, is_photo_credit, split_photo_credit};
 use super::shape::{
-    ends_complete, is_box_label, is_contact_line, is_heading_shape, is_signoff,
+    ends_complete, ends_sentence, is_box_label, is_contact_line, is_heading_shape, is_signoff,
     starts_as_continuation, starts_with_marker, visible_len,
 };
 use crate::pipeline::normalize::Normalized;
 
+/// Longest dash subtitle (`——习近平总书记在…`) still read as a headline-block line.
+const MAX_SUBTITLE_CHARS: usize = 90;
 /// Most headline lines a displaced headline block may have.
 const MAX_DISPLACED_LINES: usize = 3;
 
@@ -136,7 +138,13 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                     || attribution;
                 let lead = super::byline::split_lead(t).is_some();
                 let marker = starts_with_marker(t);
-                let heading = !fixed && !marker && !lead && may_be_headline(t);
+                // A dash subtitle under a headline may be longer than a headline line.
+                let dash_subtitle = t.starts_with('—')
+                    && matches!(out.last(), Some(Line::Heading(_)))
+                    && visible_len(t) <= MAX_SUBTITLE_CHARS
+                    && !has_inner_sentence_end(t)
+                    && !ends_sentence(t);
+                let heading = dash_subtitle || (!fixed && !marker && !lead && may_be_headline(t));
                 if heading {
                     out.push(Line::Heading(t.to_owned()));
                 } else {
