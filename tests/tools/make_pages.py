@@ -30,7 +30,7 @@ LEAD = re.compile(
     r"|^本报讯\s*([（(][^）)，。]{0,40}[）)])?"
 )
 CREDIT = re.compile(
-    r"^([（(][^）)]{0,60}(电|作者|记者|整理|执笔)[^）)]{0,40}[）)]|[（(][\u4e00-\u9fff ]{2,8}[）)]|.{0,24}(摄|摄（[^）]{1,8}）|摄影报道|新华社发|供图))$"
+    r"^([（(][^）)]{0,60}(电|作者|记者|整理|执笔)[^）)]{0,80}[）)]|[（(][\u4e00-\u9fff ]{2,8}[）)]|.{0,24}(摄|摄（[^）]{1,8}）|摄影报道|新华社发|供图))$"
 )
 WS = re.compile(r"\s+")
 TRAILING = re.compile(r"[。！？”]\s*([（(](?:[\u4e00-\u9fff ]{2,12}|[^（）()]{0,20}(?:记者|作者|执笔)[^（）()]{0,30})[）)])$")
@@ -68,7 +68,7 @@ def body_and_credits(paras):
     credit = None
     while body and FURNITURE.match(body[-1]):
         body.pop()
-    while body and CREDIT.match(body[-1]) and len(squash(body[-1])) <= 60:
+    while body and CREDIT.match(body[-1]) and len(squash(body[-1])) <= 100:
         credit = body.pop()
     # A trailing author credit inside the last paragraph: `…。（龙恩泽）`, `…。(梁 浩)`.
     if body:
