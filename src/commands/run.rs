@@ -50,9 +50,16 @@ pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<(
     reloader.abort();
     stats.abort();
     result.context("the worker stopped")?;
-    tracing::info!(summary = %crate::metrics::stats_line(
-        &crate::metrics::Snapshot::default(), &crate::metrics::snapshot(), Duration::from_secs(1)),
-        "pagesift worker stopped");
+    let totals = crate::metrics::snapshot();
+    tracing::info!(
+        published = totals.published,
+        dead_lettered = totals.dead_lettered,
+        requeued = totals.requeued,
+        abandoned = totals.abandoned,
+        articles = totals.articles,
+        reconnects = totals.reconnects,
+        "pagesift worker stopped"
+    );
     Ok(())
 }
 
