@@ -668,9 +668,13 @@ fn watch_connection(
     })
 }
 
+/// Longest wait for a cancel or close handshake (a blocked or dead connection must not hang
+/// the shutdown).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn close_connection(connection: &Connection) {
     if connection.status().connected() {
-        let _ = connection.close(200, short("bye")).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, short("bye"))).await;
     }
 }
 
@@ -809,11 +813,11 @@ async fn consume(
     if matches!(end, SessionEnd::Shutdown) {
         // Stop deliveries; prefetched but unstarted ones go back to the queue when the
         // channel closes.
-        if let Err(e) = channel
-            .basic_cancel(consumer.tag(), BasicCancelOptions::default())
-            .await
-        {
-            tracing::warn!(error = %e, "cancelling the consumer");
+        let cancel = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default());
+        match tokio::time::timeout(CLOSE_TIMEOUT, cancel).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cancelling the consumer"),
+            Err(_) => tracing::warn!("cancelling the consumer timed out"),
         }
     }
     let grace = Duration::from_secs(settings.shutdown.grace_seconds);
@@ -825,8 +829,8 @@ async fn consume(
             "in-flight pages did not finish in time; the broker will redeliver them"
         );
     }
-    let _ = channel.close(200, short("bye")).await;
-    publisher.close().await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, channel.close(200, short("bye"))).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, publisher.close()).await;
     Ok(end)
 }
 

@@ -134,7 +134,21 @@ pub fn spawn_stats(
                 _ = tokio::time::sleep(period) => {}
             }
             let now = crate::metrics::snapshot();
-            tracing::info!(stats = %crate::metrics::stats_line(&before, &now, at.elapsed()), "stats");
+            let (pages_per_second, articles_per_second) =
+                crate::metrics::rates(&before, &now, at.elapsed());
+            tracing::info!(
+                pages_per_second = format!("{pages_per_second:.1}"),
+                articles_per_second = format!("{articles_per_second:.1}"),
+                in_flight = now.in_flight,
+                published = now.published,
+                dead_lettered = now.dead_lettered,
+                requeued = now.requeued,
+                abandoned = now.abandoned,
+                articles = now.articles,
+                safety_articles = now.safety_articles,
+                reconnects = now.reconnects,
+                "stats"
+            );
             before = now;
             at = Instant::now();
         }
