@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Readiness;
+use crate::metrics::Snapshot;
 use crate::settings::Settings;
 use crate::worker::SharedPipeline;
 
@@ -43,6 +44,7 @@ pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<(
         "pagesift worker starting"
     );
     let shared: SharedPipeline = Arc::new(ArcSwap::from_pointee(pipeline));
+    let (started, started_at) = (crate::metrics::snapshot(), Instant::now());
     let reloader = spawn_reloader(settings.clone(), Arc::clone(&shared), shutdown.clone())?;
     let stats = spawn_stats(settings.log.stats_interval_seconds, shutdown.clone());
     let result = crate::worker::run(&settings, shared, readiness, shutdown.clone()).await;
@@ -50,16 +52,7 @@ pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<(
     reloader.abort();
     stats.abort();
     result.context("the worker stopped")?;
-    let totals = crate::metrics::snapshot();
-    tracing::info!(
-        published = totals.published,
-        dead_lettered = totals.dead_lettered,
-        requeued = totals.requeued,
-        abandoned = totals.abandoned,
-        articles = totals.articles,
-        reconnects = totals.reconnects,
-        "pagesift worker stopped"
-    );
+    log_stats("pagesift worker stopped", &started, started_at.elapsed());
     Ok(())
 }
 
@@ -133,24 +126,30 @@ pub fn spawn_stats(
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(period) => {}
             }
-            let now = crate::metrics::snapshot();
-            let (pages_per_second, articles_per_second) =
-                crate::metrics::rates(&before, &now, at.elapsed());
-            tracing::info!(
-                pages_per_second = format!("{pages_per_second:.1}"),
-                articles_per_second = format!("{articles_per_second:.1}"),
-                in_flight = now.in_flight,
-                published = now.published,
-                dead_lettered = now.dead_lettered,
-                requeued = now.requeued,
-                abandoned = now.abandoned,
-                articles = now.articles,
-                safety_articles = now.safety_articles,
-                reconnects = now.reconnects,
-                "stats"
-            );
+            let now = log_stats("stats", &before, at.elapsed());
             before = now;
             at = Instant::now();
         }
     })
+}
+
+/// Logs the stats line `message`: rates since `before` (taken `elapsed` ago), in-flight pages
+/// and totals, as fields. Returns the snapshot it logged.
+fn log_stats(message: &str, before: &Snapshot, elapsed: Duration) -> Snapshot {
+    let now = crate::metrics::snapshot();
+    let (pages, articles) = crate::metrics::rates(before, &now, elapsed);
+    tracing::info!(
+        pages_per_second = format!("{pages:.1}"),
+        articles_per_second = format!("{articles:.1}"),
+        in_flight = now.in_flight,
+        published = now.published,
+        dead_lettered = now.dead_lettered,
+        requeued = now.requeued,
+        abandoned = now.abandoned,
+        articles = now.articles,
+        safety_articles = now.safety_articles,
+        reconnects = now.reconnects,
+        "{message}"
+    );
+    now
 }
