@@ -520,3 +520,42 @@ async fn classifier_of_next_page(conn: &lapin::Connection, names: &Names, page_i
     let event: ArticleEvent = serde_json::from_slice(&r.body).expect("event JSON");
     event.pipeline.classifier
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_and_the_broker_keeps_the_unfinished_page() {
+    // No queue is bound to the output, so the page's publish keeps failing and its retries
+    // (long delays) hold the drain open until the second signal.
+    let names = Names::new("twice")
+        .with("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", "")
+        .with("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", "")
+        .with("PAGESIFT__AMQP__INPUT_QUEUE_TYPE", "classic")
+        .with("PAGESIFT__WORKER__PUBLISH_ATTEMPTS", "100")
+        .with("PAGESIFT__WORKER__RETRY_INITIAL_MS", "60000")
+        .with("PAGESIFT__WORKER__RETRY_MAX_MS", "60000")
+        .with("PAGESIFT__SHUTDOWN__GRACE_SECONDS", "600");
+    let conn = connect().await;
+    declare(&conn, &names).await;
+    let seed = seed_message();
+    let ch = confirm_channel(&conn).await;
+    publish_pages(&ch, &names.input(), std::slice::from_ref(&seed)).await;
+    let mut worker = Worker::start(&names);
+    eventually("a publish failed and is being retried", || {
+        worker.log_text().contains("retrying")
+    })
+    .await;
+    worker.terminate();
+    eventually("draining", || worker.log_text().contains("draining")).await;
+    worker.terminate();
+    let status = worker.wait().await;
+    assert_eq!(
+        status.code(),
+        Some(pagesift::shutdown::FORCED_EXIT_CODE),
+        "log:\n{}",
+        worker.log_text()
+    );
+    wait_for_ready(&conn, &names.input(), 1, &|| worker.log_text()).await;
+    let back = drain(&conn, &names.input()).await;
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].body, seed.body, "the page is back in the queue");
+    names.cleanup().await;
+}
