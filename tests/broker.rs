@@ -247,20 +247,31 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
     names.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unroutable_output_is_neither_acked_nor_lost() {
-    let names = Names::new("unroutable")
+/// Names whose output exchange has no bound queue (every event is unroutable).
+fn unbound_output(test: &str) -> Names {
+    Names::new(test)
         .with("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", "")
         .with("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", "")
+}
+
+/// Declares the topology and puts the seed page in the input queue.
+async fn seed_in_queue(names: &Names) -> (lapin::Connection, PageMessage) {
+    let conn = connect().await;
+    declare(&conn, names).await;
+    let seed = seed_message();
+    let ch = confirm_channel(&conn).await;
+    publish_pages(&ch, &names.input(), std::slice::from_ref(&seed)).await;
+    (conn, seed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unroutable_output_is_neither_acked_nor_lost() {
+    let names = unbound_output("unroutable")
         .with("PAGESIFT__AMQP__DELIVERY_LIMIT", "2")
         .with("PAGESIFT__WORKER__PUBLISH_ATTEMPTS", "2")
         .with("PAGESIFT__WORKER__RETRY_INITIAL_MS", "10")
         .with("PAGESIFT__WORKER__RETRY_MAX_MS", "50");
-    let conn = connect().await;
-    declare(&conn, &names).await;
-    let seed = seed_message();
-    let ch = confirm_channel(&conn).await;
-    publish_pages(&ch, &names.input(), std::slice::from_ref(&seed)).await;
+    let (conn, seed) = seed_in_queue(&names).await;
     let mut worker = Worker::start(&names);
     // Never acked: requeued until the broker's delivery limit dead-letters it.
     wait_for_ready(&conn, &names.dlq(), 1, &|| worker.log_text()).await;
@@ -525,19 +536,13 @@ async fn classifier_of_next_page(conn: &lapin::Connection, names: &Names, page_i
 async fn a_second_signal_exits_at_once_and_the_broker_keeps_the_unfinished_page() {
     // No queue is bound to the output, so the page's publish keeps failing and its retries
     // (long delays) hold the drain open until the second signal.
-    let names = Names::new("twice")
-        .with("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", "")
-        .with("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", "")
+    let names = unbound_output("twice")
         .with("PAGESIFT__AMQP__INPUT_QUEUE_TYPE", "classic")
         .with("PAGESIFT__WORKER__PUBLISH_ATTEMPTS", "100")
         .with("PAGESIFT__WORKER__RETRY_INITIAL_MS", "60000")
         .with("PAGESIFT__WORKER__RETRY_MAX_MS", "60000")
         .with("PAGESIFT__SHUTDOWN__GRACE_SECONDS", "600");
-    let conn = connect().await;
-    declare(&conn, &names).await;
-    let seed = seed_message();
-    let ch = confirm_channel(&conn).await;
-    publish_pages(&ch, &names.input(), std::slice::from_ref(&seed)).await;
+    let (conn, seed) = seed_in_queue(&names).await;
     let mut worker = Worker::start(&names);
     eventually("a publish failed and is being retried", || {
         worker.log_text().contains("retrying")
