@@ -1,8 +1,19 @@
 //! Publishing with publisher confirms. [`Publisher::publish_all`] sends a whole batch (a page's
 //! events) and only then awaits every confirm together, under one timeout: the batch succeeds
 //! when every message is acked by the broker and none came back unroutable.
+//!
+//! Sends on one channel are serialised by a lock: lapin numbers a publish (its delivery tag,
+//! which pairs it with its confirm and any `basic.return`) before it queues the frames, so two
+//! tasks publishing at once could queue their frames in the opposite order of their numbers and
+//! get each other's confirms. Within the lock a batch is queued in one go (all publishes are
+//! started before any is awaited), so the IO loop writes it in few syscalls; confirms are
+//! awaited after the lock is released, so pages still overlap their confirm waits.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::sync::Mutex;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
@@ -66,6 +77,7 @@ impl PublishError {
 pub struct Publisher {
     channel: Channel,
     timeout: Duration,
+    send_lock: Arc<Mutex<()>>,
 }
 
 impl Publisher {
@@ -78,7 +90,11 @@ impl Publisher {
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        Ok(Publisher { channel, timeout })
+        Ok(Publisher {
+            channel,
+            timeout,
+            send_lock: Arc::new(Mutex::new(())),
+        })
     }
 
     /// The underlying channel.
@@ -90,11 +106,10 @@ impl Publisher {
     pub async fn publish_all(&self, messages: &[OutMessage]) -> Result<(), PublishError> {
         let started = Instant::now();
         let work = async {
-            let mut pending = Vec::with_capacity(messages.len());
-            for m in messages {
-                let confirm = self
-                    .channel
-                    .basic_publish(
+            let sent = {
+                let _one_sender = self.send_lock.lock().await;
+                join_all(messages.iter().map(|m| {
+                    self.channel.basic_publish(
                         short(&m.exchange),
                         short(&m.routing_key),
                         BasicPublishOptions {
@@ -104,8 +119,12 @@ impl Publisher {
                         &m.body,
                         m.properties.clone(),
                     )
-                    .await?;
-                pending.push((confirm, m));
+                }))
+                .await
+            };
+            let mut pending = Vec::with_capacity(sent.len());
+            for (confirm, m) in sent.into_iter().zip(messages) {
+                pending.push((confirm?, m));
             }
             for (confirm, m) in pending {
                 match confirm.await? {
