@@ -564,3 +564,53 @@ async fn a_second_signal_exits_at_once_and_the_broker_keeps_the_unfinished_page(
     assert_eq!(back[0].body, seed.body, "the page is back in the queue");
     names.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_on_one_publisher_get_their_own_confirms() {
+    let names = Names::new("confirms");
+    let conn = connect().await;
+    let ch = conn.create_channel().await.expect("channel");
+    let exchange = names.output();
+    ch.exchange_declare(
+        exchange.as_str().into(),
+        lapin::ExchangeKind::Topic,
+        lapin::options::ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("exchange");
+    let routed = bind_extra(&conn, &names, "articles.all", "routed.#").await;
+    let publisher = pagesift::amqp::Publisher::open(&conn, std::time::Duration::from_secs(60))
+        .await
+        .expect("publisher");
+    // Half of the batches are unroutable: each must fail, and only those.
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let publisher = publisher.clone();
+            let key = if i % 2 == 0 { "routed.x" } else { "nowhere.x" };
+            let batch: Vec<_> = (0..25)
+                .map(|_| pagesift::amqp::OutMessage {
+                    exchange: exchange.clone(),
+                    routing_key: key.to_owned(),
+                    body: vec![b'x'; 64],
+                    properties: BasicProperties::default(),
+                    mandatory: true,
+                })
+                .collect();
+            tokio::spawn(async move { (i, publisher.publish_all(&batch).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (i, result) = task.await.expect("task");
+        if i % 2 == 0 {
+            assert!(result.is_ok(), "routable batch {i}: {result:?}");
+        } else {
+            assert!(
+                matches!(result, Err(pagesift::amqp::PublishError::Unroutable { .. })),
+                "unroutable batch {i}: {result:?}"
+            );
+        }
+    }
+    assert_eq!(ready_count(&conn, &routed).await, 20 * 25);
+    names.cleanup().await;
+}
