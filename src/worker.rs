@@ -687,7 +687,7 @@ async fn session(
 ) -> Result<SessionEnd, WorkerError> {
     let consume_conn = amqp::connect(settings, "consume").await?;
     let publish_conn = match amqp::connect(settings, "publish").await {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(e) => {
             close_connection(&consume_conn).await;
             return Err(e.into());
@@ -724,7 +724,7 @@ async fn consume(
     readiness: &Readiness,
     shutdown: &CancellationToken,
     consume_conn: &Connection,
-    publish_conn: &Connection,
+    publish_conn: &Arc<Connection>,
     lost: &CancellationToken,
 ) -> Result<SessionEnd, WorkerError> {
     if settings.amqp.declare {
@@ -736,7 +736,7 @@ async fn consume(
         let _ = channel.close(200, short("declared")).await;
     }
     let publisher = Publisher::open(
-        publish_conn,
+        Arc::clone(publish_conn),
         Duration::from_secs(settings.amqp.publish_timeout_seconds),
     )
     .await

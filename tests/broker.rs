@@ -580,9 +580,11 @@ async fn concurrent_batches_on_one_publisher_get_their_own_confirms() {
     .await
     .expect("exchange");
     let routed = bind_extra(&conn, &names, "articles.all", "routed.#").await;
-    let publisher = pagesift::amqp::Publisher::open(&conn, std::time::Duration::from_secs(60))
-        .await
-        .expect("publisher");
+    let conn = std::sync::Arc::new(conn);
+    let publisher =
+        pagesift::amqp::Publisher::open(conn.clone(), std::time::Duration::from_secs(60))
+            .await
+            .expect("publisher");
     // Half of the batches are unroutable: each must fail, and only those.
     let tasks: Vec<_> = (0..40)
         .map(|i| {
