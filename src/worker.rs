@@ -668,9 +668,13 @@ fn watch_connection(
     })
 }
 
+/// Longest wait for a cancel or close handshake (a blocked or dead connection must not hang
+/// the shutdown).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn close_connection(connection: &Connection) {
     if connection.status().connected() {
-        let _ = connection.close(200, short("bye")).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, short("bye"))).await;
     }
 }
 
@@ -683,7 +687,7 @@ async fn session(
 ) -> Result<SessionEnd, WorkerError> {
     let consume_conn = amqp::connect(settings, "consume").await?;
     let publish_conn = match amqp::connect(settings, "publish").await {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(e) => {
             close_connection(&consume_conn).await;
             return Err(e.into());
@@ -720,7 +724,7 @@ async fn consume(
     readiness: &Readiness,
     shutdown: &CancellationToken,
     consume_conn: &Connection,
-    publish_conn: &Connection,
+    publish_conn: &Arc<Connection>,
     lost: &CancellationToken,
 ) -> Result<SessionEnd, WorkerError> {
     if settings.amqp.declare {
@@ -732,7 +736,7 @@ async fn consume(
         let _ = channel.close(200, short("declared")).await;
     }
     let publisher = Publisher::open(
-        publish_conn,
+        Arc::clone(publish_conn),
         Duration::from_secs(settings.amqp.publish_timeout_seconds),
     )
     .await
@@ -809,11 +813,11 @@ async fn consume(
     if matches!(end, SessionEnd::Shutdown) {
         // Stop deliveries; prefetched but unstarted ones go back to the queue when the
         // channel closes.
-        if let Err(e) = channel
-            .basic_cancel(consumer.tag(), BasicCancelOptions::default())
-            .await
-        {
-            tracing::warn!(error = %e, "cancelling the consumer");
+        let cancel = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default());
+        match tokio::time::timeout(CLOSE_TIMEOUT, cancel).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cancelling the consumer"),
+            Err(_) => tracing::warn!("cancelling the consumer timed out"),
         }
     }
     let grace = Duration::from_secs(settings.shutdown.grace_seconds);
@@ -825,8 +829,8 @@ async fn consume(
             "in-flight pages did not finish in time; the broker will redeliver them"
         );
     }
-    let _ = channel.close(200, short("bye")).await;
-    publisher.close().await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, channel.close(200, short("bye"))).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, publisher.close()).await;
     Ok(end)
 }
 

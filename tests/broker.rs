@@ -247,20 +247,31 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
     names.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unroutable_output_is_neither_acked_nor_lost() {
-    let names = Names::new("unroutable")
+/// Names whose output exchange has no bound queue (every event is unroutable).
+fn unbound_output(test: &str) -> Names {
+    Names::new(test)
         .with("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", "")
         .with("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", "")
+}
+
+/// Declares the topology and puts the seed page in the input queue.
+async fn seed_in_queue(names: &Names) -> (lapin::Connection, PageMessage) {
+    let conn = connect().await;
+    declare(&conn, names).await;
+    let seed = seed_message();
+    let ch = confirm_channel(&conn).await;
+    publish_pages(&ch, &names.input(), std::slice::from_ref(&seed)).await;
+    (conn, seed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unroutable_output_is_neither_acked_nor_lost() {
+    let names = unbound_output("unroutable")
         .with("PAGESIFT__AMQP__DELIVERY_LIMIT", "2")
         .with("PAGESIFT__WORKER__PUBLISH_ATTEMPTS", "2")
         .with("PAGESIFT__WORKER__RETRY_INITIAL_MS", "10")
         .with("PAGESIFT__WORKER__RETRY_MAX_MS", "50");
-    let conn = connect().await;
-    declare(&conn, &names).await;
-    let seed = seed_message();
-    let ch = confirm_channel(&conn).await;
-    publish_pages(&ch, &names.input(), std::slice::from_ref(&seed)).await;
+    let (conn, seed) = seed_in_queue(&names).await;
     let mut worker = Worker::start(&names);
     // Never acked: requeued until the broker's delivery limit dead-letters it.
     wait_for_ready(&conn, &names.dlq(), 1, &|| worker.log_text()).await;
@@ -519,4 +530,89 @@ async fn classifier_of_next_page(conn: &lapin::Connection, names: &Names, page_i
         .expect("an event of the page");
     let event: ArticleEvent = serde_json::from_slice(&r.body).expect("event JSON");
     event.pipeline.classifier
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_and_the_broker_keeps_the_unfinished_page() {
+    // No queue is bound to the output, so the page's publish keeps failing and its retries
+    // (long delays) hold the drain open until the second signal.
+    let names = unbound_output("twice")
+        .with("PAGESIFT__AMQP__INPUT_QUEUE_TYPE", "classic")
+        .with("PAGESIFT__WORKER__PUBLISH_ATTEMPTS", "100")
+        .with("PAGESIFT__WORKER__RETRY_INITIAL_MS", "60000")
+        .with("PAGESIFT__WORKER__RETRY_MAX_MS", "60000")
+        .with("PAGESIFT__SHUTDOWN__GRACE_SECONDS", "600");
+    let (conn, seed) = seed_in_queue(&names).await;
+    let mut worker = Worker::start(&names);
+    eventually("a publish failed and is being retried", || {
+        worker.log_text().contains("retrying")
+    })
+    .await;
+    worker.terminate();
+    eventually("draining", || worker.log_text().contains("draining")).await;
+    worker.terminate();
+    let status = worker.wait().await;
+    assert_eq!(
+        status.code(),
+        Some(pagesift::shutdown::FORCED_EXIT_CODE),
+        "log:\n{}",
+        worker.log_text()
+    );
+    wait_for_ready(&conn, &names.input(), 1, &|| worker.log_text()).await;
+    let back = drain(&conn, &names.input()).await;
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].body, seed.body, "the page is back in the queue");
+    names.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_on_one_publisher_get_their_own_confirms() {
+    let names = Names::new("confirms");
+    let conn = connect().await;
+    let ch = conn.create_channel().await.expect("channel");
+    let exchange = names.output();
+    ch.exchange_declare(
+        exchange.as_str().into(),
+        lapin::ExchangeKind::Topic,
+        lapin::options::ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("exchange");
+    let routed = bind_extra(&conn, &names, "articles.all", "routed.#").await;
+    let conn = std::sync::Arc::new(conn);
+    let publisher =
+        pagesift::amqp::Publisher::open(conn.clone(), std::time::Duration::from_secs(60))
+            .await
+            .expect("publisher");
+    // Half of the batches are unroutable: each must fail, and only those.
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let publisher = publisher.clone();
+            let key = if i % 2 == 0 { "routed.x" } else { "nowhere.x" };
+            let batch: Vec<_> = (0..25)
+                .map(|_| pagesift::amqp::OutMessage {
+                    exchange: exchange.clone(),
+                    routing_key: key.to_owned(),
+                    body: vec![b'x'; 64],
+                    properties: BasicProperties::default(),
+                    mandatory: true,
+                })
+                .collect();
+            tokio::spawn(async move { (i, publisher.publish_all(&batch).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (i, result) = task.await.expect("task");
+        if i % 2 == 0 {
+            assert!(result.is_ok(), "routable batch {i}: {result:?}");
+        } else {
+            assert!(
+                matches!(result, Err(pagesift::amqp::PublishError::Unroutable { .. })),
+                "unroutable batch {i}: {result:?}"
+            );
+        }
+    }
+    assert_eq!(ready_count(&conn, &routed).await, 20 * 25);
+    names.cleanup().await;
 }

@@ -162,6 +162,47 @@ mod tests {
         assert_eq!(short("abc").as_str(), "abc");
     }
 
+    #[tokio::test]
+    async fn an_unreadable_ca_file_is_a_permanent_connect_error() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+        let vars = vec![
+            (
+                "PAGESIFT__AMQP__URL".to_owned(),
+                "amqps://u:hunter2@127.0.0.1:1/%2f".to_owned(),
+            ),
+            (
+                "PAGESIFT__AMQP__TLS_CA_FILE".to_owned(),
+                "/nonexistent/ca.pem".to_owned(),
+            ),
+        ];
+        let settings = Settings::load_from(&dir, None, vars).expect("settings");
+        let err = connect(&settings, "test").await.expect_err("no CA file");
+        assert!(matches!(err, ConnectError::TlsCa { .. }), "{err}");
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("/nonexistent/ca.pem"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_transient_and_its_error_hides_the_password() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+        let vars = vec![
+            (
+                "PAGESIFT__AMQP__URL".to_owned(),
+                "amqp://u:hunter2@127.0.0.1:1/%2f".to_owned(),
+            ),
+            (
+                "PAGESIFT__AMQP__CONNECT_TIMEOUT_SECONDS".to_owned(),
+                "5".to_owned(),
+            ),
+        ];
+        let settings = Settings::load_from(&dir, None, vars).expect("settings");
+        let err = connect(&settings, "test")
+            .await
+            .expect_err("nothing listens on port 1");
+        assert!(err.is_transient(), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
     #[test]
     fn header_text_reads_strings_and_numbers() {
         let mut table = FieldTable::default();

@@ -1,8 +1,18 @@
 //! Publishing with publisher confirms. [`Publisher::publish_all`] sends a whole batch (a page's
 //! events) and only then awaits every confirm together, under one timeout: the batch succeeds
 //! when every message is acked by the broker and none came back unroutable.
+//!
+//! Each batch has a confirm-mode channel to itself, checked out of a pool for its duration.
+//! `basic.return` carries no delivery tag, and lapin hands a returned message to whichever
+//! pending confirm its (possibly `multiple`) ack completes first, so on a shared channel a page
+//! could receive another page's return, and the page whose event was unroutable could be acked.
+//! With one batch per channel at a time, any return seen during the batch is the batch's own. A
+//! channel whose batch timed out or failed (confirms still pending) is closed, never reused.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
@@ -60,87 +70,134 @@ impl PublishError {
     }
 }
 
-/// A confirm-mode channel and the timeout for its confirms. Cheap to clone; clones share the
-/// channel (lapin channels are safe to use concurrently).
+/// A pool of confirm-mode channels on one connection, and the timeout for confirms. Cheap to
+/// clone; clones share the pool.
 #[derive(Debug, Clone)]
 pub struct Publisher {
-    channel: Channel,
+    connection: Arc<Connection>,
+    idle: Arc<Mutex<Vec<Channel>>>,
     timeout: Duration,
 }
 
 impl Publisher {
-    /// Opens a channel on `connection` and turns publisher confirms on.
+    /// A publisher on `connection`; opens a first channel to check that publishing is possible.
     pub async fn open(
-        connection: &Connection,
+        connection: Arc<Connection>,
         timeout: Duration,
     ) -> Result<Publisher, lapin::Error> {
-        let channel = connection.create_channel().await?;
+        let publisher = Publisher {
+            connection,
+            idle: Arc::new(Mutex::new(Vec::new())),
+            timeout,
+        };
+        let channel = publisher.new_channel().await?;
+        publisher.check_in(channel);
+        Ok(publisher)
+    }
+
+    async fn new_channel(&self) -> Result<Channel, lapin::Error> {
+        let channel = self.connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        Ok(Publisher { channel, timeout })
+        Ok(channel)
     }
 
-    /// The underlying channel.
-    pub fn channel(&self) -> &Channel {
-        &self.channel
+    async fn check_out(&self) -> Result<Channel, lapin::Error> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match idle {
+            Some(channel) if channel.status().connected() => Ok(channel),
+            _ => self.new_channel().await,
+        }
+    }
+
+    fn check_in(&self, channel: Channel) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(channel);
+        }
     }
 
     /// Publishes every message, then waits for all their confirms. Records the confirm latency.
     pub async fn publish_all(&self, messages: &[OutMessage]) -> Result<(), PublishError> {
         let started = Instant::now();
-        let work = async {
-            let mut pending = Vec::with_capacity(messages.len());
-            for m in messages {
-                let confirm = self
-                    .channel
-                    .basic_publish(
-                        short(&m.exchange),
-                        short(&m.routing_key),
-                        BasicPublishOptions {
-                            mandatory: m.mandatory,
-                            immediate: false,
-                        },
-                        &m.body,
-                        m.properties.clone(),
-                    )
-                    .await?;
-                pending.push((confirm, m));
+        let channel = self.check_out().await?;
+        let result =
+            match tokio::time::timeout(self.timeout, send_and_confirm(&channel, messages)).await {
+                Ok(result) => result,
+                Err(_) => Err(PublishError::Timeout {
+                    seconds: self.timeout.as_secs(),
+                }),
+            };
+        match &result {
+            // Every confirm of the batch has resolved: the channel is clean.
+            Ok(()) | Err(PublishError::Nacked { .. } | PublishError::Unroutable { .. }) => {
+                self.check_in(channel);
             }
-            for (confirm, m) in pending {
-                match confirm.await? {
-                    Confirmation::Ack(None) | Confirmation::NotRequested => {}
-                    Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
-                        return Err(PublishError::Unroutable {
-                            routing_key: m.routing_key.clone(),
-                            reply: returned.reply_text.to_string(),
-                        });
-                    }
-                    Confirmation::Nack(None) => {
-                        return Err(PublishError::Nacked {
-                            routing_key: m.routing_key.clone(),
-                        });
-                    }
-                }
+            Err(PublishError::Timeout { .. } | PublishError::Channel(_)) => {
+                tokio::spawn(async move {
+                    let close = channel.close(200, short("discarded"));
+                    let _ = tokio::time::timeout(Duration::from_secs(5), close).await;
+                });
             }
-            Ok(())
-        };
-        let result = match tokio::time::timeout(self.timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(PublishError::Timeout {
-                seconds: self.timeout.as_secs(),
-            }),
-        };
+        }
         if result.is_ok() {
             crate::metrics::confirm_latency(started.elapsed());
         }
         result
     }
 
-    /// Closes the channel (best effort).
+    /// Closes the idle channels (best effort).
     pub async fn close(&self) {
-        if self.channel.status().connected() {
-            let _ = self.channel.close(200, short("bye")).await;
+        let idle = self
+            .idle
+            .lock()
+            .map(|mut idle| std::mem::take(&mut *idle))
+            .unwrap_or_default();
+        for channel in idle {
+            if channel.status().connected() {
+                let _ = channel.close(200, short("bye")).await;
+            }
         }
     }
+}
+
+/// Sends the batch (all publishes started before any is awaited, so the IO loop writes it in
+/// few syscalls), then awaits every confirm, even after a failure, so that the channel is left
+/// with nothing pending.
+async fn send_and_confirm(channel: &Channel, messages: &[OutMessage]) -> Result<(), PublishError> {
+    let sent = join_all(messages.iter().map(|m| {
+        channel.basic_publish(
+            short(&m.exchange),
+            short(&m.routing_key),
+            BasicPublishOptions {
+                mandatory: m.mandatory,
+                immediate: false,
+            },
+            &m.body,
+            m.properties.clone(),
+        )
+    }))
+    .await;
+    let mut pending = Vec::with_capacity(sent.len());
+    for confirm in sent {
+        pending.push(confirm?);
+    }
+    let mut failure = None;
+    for (confirm, m) in pending.into_iter().zip(messages) {
+        match confirm.await? {
+            Confirmation::Ack(None) | Confirmation::NotRequested => {}
+            Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
+                failure.get_or_insert(PublishError::Unroutable {
+                    routing_key: returned.delivery.routing_key.to_string(),
+                    reply: returned.reply_text.to_string(),
+                });
+            }
+            Confirmation::Nack(None) => {
+                failure.get_or_insert(PublishError::Nacked {
+                    routing_key: m.routing_key.clone(),
+                });
+            }
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }

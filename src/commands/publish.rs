@@ -138,14 +138,14 @@ async fn publish(settings: &Settings, args: Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| settings.amqp.input_queue.clone());
     let messages = page_messages(&args.files, args.repeat)?;
-    let connection = amqp::connect(settings, "feeder").await?;
+    let connection = std::sync::Arc::new(amqp::connect(settings, "feeder").await?);
     if settings.amqp.declare {
         let channel = connection.create_channel().await?;
         amqp::topology::declare(&channel, &settings.amqp).await?;
         let _ = channel.close(200, short("declared")).await;
     }
     let publisher = Publisher::open(
-        &connection,
+        std::sync::Arc::clone(&connection),
         Duration::from_secs(settings.amqp.publish_timeout_seconds),
     )
     .await?;

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Readiness;
+use crate::metrics::Snapshot;
 use crate::settings::Settings;
 use crate::worker::SharedPipeline;
 
@@ -44,6 +45,7 @@ pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<(
         "pagesift worker starting"
     );
     let shared: SharedPipeline = Arc::new(ArcSwap::from_pointee(pipeline));
+    let (started, started_at) = (crate::metrics::snapshot(), Instant::now());
     let reloader = spawn_reloader(settings.clone(), Arc::clone(&shared), shutdown.clone())?;
     let stats = spawn_stats(settings.log.stats_interval_seconds, shutdown.clone());
     let result = crate::worker::run(&settings, shared, readiness, shutdown.clone()).await;
@@ -54,9 +56,7 @@ pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<(
         endpoint.stop().await?;
     }
     result.context("the worker stopped")?;
-    tracing::info!(summary = %crate::metrics::stats_line(
-        &crate::metrics::Snapshot::default(), &crate::metrics::snapshot(), Duration::from_secs(1)),
-        "pagesift worker stopped");
+    log_stats("pagesift worker stopped", &started, started_at.elapsed());
     Ok(())
 }
 
@@ -130,10 +130,30 @@ pub fn spawn_stats(
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(period) => {}
             }
-            let now = crate::metrics::snapshot();
-            tracing::info!(stats = %crate::metrics::stats_line(&before, &now, at.elapsed()), "stats");
+            let now = log_stats("stats", &before, at.elapsed());
             before = now;
             at = Instant::now();
         }
     })
+}
+
+/// Logs the stats line `message`: rates since `before` (taken `elapsed` ago), in-flight pages
+/// and totals, as fields. Returns the snapshot it logged.
+fn log_stats(message: &str, before: &Snapshot, elapsed: Duration) -> Snapshot {
+    let now = crate::metrics::snapshot();
+    let (pages, articles) = crate::metrics::rates(before, &now, elapsed);
+    tracing::info!(
+        pages_per_second = format!("{pages:.1}"),
+        articles_per_second = format!("{articles:.1}"),
+        in_flight = now.in_flight,
+        published = now.published,
+        dead_lettered = now.dead_lettered,
+        requeued = now.requeued,
+        abandoned = now.abandoned,
+        articles = now.articles,
+        safety_articles = now.safety_articles,
+        reconnects = now.reconnects,
+        "{message}"
+    );
+    now
 }

@@ -69,8 +69,9 @@ pub async fn connect() -> Connection {
     }
 }
 
-/// A test's own topology names; deleted on drop.
-#[derive(Debug, Clone)]
+/// A test's own topology names; its queues and exchanges are deleted on drop (also when the
+/// test fails).
+#[derive(Debug)]
 pub struct Names {
     /// Random prefix.
     pub prefix: String,
@@ -157,29 +158,59 @@ impl Names {
 
     /// Deletes every queue and exchange of the test.
     pub async fn cleanup(&self) {
-        let conn = connect().await;
-        for q in [
-            self.input(),
-            self.dlq(),
-            self.all(),
-            self.safety(),
-            format!("{}.summaries", self.prefix),
-        ] {
-            if let Ok(ch) = conn.create_channel().await {
-                let _ = ch
-                    .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                    .await;
-            }
-        }
-        for e in [self.output(), self.dlx()] {
-            if let Ok(ch) = conn.create_channel().await {
-                let _ = ch
-                    .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
-                    .await;
-            }
-        }
-        let _ = conn.close(200, "bye".into()).await;
+        cleanup_prefix(&self.prefix).await;
     }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        let prefix = self.prefix.clone();
+        // A thread of its own: drop may run inside (or outside) a runtime, or while panicking.
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(cleanup_prefix(&prefix));
+            }
+        })
+        .join();
+    }
+}
+
+/// Deletes the queues and exchanges named after `prefix` (never panics).
+async fn cleanup_prefix(prefix: &str) {
+    let Ok(Ok(conn)) = tokio::time::timeout(
+        Duration::from_secs(10),
+        Connection::connect(&amqp_url(), ConnectionProperties::default()),
+    )
+    .await
+    else {
+        return;
+    };
+    for suffix in [
+        "pages",
+        "pages.dead",
+        "articles.all",
+        "articles.safety",
+        "summaries",
+    ] {
+        if let Ok(ch) = conn.create_channel().await {
+            let q = format!("{prefix}.{suffix}");
+            let _ = ch
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+    }
+    for suffix in ["articles", "dead"] {
+        if let Ok(ch) = conn.create_channel().await {
+            let e = format!("{prefix}.{suffix}");
+            let _ = ch
+                .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+    }
+    let _ = conn.close(200, "bye".into()).await;
 }
 
 /// A running `pagesift run` process; killed on drop; its log is in a temp file.
