@@ -1,0 +1,702 @@
+//! The chaos suite (issue 5): real `pagesift run` processes on random queue names, 2,000+ pages
+//! each, something broken on purpose mid-stream, then proof by `event_id` that nothing was lost.
+//!
+//! Scenarios (run serially in ONE test: some break the shared broker for everyone):
+//! `kill` (kill -9 a worker three times), `cut` (a TCP relay drops every connection twice),
+//! `restart` (`rabbitmqctl stop_app`/`start_app`), `poison` (10% bad messages), `backpressure`
+//! (output queue full with `reject-publish`), `drain` (SIGTERM under load), `blocked` (memory
+//! alarm). Each checks: every article of every good page arrived at least once, every bad page
+//! is in the dead-letter queue with its class and reason, no page is left ready or unacked, and
+//! every worker asked to stop exits 0. A table is printed and written to
+//! `target/chaos-report.md`.
+//!
+//! `PAGESIFT_CHAOS=skip` skips the suite (`tests/run.sh --quick`); `PAGESIFT_CHAOS=kill,cut`
+//! runs only those; `PAGESIFT_CHAOS_PAGES` (default 2000) and `PAGESIFT_CHAOS_SEED` replay a run.
+//! There is no silent skip: without a broker the test fails and says how to start one.
+
+#[path = "chaos/broker.rs"]
+mod broker;
+#[path = "chaos/pages.rs"]
+mod pages;
+#[path = "chaos/relay.rs"]
+mod relay;
+#[path = "chaos/workers.rs"]
+mod workers;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pagesift::pipeline::Pipeline;
+use pagesift::settings::Settings;
+use tokio_util::sync::CancellationToken;
+
+use broker::{Shared, Source, Tally};
+use pages::{Expect, PageMsg, Rng};
+use workers::{Topology, Worker, WorkerSpec};
+
+const SCENARIOS: [&str; 7] = [
+    "kill",
+    "cut",
+    "restart",
+    "poison",
+    "backpressure",
+    "drain",
+    "blocked",
+];
+
+/// Longest a scenario may take to deliver everything before it is declared failed (a liveness
+/// bound so a lost page fails the test instead of hanging it; not a performance assertion).
+const COMPLETE_WITHIN: Duration = Duration::from_secs(240);
+
+/// One line of the report.
+#[derive(Debug, Default, Clone)]
+struct Row {
+    name: String,
+    pages: usize,
+    bad: usize,
+    articles: usize,
+    received: usize,
+    duplicates: u64,
+    dead_letters: usize,
+    max_recovery: f64,
+    seconds: f64,
+    notes: String,
+    failure: Option<String>,
+}
+
+/// A scenario in progress.
+struct Run {
+    name: String,
+    url: String,
+    spec: WorkerSpec,
+    pages: Vec<PageMsg>,
+    expected: HashMap<String, String>,
+    dead: HashMap<String, (String, &'static str)>,
+    tally: Shared,
+    stop: CancellationToken,
+    open: tokio::sync::watch::Sender<bool>,
+    collectors: Vec<tokio::task::JoinHandle<()>>,
+    workers: Vec<Worker>,
+    spawned: usize,
+    fault_ends: Vec<Instant>,
+    started: Instant,
+    notes: Vec<String>,
+}
+
+struct Ctx {
+    pipeline: Pipeline,
+    url: String,
+    fixtures: PathBuf,
+    n: usize,
+    rng: Rng,
+    log_dir: PathBuf,
+}
+
+impl Run {
+    fn new(ctx: &mut Ctx, name: &str, poison_pct: usize, worker_url: Option<String>) -> Run {
+        let tag = format!("chaos-{name}-{:08x}", ctx.rng.next_u64() as u32);
+        let pages = pages::corpus(
+            &ctx.pipeline,
+            &ctx.fixtures,
+            &tag,
+            ctx.n,
+            poison_pct,
+            &mut ctx.rng,
+        );
+        let (expected, dead) = pages::expectations(&pages);
+        let spec = WorkerSpec {
+            url: worker_url.unwrap_or_else(|| ctx.url.clone()),
+            topology: Topology::new(&tag),
+            concurrency: 2,
+            prefetch: 8,
+            extra: vec![("PAGESIFT__SHUTDOWN__GRACE_SECONDS".into(), "20".into())],
+            log_dir: ctx.log_dir.join(&tag),
+        };
+        let (open, _) = tokio::sync::watch::channel(true);
+        Run {
+            name: name.to_owned(),
+            url: ctx.url.clone(),
+            spec,
+            pages,
+            expected,
+            dead,
+            tally: Arc::new(Mutex::new(Tally::default())),
+            stop: CancellationToken::new(),
+            open,
+            collectors: Vec::new(),
+            workers: Vec::new(),
+            spawned: 0,
+            fault_ends: Vec::new(),
+            started: Instant::now(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn spawn_worker(&mut self) -> usize {
+        self.spawned += 1;
+        let w = self.spec.spawn(&format!("worker-{}", self.spawned));
+        self.workers.push(w);
+        self.workers.len() - 1
+    }
+
+    /// Starts `k` workers and the collectors, waits for the topology, publishes every page.
+    async fn start(&mut self, k: usize, gate_open: bool) {
+        self.open.send_replace(gate_open);
+        for _ in 0..k {
+            self.spawn_worker();
+        }
+        let conn = broker::connect(&self.url).await.expect("test connection");
+        let t = self.spec.topology.clone();
+        for q in [&t.input, &t.all_queue, &t.dead_queue] {
+            if !broker::wait_for_queue(&conn, q, Duration::from_secs(60)).await {
+                panic!(
+                    "{}: the workers did not declare queue {q} within 60 s\n{}",
+                    self.name,
+                    self.logs()
+                );
+            }
+        }
+        for (queue, source) in [
+            (t.all_queue.clone(), Source::Articles),
+            (t.dead_queue.clone(), Source::Dead),
+        ] {
+            let open = if source == Source::Dead {
+                tokio::sync::watch::channel(true).1
+            } else {
+                self.open.subscribe()
+            };
+            self.collectors.push(tokio::spawn(broker::collect(
+                self.url.clone(),
+                queue,
+                source,
+                self.tally.clone(),
+                open,
+                self.stop.clone(),
+            )));
+        }
+        self.started = Instant::now();
+        broker::publish_pages(&conn, &t.input, &self.pages).await;
+        let _ = conn.close(200, "published".into()).await;
+        let ms = self.started.elapsed().as_millis();
+        self.notes.push(format!("published in {ms} ms"));
+    }
+
+    fn progress(&self) -> f64 {
+        self.tally.lock().expect("tally").unique() as f64 / self.expected.len().max(1) as f64
+    }
+
+    /// Waits until a fraction of the expected articles arrived (or the liveness bound).
+    async fn wait_progress(&self, fraction: f64) {
+        let start = Instant::now();
+        while self.progress() < fraction && start.elapsed() < COMPLETE_WITHIN {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn done(&self) -> bool {
+        let t = self.tally.lock().expect("tally");
+        t.unique() >= self.expected.len()
+            && self.expected.keys().all(|id| t.events.contains_key(id))
+            && self.dead.keys().all(|k| t.dead.contains_key(k))
+    }
+
+    fn logs(&self) -> String {
+        self.workers
+            .iter()
+            .map(|w| format!("--- {}\n{}", w.log.display(), w.tail(15)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits for completion, settles the queues, stops the workers and checks everything.
+    async fn finish(mut self) -> Row {
+        let start = Instant::now();
+        while !self.done() && start.elapsed() < COMPLETE_WITHIN {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut failures = Vec::new();
+        if !self.done() {
+            failures.push(format!("not everything arrived within {COMPLETE_WITHIN:?}"));
+        }
+        // Nothing may stay ready or unacked on the input queue (the broker's view).
+        let t = self.spec.topology.clone();
+        let mut last = None;
+        for _ in 0..100 {
+            last = broker::depth(&t.input);
+            if last == Some((0, 0)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        if last != Some((0, 0)) {
+            failures.push(format!(
+                "input queue not empty: (ready, unacked) = {last:?}"
+            ));
+        }
+        // Every live worker must drain and exit 0 on SIGTERM.
+        let mut exits = Vec::new();
+        for w in &mut self.workers {
+            if w.alive() {
+                w.term();
+                match w.wait_for(Duration::from_secs(35)) {
+                    Some(s) if s.success() => exits.push(0),
+                    Some(s) => failures.push(format!(
+                        "worker {} exited with {s} on SIGTERM",
+                        w.log.display()
+                    )),
+                    None => failures.push(format!(
+                        "worker {} still running 35 s after SIGTERM",
+                        w.log.display()
+                    )),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.stop.cancel();
+        for c in self.collectors.drain(..) {
+            let _ = c.await;
+        }
+        let row = self.check(failures, exits.len());
+        broker::cleanup(
+            &self.url,
+            &[&t.input, &t.dead_queue, &t.all_queue],
+            &[&t.output_exchange, &t.dead_exchange],
+        )
+        .await;
+        row
+    }
+
+    fn check(&self, mut failures: Vec<String>, clean_exits: usize) -> Row {
+        let t = self.tally.lock().expect("tally");
+        let missing: Vec<_> = self
+            .expected
+            .keys()
+            .filter(|id| !t.events.contains_key(*id))
+            .collect();
+        if !missing.is_empty() {
+            let pages: std::collections::BTreeSet<_> =
+                missing.iter().map(|id| &self.expected[*id]).collect();
+            failures.push(format!(
+                "LOST {} articles of {} pages, e.g. pages {:?}",
+                missing.len(),
+                pages.len(),
+                pages.iter().take(5).collect::<Vec<_>>()
+            ));
+        }
+        let unexpected = t
+            .events
+            .keys()
+            .filter(|id| !self.expected.contains_key(*id))
+            .count();
+        if unexpected > 0 {
+            failures.push(format!(
+                "{unexpected} article events with ids the offline pipeline does not produce"
+            ));
+        }
+        if t.anonymous > 0 {
+            failures.push(format!("{} article events without message_id", t.anonymous));
+        }
+        let good_keys: HashMap<String, &str> = self
+            .pages
+            .iter()
+            .filter(|m| matches!(m.expect, Expect::Articles(_)))
+            .map(|m| (pages::body_key(&m.body), m.page_id.as_str()))
+            .collect();
+        let mut dead_letters = 0;
+        for (key, letters) in &t.dead {
+            dead_letters += letters.len();
+            if let Some(page) = good_keys.get(key) {
+                failures.push(format!(
+                    "good page {page} was dead-lettered: {:?}",
+                    letters[0]
+                ));
+                continue;
+            }
+            let Some((page, class)) = self.dead.get(key) else {
+                failures.push("a dead letter that matches no published page".into());
+                continue;
+            };
+            for l in letters {
+                if l.class.as_deref() != Some(*class) {
+                    failures.push(format!(
+                        "dead letter of {page}: class {:?}, expected {class}",
+                        l.class
+                    ));
+                }
+                if l.reason.as_deref().is_none_or(str::is_empty) {
+                    failures.push(format!("dead letter of {page} has no reason header"));
+                }
+            }
+        }
+        let missing_dead = self
+            .dead
+            .keys()
+            .filter(|k| !t.dead.contains_key(*k))
+            .count();
+        if missing_dead > 0 {
+            failures.push(format!(
+                "{missing_dead} bad pages missing from the dead-letter queue"
+            ));
+        }
+        let deliveries: u64 = t.events.values().map(|&n| u64::from(n)).sum();
+        let arrivals = &t.arrivals;
+        let max_recovery = self
+            .fault_ends
+            .iter()
+            .map(|end| {
+                arrivals
+                    .iter()
+                    .find(|a| *a > end)
+                    .map_or(f64::NAN, |a| a.duration_since(*end).as_secs_f64())
+            })
+            .fold(0.0f64, f64::max);
+        let mut notes = self.notes.clone();
+        notes.push(format!(
+            "{clean_exits} clean SIGTERM exits; collector reconnects {}",
+            t.reconnects
+        ));
+        failures.truncate(12);
+        Row {
+            name: self.name.clone(),
+            pages: self.pages.len(),
+            bad: self.dead.len(),
+            articles: self.expected.len(),
+            received: t.unique(),
+            duplicates: deliveries.saturating_sub(t.unique() as u64),
+            dead_letters,
+            max_recovery,
+            seconds: self.started.elapsed().as_secs_f64(),
+            notes: notes.join("; "),
+            failure: (!failures.is_empty())
+                .then(|| format!("{}\n{}", failures.join("\n"), self.logs())),
+        }
+    }
+}
+
+fn sum_cpu(workers: &[Worker]) -> f64 {
+    workers.iter().map(Worker::cpu_seconds).sum()
+}
+
+/// 1. kill -9 a worker three times at random moments while two run; each is restarted.
+async fn kill(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "kill", 0, None);
+    run.start(2, true).await;
+    let mut marks: Vec<f64> = (0..3)
+        .map(|i| ctx.rng.float(0.1 + 0.27 * i as f64, 0.3 + 0.27 * i as f64))
+        .collect();
+    marks.sort_by(f64::total_cmp);
+    for mark in marks {
+        run.wait_progress(mark).await;
+        let live: Vec<usize> = (0..run.workers.len())
+            .filter(|&i| run.workers[i].alive())
+            .collect();
+        let victim = *ctx.rng.pick(&live);
+        run.workers[victim].kill9();
+        run.notes
+            .push(format!("killed at {:.0}%", run.progress() * 100.0));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        run.spawn_worker();
+        run.fault_ends.push(Instant::now());
+    }
+    run.finish().await
+}
+
+/// 2. A TCP relay between workers and broker drops every connection, twice.
+async fn cut(ctx: &mut Ctx) -> Row {
+    let upstream: SocketAddr = broker_addr(&ctx.url);
+    let relay = relay::Relay::start(upstream).await;
+    let url = format!("amqp://guest:guest@{}/%2f", relay.addr);
+    let mut run = Run::new(ctx, "cut", 0, Some(url));
+    run.start(2, true).await;
+    for mark in [ctx.rng.float(0.15, 0.4), ctx.rng.float(0.5, 0.8)] {
+        run.wait_progress(mark).await;
+        relay.cut_all();
+        run.fault_ends.push(Instant::now());
+        run.notes
+            .push(format!("cut at {:.0}%", run.progress() * 100.0));
+    }
+    let row = run.finish().await;
+    let accepted = relay.accepted.load(std::sync::atomic::Ordering::Relaxed);
+    Row {
+        notes: format!("{}; relay accepted {accepted} connections", row.notes),
+        ..row
+    }
+}
+
+/// 3. The broker application stops and starts mid-stream.
+async fn restart(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "restart", 0, None);
+    run.start(2, true).await;
+    run.wait_progress(ctx.rng.float(0.2, 0.6)).await;
+    {
+        let _guard = broker::AppGuard;
+        run.notes
+            .push(format!("stop_app at {:.0}%", run.progress() * 100.0));
+        broker::ctl(&["stop_app"]);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        broker::ctl(&["start_app"]);
+    }
+    run.fault_ends.push(Instant::now());
+    run.finish().await
+}
+
+/// 4. 10% poison: every kind of bad input among good pages.
+async fn poison(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "poison", 10, None);
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for m in &run.pages {
+        if let Some(k) = m.kind.strip_prefix("poison:") {
+            *kinds.entry(k).or_default() += 1;
+        }
+    }
+    run.notes.push(format!("mix {kinds:?}"));
+    run.start(2, true).await;
+    run.finish().await
+}
+
+/// 5. The output queue is full (max-length, reject-publish) until a consumer drains it.
+async fn backpressure(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "backpressure", 0, None);
+    let policy = format!("{}-bp", run.spec.topology.all_queue);
+    let pattern = format!("^{}$", run.spec.topology.all_queue.replace('.', "\\."));
+    broker::ctl(&[
+        "set_policy",
+        "--apply-to",
+        "queues",
+        "--priority",
+        "10",
+        &policy,
+        &pattern,
+        r#"{"max-length":300,"overflow":"reject-publish"}"#,
+    ]);
+    let _guard = broker::PolicyGuard(policy);
+    run.start(2, false).await;
+    // Wait until the queue is full, then watch the stalled workers for a while.
+    let q = run.spec.topology.all_queue.clone();
+    let start = Instant::now();
+    while broker::depth(&q).is_none_or(|(ready, _)| ready < 300)
+        && start.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let input_before = broker::depth(&run.spec.topology.input);
+    let cpu0 = sum_cpu(&run.workers);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let cpu = sum_cpu(&run.workers) - cpu0;
+    let wall = t0.elapsed().as_secs_f64();
+    let input_after = broker::depth(&run.spec.topology.input);
+    run.notes.push(format!(
+        "stalled {wall:.1} s: workers used {cpu:.2} CPU s; input (ready, unacked) {input_before:?} -> {input_after:?}"
+    ));
+    let busy = cpu / wall / run.workers.len() as f64;
+    run.open.send_replace(true);
+    run.fault_ends.push(Instant::now());
+    let mut row = run.finish().await;
+    if busy > 0.5 {
+        let msg = format!("busy loop while blocked: {busy:.2} of a core per worker");
+        row.failure = Some(row.failure.map_or(msg.clone(), |f| format!("{msg}\n{f}")));
+    }
+    row
+}
+
+/// 6. SIGTERM under full load with ~50 pages in flight; a new worker finishes the rest.
+async fn drain(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "drain", 0, None);
+    run.spec.concurrency = 8;
+    run.spec.prefetch = 50;
+    run.start(1, true).await;
+    run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
+    let in_flight = broker::depth(&run.spec.topology.input).map_or(0, |d| d.1);
+    let before = run.progress();
+    run.workers[0].term();
+    let status = run.workers[0].wait_for(Duration::from_secs(35));
+    run.notes.push(format!(
+        "SIGTERM at {:.0}% with {in_flight} unacked: exit {status:?}",
+        before * 100.0
+    ));
+    let dup_after_drain = {
+        let t = run.tally.lock().expect("tally");
+        t.events.values().filter(|&&n| n > 1).count()
+    };
+    let unacked_after = broker::depth(&run.spec.topology.input).map_or(0, |d| d.1);
+    run.spawn_worker();
+    run.fault_ends.push(Instant::now());
+    let mut row = run.finish().await;
+    let mut errors = Vec::new();
+    if !status.is_some_and(|s| s.success()) {
+        errors.push(format!("worker did not exit 0 after SIGTERM: {status:?}"));
+    }
+    if unacked_after != 0 {
+        errors.push(format!(
+            "{unacked_after} pages still unacked after the worker exited"
+        ));
+    }
+    if row.duplicates > 0 {
+        errors.push(format!("graceful drain produced {} duplicates ({dup_after_drain} before restart): in-flight pages were not finished and acked", row.duplicates));
+    }
+    if !errors.is_empty() {
+        let msg = errors.join("\n");
+        row.failure = Some(row.failure.map_or(msg.clone(), |f| format!("{msg}\n{f}")));
+    }
+    row
+}
+
+/// 7. The memory alarm blocks publishers; the workers wait and resume when it clears.
+async fn blocked(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "blocked", 0, None);
+    run.start(2, true).await;
+    run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
+    {
+        let _guard = broker::WatermarkGuard(broker::current_watermark());
+        broker::ctl(&["set_vm_memory_high_watermark", "0.0000001"]);
+        let at = run.progress();
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        run.notes.push(format!(
+            "alarm for 12 s from {:.0}% to {:.0}%",
+            at * 100.0,
+            run.progress() * 100.0
+        ));
+    }
+    run.fault_ends.push(Instant::now());
+    run.finish().await
+}
+
+fn broker_addr(url: &str) -> SocketAddr {
+    let u = url::Url::parse(url).expect("broker URL");
+    let host = u.host_str().unwrap_or("127.0.0.1");
+    let port = u.port().unwrap_or(5672);
+    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .ok()
+        .and_then(|mut a| a.next())
+        .expect("broker address resolves")
+}
+
+fn report(rows: &[Row], seed: u64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# pagesift chaos suite\n\nseed {seed}\n");
+    let _ = writeln!(
+        s,
+        "| scenario | pages | bad pages | articles | received | duplicates | dead letters | max recovery s | wall s | result |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {} |",
+            r.name,
+            r.pages,
+            r.bad,
+            r.articles,
+            r.received,
+            r.duplicates,
+            r.dead_letters,
+            r.max_recovery,
+            r.seconds,
+            if r.failure.is_some() { "FAIL" } else { "ok" }
+        );
+    }
+    let _ = writeln!(s);
+    for r in rows {
+        let _ = writeln!(s, "- **{}**: {}", r.name, r.notes);
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_suite_loses_no_article_under_faults() {
+    let mode = std::env::var("PAGESIFT_CHAOS").unwrap_or_default();
+    if mode == "skip" {
+        eprintln!("chaos suite skipped (PAGESIFT_CHAOS=skip)");
+        return;
+    }
+    let chosen: Vec<&str> = if mode.is_empty() || mode == "all" {
+        SCENARIOS.to_vec()
+    } else {
+        mode.split(',').map(str::trim).collect()
+    };
+    for c in &chosen {
+        assert!(
+            SCENARIOS.contains(c),
+            "unknown chaos scenario `{c}`; known: {SCENARIOS:?}"
+        );
+    }
+    let url = broker::amqp_url();
+    if tokio::net::TcpStream::connect(broker_addr(&url))
+        .await
+        .is_err()
+    {
+        panic!(
+            "no RabbitMQ answers at {}: {}",
+            pagesift::settings::redact_url(&url),
+            broker::HOW_TO_START
+        );
+    }
+    broker::ctl(&["await_startup"]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let settings =
+        Settings::load_from(&root.join("config"), None, Vec::new()).expect("default settings");
+    let pipeline = pagesift::resources::build_pipeline(&settings.pipeline).expect("pipeline");
+    let seed = std::env::var("PAGESIFT_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(7, |d| d.as_nanos() as u64)
+        });
+    let n = std::env::var("PAGESIFT_CHAOS_PAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    eprintln!(
+        "chaos suite: scenarios {chosen:?}, {n} pages each, seed {seed} (PAGESIFT_CHAOS_SEED={seed} replays)"
+    );
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mut ctx = Ctx {
+        pipeline,
+        url,
+        fixtures: root.join("tests/fixtures/pages"),
+        n,
+        rng: Rng::new(seed),
+        log_dir: target.join("chaos-logs"),
+    };
+    let mut rows = Vec::new();
+    for name in chosen {
+        eprintln!("chaos: {name} ...");
+        let row = match name {
+            "kill" => kill(&mut ctx).await,
+            "cut" => cut(&mut ctx).await,
+            "restart" => restart(&mut ctx).await,
+            "poison" => poison(&mut ctx).await,
+            "backpressure" => backpressure(&mut ctx).await,
+            "drain" => drain(&mut ctx).await,
+            _ => blocked(&mut ctx).await,
+        };
+        eprintln!(
+            "chaos: {name}: {} in {:.1} s",
+            if row.failure.is_some() { "FAIL" } else { "ok" },
+            row.seconds
+        );
+        rows.push(row);
+    }
+    let table = report(&rows, seed);
+    eprintln!("\n{table}");
+    let _ = std::fs::write(target.join("chaos-report.md"), &table);
+    let failures: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.failure.as_ref().map(|f| format!("== {} ==\n{f}", r.name)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "chaos suite failed:\n{}",
+        failures.join("\n\n")
+    );
+}
