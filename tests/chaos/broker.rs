@@ -16,7 +16,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use tokio_util::sync::CancellationToken;
 
-use super::pages::{PageMsg, body_key};
+use super::pages::{PageMsg, body_key, properties_of};
 
 /// The broker URL of the test run.
 pub fn amqp_url() -> String {
@@ -159,12 +159,7 @@ pub async fn publish_pages(conn: &Connection, queue: &str, pages: &[PageMsg]) {
     for chunk in pages.chunks(200) {
         let mut confirms = Vec::with_capacity(chunk.len());
         for m in chunk {
-            let mut props = BasicProperties::default()
-                .with_delivery_mode(2)
-                .with_message_id(m.page_id.as_str().into());
-            if let Some(ct) = &m.content_type {
-                props = props.with_content_type(ct.as_str().into());
-            }
+            let props = properties_of(m.content_type.as_deref(), &m.page_id);
             let confirm = ch
                 .basic_publish(
                     "".into(),

@@ -5,7 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use pagesift::pipeline::{Hints, Pipeline};
+use lapin::BasicProperties;
+use pagesift::pipeline::Pipeline;
+use pagesift::worker::hints_from_properties;
 use sha2::{Digest, Sha256};
 
 /// A small deterministic generator (splitmix64): the seed is printed so a run can be replayed.
@@ -160,19 +162,21 @@ pub fn body_key(body: &[u8]) -> String {
         .collect()
 }
 
-/// The hints the worker derives from a message's AMQP properties.
-pub fn hints_of(msg_content_type: Option<&str>, message_id: &str) -> Hints {
-    Hints {
-        content_type: msg_content_type.map(str::to_owned),
-        charset: None,
-        page_id: Some(message_id.to_owned()),
-        ..Hints::default()
+/// The AMQP properties a page is published with: persistent, `message_id` = page id, its
+/// content type when it has one.
+pub fn properties_of(content_type: Option<&str>, page_id: &str) -> BasicProperties {
+    let props = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_message_id(page_id.into());
+    match content_type {
+        Some(ct) => props.with_content_type(ct.into()),
+        None => props,
     }
 }
 
-/// The oracle: run the same pipeline offline.
+/// The oracle: the worker's own hints from those properties, then the same pipeline offline.
 pub fn expect_of(pipeline: &Pipeline, body: &[u8], content_type: Option<&str>, id: &str) -> Expect {
-    let hints = hints_of(content_type, id);
+    let hints = hints_from_properties(&properties_of(content_type, id));
     let result = pipeline
         .decode(body, &hints)
         .and_then(|page| pipeline.process(&page, "2026-01-01T00:00:00Z"));
@@ -295,12 +299,15 @@ pub fn corpus(
     );
     let json = Some("application/json".to_owned());
     let mut big_left = 1usize;
+    let mut poisoned = 0usize;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let id = format!("{tag}-{i:05}");
         let roll = rng.range(0, 100);
         let (kind, body, ct) = if roll < poison_pct {
-            let k = rng.range(0, POISON_KINDS);
+            // Cycle through the kinds so every one appears (the 20 MiB page once).
+            let k = poisoned % POISON_KINDS;
+            poisoned += 1;
             let (kind, body, ct) = poison(k, &id, rng, &mut big_left);
             (format!("poison:{kind}"), body, ct)
         } else if roll < poison_pct + 20 {

@@ -73,6 +73,7 @@ impl WorkerSpec {
             .env("PAGESIFT__WORKER__RETRY_MAX_MS", "2000")
             .env("PAGESIFT__HTTP__ENABLED", "false")
             .env("PAGESIFT__LOG__STATS_INTERVAL_SECONDS", "0")
+            .env("PAGESIFT__LOG__FORMAT", "json")
             .env("RUST_LOG", "warn,pagesift=info")
             .stdin(Stdio::null())
             .stdout(Stdio::from(file))
