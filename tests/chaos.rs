@@ -28,7 +28,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use pagesift::pipeline::Pipeline;
 use pagesift::settings::Settings;
@@ -82,7 +82,9 @@ struct Run {
     collectors: Vec<tokio::task::JoinHandle<()>>,
     workers: Vec<Worker>,
     spawned: usize,
-    fault_ends: Vec<Instant>,
+    /// When each fault ended, and which worker's log shows the recovery (None: any).
+    fault_ends: Vec<(SystemTime, Option<usize>)>,
+    probe: Option<lapin::Connection>,
     started: Instant,
     notes: Vec<String>,
 }
@@ -131,6 +133,7 @@ impl Run {
             workers: Vec::new(),
             spawned: 0,
             fault_ends: Vec::new(),
+            probe: None,
             started: Instant::now(),
             notes: Vec::new(),
         }
@@ -185,16 +188,65 @@ impl Run {
         self.notes.push(format!("published in {ms} ms"));
     }
 
-    fn progress(&self) -> f64 {
-        self.tally.lock().expect("tally").unique() as f64 / self.expected.len().max(1) as f64
+    /// Fraction of the pages taken off the input queue (its ready count, read with a passive
+    /// declare: immediate, unlike `rabbitmqctl`'s statistics). None while the broker is away.
+    async fn consumed(&mut self) -> Option<f64> {
+        if self.probe.as_ref().is_none_or(|c| !c.status().connected()) {
+            self.probe =
+                lapin::Connection::connect(&self.url, lapin::ConnectionProperties::default())
+                    .await
+                    .ok();
+        }
+        let ch = self.probe.as_ref()?.create_channel().await.ok()?;
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let q = ch
+            .queue_declare(
+                self.spec.topology.input.as_str().into(),
+                passive,
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .ok()?;
+        let _ = ch.close(200, "probe".into()).await;
+        Some(1.0 - f64::from(q.message_count()) / self.pages.len().max(1) as f64)
     }
 
-    /// Waits until a fraction of the expected articles arrived (or the liveness bound).
-    async fn wait_progress(&self, fraction: f64) {
+    /// Waits until the workers have taken a fraction of the pages (or the liveness bound), so
+    /// the fault lands mid-stream; returns the fraction reached.
+    async fn wait_progress(&mut self, fraction: f64) -> f64 {
         let start = Instant::now();
-        while self.progress() < fraction && start.elapsed() < COMPLETE_WITHIN {
+        loop {
+            let c = self.consumed().await.unwrap_or(0.0);
+            if c >= fraction || start.elapsed() > COMPLETE_WITHIN {
+                return c;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Marks the end of a fault; recovery is read from `worker`'s log (None: any worker's).
+    fn fault_over(&mut self, worker: Option<usize>) {
+        self.fault_ends.push((SystemTime::now(), worker));
+    }
+
+    /// Seconds from each fault's end to the first page a worker published after it.
+    fn recoveries(&self) -> Vec<f64> {
+        let logs: Vec<Vec<f64>> = self.workers.iter().map(|w| settled_times(&w.log)).collect();
+        self.fault_ends
+            .iter()
+            .map(|(end, worker)| {
+                let end = seconds_of_day(*end);
+                let first = |times: &Vec<f64>| times.iter().copied().find(|t| *t >= end);
+                let after = match worker {
+                    Some(i) => logs.get(*i).and_then(first),
+                    None => logs.iter().filter_map(first).reduce(f64::min),
+                };
+                after.map_or(f64::NAN, |t| t - end)
+            })
+            .collect()
     }
 
     fn done(&self) -> bool {
@@ -343,17 +395,13 @@ impl Run {
             ));
         }
         let deliveries: u64 = t.events.values().map(|&n| u64::from(n)).sum();
-        let arrivals = &t.arrivals;
-        let max_recovery = self
-            .fault_ends
-            .iter()
-            .map(|end| {
-                arrivals
-                    .iter()
-                    .find(|a| *a > end)
-                    .map_or(f64::NAN, |a| a.duration_since(*end).as_secs_f64())
-            })
-            .fold(0.0f64, f64::max);
+        let recoveries = self.recoveries();
+        if recoveries.iter().any(|r| r.is_nan()) {
+            failures.push(format!(
+                "no page was published after a fault ended: {recoveries:?}"
+            ));
+        }
+        let max_recovery = recoveries.iter().copied().fold(0.0f64, f64::max);
         let mut notes = self.notes.clone();
         notes.push(format!(
             "{clean_exits} clean SIGTERM exits; collector reconnects {}",
@@ -377,6 +425,31 @@ impl Run {
     }
 }
 
+/// UTC seconds since midnight (the worker logs' JSON timestamps are compared with it).
+fn seconds_of_day(t: SystemTime) -> f64 {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs() % 86_400) as f64 + f64::from(d.subsec_micros()) / 1e6
+}
+
+/// Times (UTC seconds of day) of the `page settled` lines with outcome `published` in a
+/// worker's JSON log.
+fn settled_times(log: &Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.contains("\"page settled\"") && l.contains("\"published\""))
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            let ts = v.get("timestamp")?.as_str()?;
+            let clock = ts.split('T').nth(1)?.trim_end_matches('Z');
+            let mut parts = clock.split(':');
+            let h: f64 = parts.next()?.parse().ok()?;
+            let m: f64 = parts.next()?.parse().ok()?;
+            let sec: f64 = parts.next()?.parse().ok()?;
+            Some(h * 3600.0 + m * 60.0 + sec)
+        })
+        .collect()
+}
+
 fn sum_cpu(workers: &[Worker]) -> f64 {
     workers.iter().map(Worker::cpu_seconds).sum()
 }
@@ -386,21 +459,23 @@ async fn kill(ctx: &mut Ctx) -> Row {
     let mut run = Run::new(ctx, "kill", 0, None);
     run.start(2, true).await;
     let mut marks: Vec<f64> = (0..3)
-        .map(|i| ctx.rng.float(0.1 + 0.27 * i as f64, 0.3 + 0.27 * i as f64))
+        .map(|i| {
+            ctx.rng
+                .float(0.05 + 0.25 * i as f64, 0.25 + 0.25 * i as f64)
+        })
         .collect();
     marks.sort_by(f64::total_cmp);
     for mark in marks {
-        run.wait_progress(mark).await;
+        let at = run.wait_progress(mark).await;
         let live: Vec<usize> = (0..run.workers.len())
             .filter(|&i| run.workers[i].alive())
             .collect();
         let victim = *ctx.rng.pick(&live);
         run.workers[victim].kill9();
-        run.notes
-            .push(format!("killed at {:.0}%", run.progress() * 100.0));
+        run.notes.push(format!("killed at {:.0}%", at * 100.0));
         tokio::time::sleep(Duration::from_millis(300)).await;
-        run.spawn_worker();
-        run.fault_ends.push(Instant::now());
+        let fresh = run.spawn_worker();
+        run.fault_over(Some(fresh));
     }
     run.finish().await
 }
@@ -412,12 +487,11 @@ async fn cut(ctx: &mut Ctx) -> Row {
     let url = format!("amqp://guest:guest@{}/%2f", relay.addr);
     let mut run = Run::new(ctx, "cut", 0, Some(url));
     run.start(2, true).await;
-    for mark in [ctx.rng.float(0.15, 0.4), ctx.rng.float(0.5, 0.8)] {
-        run.wait_progress(mark).await;
+    for mark in [ctx.rng.float(0.1, 0.35), ctx.rng.float(0.45, 0.7)] {
+        let at = run.wait_progress(mark).await;
         relay.cut_all();
-        run.fault_ends.push(Instant::now());
-        run.notes
-            .push(format!("cut at {:.0}%", run.progress() * 100.0));
+        run.fault_over(None);
+        run.notes.push(format!("cut at {:.0}%", at * 100.0));
     }
     let row = run.finish().await;
     let accepted = relay.accepted.load(std::sync::atomic::Ordering::Relaxed);
@@ -431,16 +505,20 @@ async fn cut(ctx: &mut Ctx) -> Row {
 async fn restart(ctx: &mut Ctx) -> Row {
     let mut run = Run::new(ctx, "restart", 0, None);
     run.start(2, true).await;
-    run.wait_progress(ctx.rng.float(0.2, 0.6)).await;
+    let at = run.wait_progress(ctx.rng.float(0.1, 0.4)).await;
     {
         let _guard = broker::AppGuard;
-        run.notes
-            .push(format!("stop_app at {:.0}%", run.progress() * 100.0));
+        let t0 = Instant::now();
         broker::ctl(&["stop_app"]);
         tokio::time::sleep(Duration::from_secs(3)).await;
         broker::ctl(&["start_app"]);
+        run.notes.push(format!(
+            "stop_app at {:.0}%, back after {:.1} s",
+            at * 100.0,
+            t0.elapsed().as_secs_f64()
+        ));
     }
-    run.fault_ends.push(Instant::now());
+    run.fault_over(None);
     run.finish().await
 }
 
@@ -475,27 +553,31 @@ async fn backpressure(ctx: &mut Ctx) -> Row {
     ]);
     let _guard = broker::PolicyGuard(policy);
     run.start(2, false).await;
-    // Wait until the queue is full, then watch the stalled workers for a while.
-    let q = run.spec.topology.all_queue.clone();
-    let start = Instant::now();
-    while broker::depth(&q).is_none_or(|(ready, _)| ready < 300)
-        && start.elapsed() < Duration::from_secs(60)
-    {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // The queue fills; once the workers stop taking pages, watch them for a while.
+    let mut last = run.consumed().await.unwrap_or(0.0);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = run.consumed().await.unwrap_or(0.0);
+        if (now - last).abs() < f64::EPSILON || run.started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        last = now;
     }
-    let input_before = broker::depth(&run.spec.topology.input);
     let cpu0 = sum_cpu(&run.workers);
     let t0 = Instant::now();
+    let c0 = run.consumed().await.unwrap_or(0.0);
     tokio::time::sleep(Duration::from_secs(8)).await;
     let cpu = sum_cpu(&run.workers) - cpu0;
     let wall = t0.elapsed().as_secs_f64();
-    let input_after = broker::depth(&run.spec.topology.input);
+    let c1 = run.consumed().await.unwrap_or(0.0);
     run.notes.push(format!(
-        "stalled {wall:.1} s: workers used {cpu:.2} CPU s; input (ready, unacked) {input_before:?} -> {input_after:?}"
+        "stalled at {:.0}% -> {:.0}% taken for {wall:.1} s: workers used {cpu:.2} CPU s",
+        c0 * 100.0,
+        c1 * 100.0
     ));
     let busy = cpu / wall / run.workers.len() as f64;
     run.open.send_replace(true);
-    run.fault_ends.push(Instant::now());
+    run.fault_over(None);
     let mut row = run.finish().await;
     if busy > 0.5 {
         let msg = format!("busy loop while blocked: {busy:.2} of a core per worker");
@@ -510,30 +592,42 @@ async fn drain(ctx: &mut Ctx) -> Row {
     run.spec.concurrency = 8;
     run.spec.prefetch = 50;
     run.start(1, true).await;
-    run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
-    let in_flight = broker::depth(&run.spec.topology.input).map_or(0, |d| d.1);
-    let before = run.progress();
+    let at = run.wait_progress(ctx.rng.float(0.1, 0.4)).await;
     run.workers[0].term();
     let status = run.workers[0].wait_for(Duration::from_secs(35));
+    let after = run.consumed().await.unwrap_or(0.0);
     run.notes.push(format!(
-        "SIGTERM at {:.0}% with {in_flight} unacked: exit {status:?}",
-        before * 100.0
+        "SIGTERM at {:.0}% taken (prefetch 50): exit {status:?}, {:.0}% taken after the exit",
+        at * 100.0,
+        after * 100.0
     ));
-    let dup_after_drain = {
-        let t = run.tally.lock().expect("tally");
-        t.events.values().filter(|&&n| n > 1).count()
-    };
-    let unacked_after = broker::depth(&run.spec.topology.input).map_or(0, |d| d.1);
-    run.spawn_worker();
-    run.fault_ends.push(Instant::now());
+    // The broker's statistics lag: give them a few seconds to show the requeued pages.
+    let mut unacked = u64::MAX;
+    for _ in 0..30 {
+        unacked = broker::depth(&run.spec.topology.input).map_or(u64::MAX, |d| d.1);
+        if unacked == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let dup_after_drain = run
+        .tally
+        .lock()
+        .expect("tally")
+        .events
+        .values()
+        .filter(|&&n| n > 1)
+        .count();
+    let fresh = run.spawn_worker();
+    run.fault_over(Some(fresh));
     let mut row = run.finish().await;
     let mut errors = Vec::new();
     if !status.is_some_and(|s| s.success()) {
         errors.push(format!("worker did not exit 0 after SIGTERM: {status:?}"));
     }
-    if unacked_after != 0 {
+    if unacked != 0 {
         errors.push(format!(
-            "{unacked_after} pages still unacked after the worker exited"
+            "{unacked} pages still unacked after the worker exited"
         ));
     }
     if row.duplicates > 0 {
@@ -549,20 +643,23 @@ async fn drain(ctx: &mut Ctx) -> Row {
 /// 7. The memory alarm blocks publishers; the workers wait and resume when it clears.
 async fn blocked(ctx: &mut Ctx) -> Row {
     let mut run = Run::new(ctx, "blocked", 0, None);
+    let watermark = broker::current_watermark();
     run.start(2, true).await;
-    run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
+    let at = run.wait_progress(ctx.rng.float(0.05, 0.3)).await;
     {
-        let _guard = broker::WatermarkGuard(broker::current_watermark());
+        let _guard = broker::WatermarkGuard(watermark.clone());
         broker::ctl(&["set_vm_memory_high_watermark", "0.0000001"]);
-        let at = run.progress();
+        let set = run.consumed().await.unwrap_or(0.0);
         tokio::time::sleep(Duration::from_secs(12)).await;
+        let end = run.consumed().await.unwrap_or(0.0);
         run.notes.push(format!(
-            "alarm for 12 s from {:.0}% to {:.0}%",
+            "alarm on at {:.0}% ({:.0}% once set) for 12 s, {:.0}% taken when it cleared (watermark restored to {watermark})",
             at * 100.0,
-            run.progress() * 100.0
+            set * 100.0,
+            end * 100.0
         ));
     }
-    run.fault_ends.push(Instant::now());
+    run.fault_over(None);
     run.finish().await
 }
 

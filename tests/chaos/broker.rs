@@ -216,8 +216,6 @@ pub struct Tally {
     pub anonymous: u64,
     /// Dead letters per body key.
     pub dead: HashMap<String, Vec<DeadLetter>>,
-    /// When each new event id arrived, in order.
-    pub arrivals: Vec<Instant>,
     /// Times a collector had to reconnect.
     pub reconnects: u32,
 }
@@ -314,9 +312,6 @@ async fn consume_once(
                         let n = t.events.entry(id.as_str().to_owned()).or_insert(0);
                         if *n == 0 || !delivery.redelivered {
                             *n += 1;
-                        }
-                        if *n == 1 {
-                            t.arrivals.push(Instant::now());
                         }
                     }
                     None => t.anonymous += 1,
