@@ -558,6 +558,13 @@ fn reconnect_delays(settings: &Settings) -> impl Iterator<Item = Duration> {
         .build()
 }
 
+fn setup_error(settings: &Settings, source: lapin::Error) -> WorkerError {
+    WorkerError::Setup {
+        queue: settings.amqp.input_queue.clone(),
+        source,
+    }
+}
+
 /// Why a session ended.
 enum SessionEnd {
     /// Shutdown requested; drained.
@@ -660,11 +667,6 @@ async fn session(
     readiness: &Readiness,
     shutdown: &CancellationToken,
 ) -> Result<SessionEnd, WorkerError> {
-    let queue = settings.amqp.input_queue.clone();
-    let setup = |source| WorkerError::Setup {
-        queue: queue.clone(),
-        source,
-    };
     let consume_conn = amqp::connect(settings, "consume").await?;
     let publish_conn = match amqp::connect(settings, "publish").await {
         Ok(c) => c,
@@ -686,7 +688,6 @@ async fn session(
         &consume_conn,
         &publish_conn,
         &lost,
-        &setup,
     )
     .await;
     readiness.set(false);
@@ -707,10 +708,12 @@ async fn consume(
     consume_conn: &Connection,
     publish_conn: &Connection,
     lost: &CancellationToken,
-    setup: &dyn Fn(lapin::Error) -> WorkerError,
 ) -> Result<SessionEnd, WorkerError> {
     if settings.amqp.declare {
-        let channel = consume_conn.create_channel().await.map_err(setup)?;
+        let channel = consume_conn
+            .create_channel()
+            .await
+            .map_err(|e| setup_error(settings, e))?;
         amqp::topology::declare(&channel, &settings.amqp).await?;
         let _ = channel.close(200, short("declared")).await;
     }
@@ -719,12 +722,15 @@ async fn consume(
         Duration::from_secs(settings.amqp.publish_timeout_seconds),
     )
     .await
-    .map_err(setup)?;
-    let channel = consume_conn.create_channel().await.map_err(setup)?;
+    .map_err(|e| setup_error(settings, e))?;
+    let channel = consume_conn
+        .create_channel()
+        .await
+        .map_err(|e| setup_error(settings, e))?;
     channel
         .basic_qos(settings.prefetch(), BasicQosOptions::default())
         .await
-        .map_err(setup)?;
+        .map_err(|e| setup_error(settings, e))?;
     let mut consumer = channel
         .basic_consume(
             short(&settings.amqp.input_queue),
@@ -733,7 +739,7 @@ async fn consume(
             FieldTable::default(),
         )
         .await
-        .map_err(setup)?;
+        .map_err(|e| setup_error(settings, e))?;
     let concurrency = settings.concurrency();
     tracing::info!(
         queue = %settings.amqp.input_queue,
@@ -807,4 +813,135 @@ async fn consume(
     let _ = channel.close(200, short("bye")).await;
     publisher.close().await;
     Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amqp::header_text;
+
+    fn settings() -> Settings {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+        Settings::load_from(&dir, None, Vec::new()).expect("default config")
+    }
+
+    #[test]
+    fn the_supervisor_future_can_be_spawned_on_a_multi_threaded_runtime() {
+        fn assert_send<T: Send>(_: &T) {}
+        let s = settings();
+        let pipeline = crate::resources::build_pipeline(&s.pipeline).expect("pipeline");
+        let shared: SharedPipeline = Arc::new(ArcSwap::from_pointee(pipeline));
+        let fut = run(&s, shared, Readiness::new(), CancellationToken::new());
+        assert_send(&fut);
+    }
+
+    #[test]
+    fn hints_come_from_headers_then_message_properties() {
+        let mut headers = FieldTable::default();
+        headers.insert("newspaper".into(), amqp::header_str("日报"));
+        headers.insert("charset".into(), amqp::header_str("gbk"));
+        let props = BasicProperties::default()
+            .with_content_type(short("text/plain"))
+            .with_message_id(short("m-1"))
+            .with_headers(headers.clone());
+        let hints = hints_from_properties(&props);
+        assert_eq!(hints.page_id.as_deref(), Some("m-1"));
+        assert_eq!(hints.charset.as_deref(), Some("gbk"));
+        assert_eq!(hints.meta.newspaper.as_deref(), Some("日报"));
+        assert_eq!(hints.content_type.as_deref(), Some("text/plain"));
+        headers.insert("page_id".into(), amqp::header_str("p-9"));
+        let hints = hints_from_properties(&props.with_headers(headers));
+        assert_eq!(hints.page_id.as_deref(), Some("p-9"), "the header wins");
+        assert_eq!(
+            hints_from_properties(&BasicProperties::default()),
+            Hints::default()
+        );
+    }
+
+    #[test]
+    fn an_event_message_is_persistent_json_keyed_by_event_and_page() {
+        let s = settings();
+        let pipeline = crate::resources::build_pipeline(&s.pipeline).expect("pipeline");
+        let page = crate::model::RawPage {
+            page_id: "p".repeat(300),
+            text: "标题\n\n正文第一段。\n".to_owned(),
+            meta: PageMeta::default(),
+        };
+        let processed = pipeline
+            .process(&page, "2000-01-01T00:00:00Z")
+            .expect("page");
+        assert!(!processed.events.is_empty(), "the page yields an article");
+        for event in &processed.events {
+            let m = event_message(event, "out").expect("message");
+            assert_eq!(m.routing_key, event.routing_key());
+            assert!(m.mandatory);
+            let p = &m.properties;
+            assert_eq!(*p.delivery_mode(), Some(2));
+            assert_eq!(
+                p.message_id().as_ref().map(|x| x.as_str()),
+                Some(event.event_id.as_str())
+            );
+            let correlation = p.correlation_id().as_ref().expect("correlation id");
+            assert!(
+                event.page.id.starts_with(correlation.as_str()),
+                "long ids are cut, not panics"
+            );
+            let back: ArticleEvent = serde_json::from_slice(&m.body).expect("JSON body");
+            assert_eq!(&back, event);
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_the_original_and_names_the_error() {
+        let mut headers = FieldTable::default();
+        headers.insert("page_id".into(), amqp::header_str("x"));
+        let original = BasicProperties::default()
+            .with_content_type(short("application/json"))
+            .with_headers(headers);
+        let long_reason = "r".repeat(5000);
+        let m = dead_letter_message(
+            &original,
+            b"{",
+            "invalid_json",
+            &long_reason,
+            Some("x"),
+            "dlx",
+            "in",
+        );
+        assert_eq!(m.body, b"{");
+        assert_eq!(m.exchange, "dlx");
+        assert_eq!(m.routing_key, "in");
+        let h = m.properties.headers().as_ref().expect("headers");
+        assert_eq!(
+            header_text(h, ERROR_CLASS_HEADER).as_deref(),
+            Some("invalid_json")
+        );
+        assert!(header_text(h, ERROR_REASON_HEADER).is_some_and(|r| r.len() < long_reason.len()));
+        assert_eq!(header_text(h, PAGE_ID_HEADER).as_deref(), Some("x"));
+        assert_eq!(header_text(h, SOURCE_QUEUE_HEADER).as_deref(), Some("in"));
+        assert_eq!(
+            header_text(h, "page_id").as_deref(),
+            Some("x"),
+            "original headers kept"
+        );
+        assert_eq!(
+            m.properties.content_type().as_ref().map(|c| c.as_str()),
+            Some("application/json")
+        );
+    }
+
+    #[test]
+    fn retries_stop_after_the_configured_attempts() {
+        let policy = RetryPolicy {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+            attempts: 3,
+        };
+        let delays: Vec<Duration> = policy.backoff().build().collect();
+        assert_eq!(delays.len(), 2, "3 attempts = 2 retries");
+        assert!(
+            delays.iter().all(|d| *d <= Duration::from_millis(8)),
+            "{delays:?}"
+        );
+    }
 }
