@@ -75,7 +75,7 @@ struct Run {
     spec: WorkerSpec,
     pages: Vec<PageMsg>,
     expected: HashMap<String, String>,
-    dead: HashMap<String, (String, &'static str)>,
+    dead: pages::ExpectedDead,
     tally: Shared,
     stop: CancellationToken,
     open: tokio::sync::watch::Sender<bool>,

@@ -104,7 +104,8 @@ fn sentence(rng: &mut Rng) -> String {
     let n = rng.range(4, 14);
     let mut s = String::new();
     for i in 0..n {
-        s.push_str(*rng.pick(WORDS));
+        let word = WORDS[rng.range(0, WORDS.len())];
+        s.push_str(word);
         if i + 1 < n && rng.range(0, 4) == 0 {
             s.push('，');
         }
@@ -354,13 +355,14 @@ pub fn corpus(
     out
 }
 
+/// Expected event id -> its page id.
+pub type ExpectedIds = HashMap<String, String>;
+
+/// Body key of a bad page -> (page id, error class).
+pub type ExpectedDead = HashMap<String, (String, &'static str)>;
+
 /// Expected event ids (with their page) and bad-page bodies (by key) of a corpus.
-pub fn expectations(
-    pages: &[PageMsg],
-) -> (
-    HashMap<String, String>,
-    HashMap<String, (String, &'static str)>,
-) {
+pub fn expectations(pages: &[PageMsg]) -> (ExpectedIds, ExpectedDead) {
     let mut ids = HashMap::new();
     let mut dead = HashMap::new();
     for m in pages {
