@@ -124,6 +124,10 @@ pub struct Context {
     pub retry: RetryPolicy,
     /// Cancelled when the session's channels are lost (stop retrying, let the broker redeliver).
     pub session_lost: CancellationToken,
+    /// Bounds the pages in the CPU-bound pipeline step to the number of cores, so that
+    /// `worker.concurrency` can exceed the cores (overlapping confirm waits) without
+    /// oversubscribing the CPU.
+    pub cpu: Arc<Semaphore>,
 }
 
 /// Exponential backoff with jitter for transient publish failures.
@@ -406,8 +410,13 @@ pub async fn handle_delivery(ctx: &Context, delivery: Delivery) -> Settled {
         let hints = hints.clone();
         let exchange = ctx.output_exchange.clone();
         let summary = ctx.page_summary;
-        tokio::task::spawn_blocking(move || build(&pipeline, &data, &hints, &exchange, summary))
-            .await
+        let cpu = Arc::clone(&ctx.cpu).acquire_owned().await;
+        let built = tokio::task::spawn_blocking(move || {
+            build(&pipeline, &data, &hints, &exchange, summary)
+        })
+        .await;
+        drop(cpu);
+        built
     };
     let message_id = properties
         .message_id()
@@ -566,6 +575,11 @@ fn setup_error(settings: &Settings, source: lapin::Error) -> WorkerError {
         queue: settings.amqp.input_queue.clone(),
         source,
     }
+}
+
+/// The number of cores (the size of the pipeline's CPU gate).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// Why a session ended.
@@ -761,6 +775,7 @@ async fn consume(
         page_summary: settings.amqp.page_summary,
         retry: RetryPolicy::from_settings(settings),
         session_lost: lost.clone(),
+        cpu: Arc::new(Semaphore::new(cores())),
     });
     let slots = Arc::new(Semaphore::new(concurrency));
     let tracker = TaskTracker::new();

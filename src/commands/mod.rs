@@ -1,7 +1,10 @@
 //! One module per command of the binary. Commands are the edges: they do IO, use `anyhow`,
 //! and call the pure [`crate::pipeline`].
 
+pub mod check_config;
+pub mod dead_letters;
 pub mod eval;
+pub mod probe;
 pub mod process;
 pub mod publish;
 pub mod run;
