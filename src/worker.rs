@@ -491,8 +491,14 @@ pub async fn handle_delivery(ctx: &Context, delivery: Delivery) -> Settled {
                 .await
         }
     };
-    if let Err(e) = settle {
-        tracing::warn!(page_id = %settled.page_id, error = %e,
+    // lapin answers Ok(false) without sending anything when the channel is already gone.
+    let settle_error = match settle {
+        Ok(true) => None,
+        Ok(false) => Some("the delivery's channel is closed".to_owned()),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(error) = settle_error {
+        tracing::warn!(page_id = %settled.page_id, error = %error,
             "could not settle the page; the broker will redeliver it");
         settled.outcome = PageOutcome::Abandoned;
     }
