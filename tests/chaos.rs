@@ -82,8 +82,9 @@ struct Run {
     collectors: Vec<tokio::task::JoinHandle<()>>,
     workers: Vec<Worker>,
     spawned: usize,
-    /// When each fault ended, and which worker's log shows the recovery (None: any).
-    fault_ends: Vec<(SystemTime, Option<usize>)>,
+    /// When each fault ended, which worker's log shows the recovery (None: any), and whether
+    /// recovery needs a new broker session (a page published on the old one does not count).
+    fault_ends: Vec<(SystemTime, Option<usize>, bool)>,
     probe: Option<lapin::Connection>,
     started: Instant,
     notes: Vec<String>,
@@ -227,19 +228,27 @@ impl Run {
         }
     }
 
-    /// Marks the end of a fault; recovery is read from `worker`'s log (None: any worker's).
-    fn fault_over(&mut self, worker: Option<usize>) {
-        self.fault_ends.push((SystemTime::now(), worker));
+    /// Marks the end of a fault; recovery is read from `worker`'s log (None: any worker's),
+    /// counting only pages of a session started after the fault when `new_session`.
+    fn fault_over(&mut self, worker: Option<usize>, new_session: bool) {
+        self.fault_ends
+            .push((SystemTime::now(), worker, new_session));
     }
 
     /// Seconds from each fault's end to the first page a worker published after it.
     fn recoveries(&self) -> Vec<f64> {
-        let logs: Vec<Vec<f64>> = self.workers.iter().map(|w| settled_times(&w.log)).collect();
+        let logs: Vec<Vec<(f64, f64)>> =
+            self.workers.iter().map(|w| settled_times(&w.log)).collect();
         self.fault_ends
             .iter()
-            .map(|(end, worker)| {
+            .map(|(end, worker, new_session)| {
                 let end = seconds_of_day(*end);
-                let first = |times: &Vec<f64>| times.iter().copied().find(|t| *t >= end);
+                let first = |times: &Vec<(f64, f64)>| {
+                    times
+                        .iter()
+                        .find(|(t, session)| *t >= end && (!new_session || *session >= end))
+                        .map(|(t, _)| *t)
+                };
                 let after = match worker {
                     Some(i) => logs.get(*i).and_then(first),
                     None => logs.iter().filter_map(first).reduce(f64::min),
@@ -432,22 +441,43 @@ fn seconds_of_day(t: SystemTime) -> f64 {
 }
 
 /// Times (UTC seconds of day) of the `page settled` lines with outcome `published` in a
-/// worker's JSON log.
-fn settled_times(log: &Path) -> Vec<f64> {
+/// worker's JSON log, each with the start of its session (the last `consuming` line before it).
+fn settled_times(log: &Path) -> Vec<(f64, f64)> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines()
-        .filter(|l| l.contains("\"page settled\"") && l.contains("\"published\""))
-        .filter_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            let ts = v.get("timestamp")?.as_str()?;
-            let clock = ts.split('T').nth(1)?.trim_end_matches('Z');
-            let mut parts = clock.split(':');
-            let h: f64 = parts.next()?.parse().ok()?;
-            let m: f64 = parts.next()?.parse().ok()?;
-            let sec: f64 = parts.next()?.parse().ok()?;
-            Some(h * 3600.0 + m * 60.0 + sec)
-        })
-        .collect()
+    let mut session = f64::NEG_INFINITY;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let Some(t) = v
+            .get("timestamp")
+            .and_then(|t| t.as_str())
+            .and_then(clock_seconds)
+        else {
+            continue;
+        };
+        match v.get("message").and_then(|m| m.as_str()) {
+            Some("consuming") => session = t,
+            Some("page settled")
+                if v.get("outcome").and_then(|o| o.as_str()) == Some("published") =>
+            {
+                out.push((t, session));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `2026-01-01T12:34:56.789Z` -> seconds since midnight.
+fn clock_seconds(ts: &str) -> Option<f64> {
+    let clock = ts.split('T').nth(1)?.trim_end_matches('Z');
+    let mut parts = clock.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let sec: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + sec)
 }
 
 fn sum_cpu(workers: &[Worker]) -> f64 {
@@ -475,7 +505,7 @@ async fn kill(ctx: &mut Ctx) -> Row {
         run.notes.push(format!("killed at {:.0}%", at * 100.0));
         tokio::time::sleep(Duration::from_millis(300)).await;
         let fresh = run.spawn_worker();
-        run.fault_over(Some(fresh));
+        run.fault_over(Some(fresh), true);
     }
     run.finish().await
 }
@@ -490,7 +520,7 @@ async fn cut(ctx: &mut Ctx) -> Row {
     for mark in [ctx.rng.float(0.1, 0.35), ctx.rng.float(0.45, 0.7)] {
         let at = run.wait_progress(mark).await;
         relay.cut_all();
-        run.fault_over(None);
+        run.fault_over(None, true);
         run.notes.push(format!("cut at {:.0}%", at * 100.0));
     }
     let row = run.finish().await;
@@ -518,7 +548,7 @@ async fn restart(ctx: &mut Ctx) -> Row {
             t0.elapsed().as_secs_f64()
         ));
     }
-    run.fault_over(None);
+    run.fault_over(None, true);
     run.finish().await
 }
 
@@ -577,7 +607,7 @@ async fn backpressure(ctx: &mut Ctx) -> Row {
     ));
     let busy = cpu / wall / run.workers.len() as f64;
     run.open.send_replace(true);
-    run.fault_over(None);
+    run.fault_over(None, false);
     let mut row = run.finish().await;
     if busy > 0.5 {
         let msg = format!("busy loop while blocked: {busy:.2} of a core per worker");
@@ -619,7 +649,7 @@ async fn drain(ctx: &mut Ctx) -> Row {
         .filter(|&&n| n > 1)
         .count();
     let fresh = run.spawn_worker();
-    run.fault_over(Some(fresh));
+    run.fault_over(Some(fresh), true);
     let mut row = run.finish().await;
     let mut errors = Vec::new();
     if !status.is_some_and(|s| s.success()) {
@@ -659,7 +689,7 @@ async fn blocked(ctx: &mut Ctx) -> Row {
             end * 100.0
         ));
     }
-    run.fault_over(None);
+    run.fault_over(None, false);
     run.finish().await
 }
 
