@@ -39,6 +39,9 @@ use crate::model::{ArticleEvent, PageMeta, Topic};
 use crate::pipeline::{Hints, InputError, Pipeline};
 use crate::settings::Settings;
 
+/// How long a lost session waits for its in-flight pages before reconnecting.
+const LOST_SESSION_GRACE: Duration = Duration::from_secs(1);
+
 /// Header naming the input error class of a dead-lettered page.
 pub const ERROR_CLASS_HEADER: &str = "x-pagesift-error-class";
 /// Header with the human-readable reason of a dead-lettered page.
@@ -488,8 +491,14 @@ pub async fn handle_delivery(ctx: &Context, delivery: Delivery) -> Settled {
                 .await
         }
     };
-    if let Err(e) = settle {
-        tracing::warn!(page_id = %settled.page_id, error = %e,
+    // lapin answers Ok(false) without sending anything when the channel is already gone.
+    let settle_error = match settle {
+        Ok(true) => None,
+        Ok(false) => Some("the delivery's channel is closed".to_owned()),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(error) = settle_error {
+        tracing::warn!(page_id = %settled.page_id, error = %error,
             "could not settle the page; the broker will redeliver it");
         settled.outcome = PageOutcome::Abandoned;
     }
@@ -820,12 +829,20 @@ async fn consume(
             Err(_) => tracing::warn!("cancelling the consumer timed out"),
         }
     }
-    let grace = Duration::from_secs(settings.shutdown.grace_seconds);
+    // On shutdown, in-flight pages get the whole grace period. When the session is lost their
+    // deliveries cannot be acked any more (the broker redelivers them), and a settle on a dead
+    // channel may never resolve: waiting the full grace would only delay the reconnect.
+    let grace = match end {
+        SessionEnd::Shutdown => Duration::from_secs(settings.shutdown.grace_seconds),
+        SessionEnd::Lost(_) => {
+            Duration::from_secs(settings.shutdown.grace_seconds).min(LOST_SESSION_GRACE)
+        }
+    };
     let in_flight = metrics::snapshot().in_flight;
     tracing::info!(in_flight, "waiting for in-flight pages");
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
         tracing::warn!(
-            grace_seconds = settings.shutdown.grace_seconds,
+            grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
             "in-flight pages did not finish in time; the broker will redeliver them"
         );
     }

@@ -1,0 +1,829 @@
+//! The chaos suite (issue 5): real `pagesift run` processes on random queue names, 2,000+ pages
+//! each, something broken on purpose mid-stream, then proof by `event_id` that nothing was lost.
+//!
+//! Scenarios (run serially in ONE test: some break the shared broker for everyone):
+//! `kill` (kill -9 a worker three times), `cut` (a TCP relay drops every connection twice),
+//! `restart` (`rabbitmqctl stop_app`/`start_app`), `poison` (10% bad messages), `backpressure`
+//! (output queue full with `reject-publish`), `drain` (SIGTERM under load), `blocked` (memory
+//! alarm). Each checks: every article of every good page arrived at least once, every bad page
+//! is in the dead-letter queue with its class and reason, no page is left ready or unacked, and
+//! every worker asked to stop exits 0. A table is printed and written to
+//! `target/chaos-report.md`.
+//!
+//! `PAGESIFT_CHAOS=skip` skips the suite (`tests/run.sh --quick`); `PAGESIFT_CHAOS=kill,cut`
+//! runs only those; `PAGESIFT_CHAOS_PAGES` (default 2000) and `PAGESIFT_CHAOS_SEED` replay a run.
+//! There is no silent skip: without a broker the test fails and says how to start one.
+
+#[path = "chaos/broker.rs"]
+mod broker;
+#[path = "chaos/pages.rs"]
+mod pages;
+#[path = "chaos/relay.rs"]
+mod relay;
+#[path = "chaos/workers.rs"]
+mod workers;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use pagesift::pipeline::Pipeline;
+use pagesift::settings::Settings;
+use tokio_util::sync::CancellationToken;
+
+use broker::{Shared, Source, Tally};
+use pages::{Expect, PageMsg, Rng};
+use workers::{Topology, Worker, WorkerSpec};
+
+const SCENARIOS: [&str; 7] = [
+    "kill",
+    "cut",
+    "restart",
+    "poison",
+    "backpressure",
+    "drain",
+    "blocked",
+];
+
+/// Longest a scenario may take to deliver everything before it is declared failed (a liveness
+/// bound so a lost page fails the test instead of hanging it; not a performance assertion).
+const COMPLETE_WITHIN: Duration = Duration::from_secs(240);
+
+/// One line of the report.
+#[derive(Debug, Default, Clone)]
+struct Row {
+    name: String,
+    pages: usize,
+    bad: usize,
+    articles: usize,
+    received: usize,
+    duplicates: u64,
+    dead_letters: usize,
+    max_recovery: f64,
+    seconds: f64,
+    notes: String,
+    failure: Option<String>,
+}
+
+/// A scenario in progress.
+struct Run {
+    name: String,
+    url: String,
+    spec: WorkerSpec,
+    pages: Vec<PageMsg>,
+    expected: HashMap<String, String>,
+    dead: pages::ExpectedDead,
+    tally: Shared,
+    stop: CancellationToken,
+    open: tokio::sync::watch::Sender<bool>,
+    collectors: Vec<tokio::task::JoinHandle<()>>,
+    workers: Vec<Worker>,
+    spawned: usize,
+    /// When each fault ended, which worker's log shows the recovery (None: any), and whether
+    /// recovery needs a new broker session (a page published on the old one does not count).
+    fault_ends: Vec<(SystemTime, Option<usize>, bool)>,
+    probe: Option<lapin::Connection>,
+    started: Instant,
+    notes: Vec<String>,
+}
+
+struct Ctx {
+    pipeline: Pipeline,
+    url: String,
+    fixtures: PathBuf,
+    n: usize,
+    rng: Rng,
+    log_dir: PathBuf,
+}
+
+impl Run {
+    fn new(ctx: &mut Ctx, name: &str, poison_pct: usize, worker_url: Option<String>) -> Run {
+        let tag = format!("chaos-{name}-{:08x}", ctx.rng.next_u64() as u32);
+        let pages = pages::corpus(
+            &ctx.pipeline,
+            &ctx.fixtures,
+            &tag,
+            ctx.n,
+            poison_pct,
+            &mut ctx.rng,
+        );
+        let (expected, dead) = pages::expectations(&pages);
+        let spec = WorkerSpec {
+            url: worker_url.unwrap_or_else(|| ctx.url.clone()),
+            topology: Topology::new(&tag),
+            concurrency: 2,
+            prefetch: 8,
+            extra: vec![("PAGESIFT__SHUTDOWN__GRACE_SECONDS".into(), "20".into())],
+            log_dir: ctx.log_dir.join(&tag),
+        };
+        let (open, _) = tokio::sync::watch::channel(true);
+        Run {
+            name: name.to_owned(),
+            url: ctx.url.clone(),
+            spec,
+            pages,
+            expected,
+            dead,
+            tally: Arc::new(Mutex::new(Tally::default())),
+            stop: CancellationToken::new(),
+            open,
+            collectors: Vec::new(),
+            workers: Vec::new(),
+            spawned: 0,
+            fault_ends: Vec::new(),
+            probe: None,
+            started: Instant::now(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn spawn_worker(&mut self) -> usize {
+        self.spawned += 1;
+        let w = self.spec.spawn(&format!("worker-{}", self.spawned));
+        self.workers.push(w);
+        self.workers.len() - 1
+    }
+
+    /// Starts `k` workers and the collectors, waits for the topology, publishes every page.
+    async fn start(&mut self, k: usize, gate_open: bool) {
+        self.open.send_replace(gate_open);
+        for _ in 0..k {
+            self.spawn_worker();
+        }
+        let conn = broker::connect(&self.url).await.expect("test connection");
+        let t = self.spec.topology.clone();
+        for q in [&t.input, &t.all_queue, &t.dead_queue] {
+            if !broker::wait_for_queue(&conn, q, Duration::from_secs(60)).await {
+                panic!(
+                    "{}: the workers did not declare queue {q} within 60 s\n{}",
+                    self.name,
+                    self.logs()
+                );
+            }
+        }
+        for (queue, source) in [
+            (t.all_queue.clone(), Source::Articles),
+            (t.dead_queue.clone(), Source::Dead),
+        ] {
+            let open = if source == Source::Dead {
+                tokio::sync::watch::channel(true).1
+            } else {
+                self.open.subscribe()
+            };
+            self.collectors.push(tokio::spawn(broker::collect(
+                self.url.clone(),
+                queue,
+                source,
+                self.tally.clone(),
+                open,
+                self.stop.clone(),
+            )));
+        }
+        self.started = Instant::now();
+        broker::publish_pages(&conn, &t.input, &self.pages).await;
+        let _ = conn.close(200, "published".into()).await;
+        let ms = self.started.elapsed().as_millis();
+        self.notes.push(format!("published in {ms} ms"));
+    }
+
+    /// Fraction of the pages taken off the input queue (its ready count, read with a passive
+    /// declare: immediate, unlike `rabbitmqctl`'s statistics). None while the broker is away.
+    async fn consumed(&mut self) -> Option<f64> {
+        if self.probe.as_ref().is_none_or(|c| !c.status().connected()) {
+            self.probe =
+                lapin::Connection::connect(&self.url, lapin::ConnectionProperties::default())
+                    .await
+                    .ok();
+        }
+        let ch = self.probe.as_ref()?.create_channel().await.ok()?;
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let q = ch
+            .queue_declare(
+                self.spec.topology.input.as_str().into(),
+                passive,
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .ok()?;
+        let _ = ch.close(200, "probe".into()).await;
+        Some(1.0 - f64::from(q.message_count()) / self.pages.len().max(1) as f64)
+    }
+
+    /// Waits until the workers have taken a fraction of the pages (or the liveness bound), so
+    /// the fault lands mid-stream; returns the fraction reached.
+    async fn wait_progress(&mut self, fraction: f64) -> f64 {
+        let start = Instant::now();
+        loop {
+            let c = self.consumed().await.unwrap_or(0.0);
+            if c >= fraction || start.elapsed() > COMPLETE_WITHIN {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Marks the end of a fault; recovery is read from `worker`'s log (None: any worker's),
+    /// counting only pages of a session started after the fault when `new_session`.
+    fn fault_over(&mut self, worker: Option<usize>, new_session: bool) {
+        self.fault_ends
+            .push((SystemTime::now(), worker, new_session));
+    }
+
+    /// Seconds from each fault's end to the first page a worker published after it.
+    fn recoveries(&self) -> Vec<f64> {
+        let logs: Vec<Vec<(f64, f64)>> =
+            self.workers.iter().map(|w| settled_times(&w.log)).collect();
+        self.fault_ends
+            .iter()
+            .map(|(end, worker, new_session)| {
+                let end = seconds_of_day(*end);
+                let first = |times: &Vec<(f64, f64)>| {
+                    times
+                        .iter()
+                        .find(|(t, session)| *t >= end && (!new_session || *session >= end))
+                        .map(|(t, _)| *t)
+                };
+                let after = match worker {
+                    Some(i) => logs.get(*i).and_then(first),
+                    None => logs.iter().filter_map(first).reduce(f64::min),
+                };
+                after.map_or(f64::NAN, |t| t - end)
+            })
+            .collect()
+    }
+
+    fn done(&self) -> bool {
+        let t = self.tally.lock().expect("tally");
+        t.unique() >= self.expected.len()
+            && self.expected.keys().all(|id| t.events.contains_key(id))
+            && self.dead.keys().all(|k| t.dead.contains_key(k))
+    }
+
+    fn logs(&self) -> String {
+        self.workers
+            .iter()
+            .map(|w| format!("--- {}\n{}", w.log.display(), w.tail(15)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits for completion, settles the queues, stops the workers and checks everything.
+    async fn finish(mut self) -> Row {
+        let start = Instant::now();
+        while !self.done() && start.elapsed() < COMPLETE_WITHIN {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut failures = Vec::new();
+        if !self.done() {
+            failures.push(format!("not everything arrived within {COMPLETE_WITHIN:?}"));
+        }
+        // Nothing may stay ready or unacked on the input queue (the broker's view).
+        let t = self.spec.topology.clone();
+        let mut last = None;
+        for _ in 0..100 {
+            last = broker::depth(&t.input);
+            if last == Some((0, 0)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        if last != Some((0, 0)) {
+            failures.push(format!(
+                "input queue not empty: (ready, unacked) = {last:?}"
+            ));
+        }
+        // Every live worker must drain and exit 0 on SIGTERM.
+        let mut exits = Vec::new();
+        for w in &mut self.workers {
+            if w.alive() {
+                w.term();
+                match w.wait_for(Duration::from_secs(35)) {
+                    Some(s) if s.success() => exits.push(0),
+                    Some(s) => failures.push(format!(
+                        "worker {} exited with {s} on SIGTERM",
+                        w.log.display()
+                    )),
+                    None => failures.push(format!(
+                        "worker {} still running 35 s after SIGTERM",
+                        w.log.display()
+                    )),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.stop.cancel();
+        for c in self.collectors.drain(..) {
+            let _ = c.await;
+        }
+        let row = self.check(failures, exits.len());
+        broker::cleanup(
+            &self.url,
+            &[&t.input, &t.dead_queue, &t.all_queue],
+            &[&t.output_exchange, &t.dead_exchange],
+        )
+        .await;
+        row
+    }
+
+    fn check(&self, mut failures: Vec<String>, clean_exits: usize) -> Row {
+        let t = self.tally.lock().expect("tally");
+        let missing: Vec<_> = self
+            .expected
+            .keys()
+            .filter(|id| !t.events.contains_key(*id))
+            .collect();
+        if !missing.is_empty() {
+            let pages: std::collections::BTreeSet<_> =
+                missing.iter().map(|id| &self.expected[*id]).collect();
+            failures.push(format!(
+                "LOST {} articles of {} pages, e.g. pages {:?}",
+                missing.len(),
+                pages.len(),
+                pages.iter().take(5).collect::<Vec<_>>()
+            ));
+        }
+        let unexpected = t
+            .events
+            .keys()
+            .filter(|id| !self.expected.contains_key(*id))
+            .count();
+        if unexpected > 0 {
+            failures.push(format!(
+                "{unexpected} article events with ids the offline pipeline does not produce"
+            ));
+        }
+        if t.anonymous > 0 {
+            failures.push(format!("{} article events without message_id", t.anonymous));
+        }
+        let good_keys: HashMap<String, &str> = self
+            .pages
+            .iter()
+            .filter(|m| matches!(m.expect, Expect::Articles(_)))
+            .map(|m| (pages::body_key(&m.body), m.page_id.as_str()))
+            .collect();
+        let mut dead_letters = 0;
+        for (key, letters) in &t.dead {
+            dead_letters += letters.len();
+            if let Some(page) = good_keys.get(key) {
+                failures.push(format!(
+                    "good page {page} was dead-lettered: {:?}",
+                    letters[0]
+                ));
+                continue;
+            }
+            let Some((page, class)) = self.dead.get(key) else {
+                failures.push("a dead letter that matches no published page".into());
+                continue;
+            };
+            for l in letters {
+                if l.class.as_deref() != Some(*class) {
+                    failures.push(format!(
+                        "dead letter of {page}: class {:?}, expected {class}",
+                        l.class
+                    ));
+                }
+                if l.reason.as_deref().is_none_or(str::is_empty) {
+                    failures.push(format!("dead letter of {page} has no reason header"));
+                }
+            }
+        }
+        let missing_dead = self
+            .dead
+            .keys()
+            .filter(|k| !t.dead.contains_key(*k))
+            .count();
+        if missing_dead > 0 {
+            failures.push(format!(
+                "{missing_dead} bad pages missing from the dead-letter queue"
+            ));
+        }
+        let deliveries: u64 = t.events.values().map(|&n| u64::from(n)).sum();
+        let recoveries = self.recoveries();
+        if recoveries.iter().any(|r| r.is_nan()) {
+            failures.push(format!(
+                "no page was published after a fault ended: {recoveries:?}"
+            ));
+        }
+        let max_recovery = recoveries.iter().copied().fold(0.0f64, f64::max);
+        let mut notes = self.notes.clone();
+        notes.push(format!(
+            "{clean_exits} clean SIGTERM exits; collector reconnects {}",
+            t.reconnects
+        ));
+        failures.truncate(12);
+        Row {
+            name: self.name.clone(),
+            pages: self.pages.len(),
+            bad: self.dead.len(),
+            articles: self.expected.len(),
+            received: t.unique(),
+            duplicates: deliveries.saturating_sub(t.unique() as u64),
+            dead_letters,
+            max_recovery,
+            seconds: self.started.elapsed().as_secs_f64(),
+            notes: notes.join("; "),
+            failure: (!failures.is_empty())
+                .then(|| format!("{}\n{}", failures.join("\n"), self.logs())),
+        }
+    }
+}
+
+/// UTC seconds since midnight (the worker logs' JSON timestamps are compared with it).
+fn seconds_of_day(t: SystemTime) -> f64 {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs() % 86_400) as f64 + f64::from(d.subsec_micros()) / 1e6
+}
+
+/// Times (UTC seconds of day) of the `page settled` lines with outcome `published` in a
+/// worker's JSON log, each with the start of its session (the last `consuming` line before it).
+fn settled_times(log: &Path) -> Vec<(f64, f64)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut session = f64::NEG_INFINITY;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let Some(t) = v
+            .get("timestamp")
+            .and_then(|t| t.as_str())
+            .and_then(clock_seconds)
+        else {
+            continue;
+        };
+        match v.get("message").and_then(|m| m.as_str()) {
+            Some("consuming") => session = t,
+            Some("page settled")
+                if v.get("outcome").and_then(|o| o.as_str()) == Some("published") =>
+            {
+                out.push((t, session));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `2026-01-01T12:34:56.789Z` -> seconds since midnight.
+fn clock_seconds(ts: &str) -> Option<f64> {
+    let clock = ts.split('T').nth(1)?.trim_end_matches('Z');
+    let mut parts = clock.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let sec: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + sec)
+}
+
+fn sum_cpu(workers: &[Worker]) -> f64 {
+    workers.iter().map(Worker::cpu_seconds).sum()
+}
+
+/// 1. kill -9 a worker three times at random moments while two run; each is restarted.
+async fn kill(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "kill", 0, None);
+    run.start(2, true).await;
+    let mut marks: Vec<f64> = (0..3)
+        .map(|i| {
+            ctx.rng
+                .float(0.05 + 0.25 * i as f64, 0.25 + 0.25 * i as f64)
+        })
+        .collect();
+    marks.sort_by(f64::total_cmp);
+    for mark in marks {
+        let at = run.wait_progress(mark).await;
+        let live: Vec<usize> = (0..run.workers.len())
+            .filter(|&i| run.workers[i].alive())
+            .collect();
+        let victim = *ctx.rng.pick(&live);
+        run.workers[victim].kill9();
+        run.notes.push(format!("killed at {:.0}%", at * 100.0));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let fresh = run.spawn_worker();
+        run.fault_over(Some(fresh), true);
+    }
+    run.finish().await
+}
+
+/// 2. A TCP relay between workers and broker drops every connection, twice.
+async fn cut(ctx: &mut Ctx) -> Row {
+    let upstream: SocketAddr = broker_addr(&ctx.url);
+    let relay = relay::Relay::start(upstream).await;
+    let url = format!("amqp://guest:guest@{}/%2f", relay.addr);
+    let mut run = Run::new(ctx, "cut", 0, Some(url));
+    run.start(2, true).await;
+    for mark in [ctx.rng.float(0.1, 0.35), ctx.rng.float(0.45, 0.7)] {
+        let at = run.wait_progress(mark).await;
+        relay.cut_all();
+        run.fault_over(None, true);
+        run.notes.push(format!("cut at {:.0}%", at * 100.0));
+    }
+    let row = run.finish().await;
+    let accepted = relay.accepted.load(std::sync::atomic::Ordering::Relaxed);
+    Row {
+        notes: format!("{}; relay accepted {accepted} connections", row.notes),
+        ..row
+    }
+}
+
+/// 3. The broker application stops and starts mid-stream.
+async fn restart(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "restart", 0, None);
+    run.start(2, true).await;
+    let at = run.wait_progress(ctx.rng.float(0.1, 0.4)).await;
+    {
+        let _guard = broker::AppGuard;
+        let t0 = Instant::now();
+        broker::ctl(&["stop_app"]);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        broker::ctl(&["start_app"]);
+        run.notes.push(format!(
+            "stop_app at {:.0}%, back after {:.1} s",
+            at * 100.0,
+            t0.elapsed().as_secs_f64()
+        ));
+    }
+    run.fault_over(None, true);
+    run.finish().await
+}
+
+/// 4. 10% poison: every kind of bad input among good pages.
+async fn poison(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "poison", 10, None);
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for m in &run.pages {
+        if let Some(k) = m.kind.strip_prefix("poison:") {
+            *kinds.entry(k).or_default() += 1;
+        }
+    }
+    run.notes.push(format!("mix {kinds:?}"));
+    run.start(2, true).await;
+    run.finish().await
+}
+
+/// 5. The output queue is full (max-length, reject-publish) until a consumer drains it.
+async fn backpressure(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "backpressure", 0, None);
+    let policy = format!("{}-bp", run.spec.topology.all_queue);
+    let pattern = format!("^{}$", run.spec.topology.all_queue.replace('.', "\\."));
+    broker::ctl(&[
+        "set_policy",
+        "--apply-to",
+        "queues",
+        "--priority",
+        "10",
+        &policy,
+        &pattern,
+        r#"{"max-length":300,"overflow":"reject-publish"}"#,
+    ]);
+    let _guard = broker::PolicyGuard(policy);
+    run.start(2, false).await;
+    // The queue fills; once the workers stop taking pages, watch them for a while.
+    let mut last = run.consumed().await.unwrap_or(0.0);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = run.consumed().await.unwrap_or(0.0);
+        if (now - last).abs() < f64::EPSILON || run.started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        last = now;
+    }
+    let cpu0 = sum_cpu(&run.workers);
+    let t0 = Instant::now();
+    let c0 = run.consumed().await.unwrap_or(0.0);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let cpu = sum_cpu(&run.workers) - cpu0;
+    let wall = t0.elapsed().as_secs_f64();
+    let c1 = run.consumed().await.unwrap_or(0.0);
+    run.notes.push(format!(
+        "stalled at {:.0}% -> {:.0}% taken for {wall:.1} s: workers used {cpu:.2} CPU s",
+        c0 * 100.0,
+        c1 * 100.0
+    ));
+    let busy = cpu / wall / run.workers.len() as f64;
+    run.open.send_replace(true);
+    run.fault_over(None, false);
+    let mut row = run.finish().await;
+    if busy > 0.5 {
+        let msg = format!("busy loop while blocked: {busy:.2} of a core per worker");
+        row.failure = Some(row.failure.map_or(msg.clone(), |f| format!("{msg}\n{f}")));
+    }
+    row
+}
+
+/// 6. SIGTERM under full load with ~50 pages in flight; a new worker finishes the rest.
+async fn drain(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "drain", 0, None);
+    run.spec.concurrency = 8;
+    run.spec.prefetch = 50;
+    run.start(1, true).await;
+    let at = run.wait_progress(ctx.rng.float(0.1, 0.4)).await;
+    run.workers[0].term();
+    let status = run.workers[0].wait_for(Duration::from_secs(35));
+    let after = run.consumed().await.unwrap_or(0.0);
+    run.notes.push(format!(
+        "SIGTERM at {:.0}% taken (prefetch 50): exit {status:?}, {:.0}% taken after the exit",
+        at * 100.0,
+        after * 100.0
+    ));
+    // The broker's statistics lag: give them a few seconds to show the requeued pages.
+    let mut unacked = u64::MAX;
+    for _ in 0..30 {
+        unacked = broker::depth(&run.spec.topology.input).map_or(u64::MAX, |d| d.1);
+        if unacked == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let dup_after_drain = run
+        .tally
+        .lock()
+        .expect("tally")
+        .events
+        .values()
+        .filter(|&&n| n > 1)
+        .count();
+    let fresh = run.spawn_worker();
+    run.fault_over(Some(fresh), true);
+    let mut row = run.finish().await;
+    let mut errors = Vec::new();
+    if !status.is_some_and(|s| s.success()) {
+        errors.push(format!("worker did not exit 0 after SIGTERM: {status:?}"));
+    }
+    if unacked != 0 {
+        errors.push(format!(
+            "{unacked} pages still unacked after the worker exited"
+        ));
+    }
+    if row.duplicates > 0 {
+        errors.push(format!("graceful drain produced {} duplicates ({dup_after_drain} before restart): in-flight pages were not finished and acked", row.duplicates));
+    }
+    if !errors.is_empty() {
+        let msg = errors.join("\n");
+        row.failure = Some(row.failure.map_or(msg.clone(), |f| format!("{msg}\n{f}")));
+    }
+    row
+}
+
+/// 7. The memory alarm blocks publishers; the workers wait and resume when it clears.
+async fn blocked(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "blocked", 0, None);
+    let watermark = broker::current_watermark();
+    run.start(2, true).await;
+    let at = run.wait_progress(ctx.rng.float(0.05, 0.3)).await;
+    {
+        let _guard = broker::WatermarkGuard(watermark.clone());
+        broker::ctl(&["set_vm_memory_high_watermark", "0.0000001"]);
+        let set = run.consumed().await.unwrap_or(0.0);
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        let end = run.consumed().await.unwrap_or(0.0);
+        run.notes.push(format!(
+            "alarm on at {:.0}% ({:.0}% once set) for 12 s, {:.0}% taken when it cleared (watermark restored to {watermark})",
+            at * 100.0,
+            set * 100.0,
+            end * 100.0
+        ));
+    }
+    run.fault_over(None, false);
+    run.finish().await
+}
+
+fn broker_addr(url: &str) -> SocketAddr {
+    let u = url::Url::parse(url).expect("broker URL");
+    let host = u.host_str().unwrap_or("127.0.0.1");
+    let port = u.port().unwrap_or(5672);
+    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .ok()
+        .and_then(|mut a| a.next())
+        .expect("broker address resolves")
+}
+
+fn report(rows: &[Row], seed: u64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# pagesift chaos suite\n\nseed {seed}\n");
+    let _ = writeln!(
+        s,
+        "| scenario | pages | bad pages | articles | received | duplicates | dead letters | max recovery s | wall s | result |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {} |",
+            r.name,
+            r.pages,
+            r.bad,
+            r.articles,
+            r.received,
+            r.duplicates,
+            r.dead_letters,
+            r.max_recovery,
+            r.seconds,
+            if r.failure.is_some() { "FAIL" } else { "ok" }
+        );
+    }
+    let _ = writeln!(s);
+    for r in rows {
+        let _ = writeln!(s, "- **{}**: {}", r.name, r.notes);
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_suite_loses_no_article_under_faults() {
+    let mode = std::env::var("PAGESIFT_CHAOS").unwrap_or_default();
+    if mode == "skip" {
+        eprintln!("chaos suite skipped (PAGESIFT_CHAOS=skip)");
+        return;
+    }
+    let chosen: Vec<&str> = if mode.is_empty() || mode == "all" {
+        SCENARIOS.to_vec()
+    } else {
+        mode.split(',').map(str::trim).collect()
+    };
+    for c in &chosen {
+        assert!(
+            SCENARIOS.contains(c),
+            "unknown chaos scenario `{c}`; known: {SCENARIOS:?}"
+        );
+    }
+    let url = broker::amqp_url();
+    if tokio::net::TcpStream::connect(broker_addr(&url))
+        .await
+        .is_err()
+    {
+        panic!(
+            "no RabbitMQ answers at {}: {}",
+            pagesift::settings::redact_url(&url),
+            broker::HOW_TO_START
+        );
+    }
+    broker::ctl(&["await_startup"]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let settings =
+        Settings::load_from(&root.join("config"), None, Vec::new()).expect("default settings");
+    let pipeline = pagesift::resources::build_pipeline(&settings.pipeline).expect("pipeline");
+    let seed = std::env::var("PAGESIFT_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(7, |d| d.as_nanos() as u64)
+        });
+    let n = std::env::var("PAGESIFT_CHAOS_PAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    eprintln!(
+        "chaos suite: scenarios {chosen:?}, {n} pages each, seed {seed} (PAGESIFT_CHAOS_SEED={seed} replays)"
+    );
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mut ctx = Ctx {
+        pipeline,
+        url,
+        fixtures: root.join("tests/fixtures/pages"),
+        n,
+        rng: Rng::new(seed),
+        log_dir: target.join("chaos-logs"),
+    };
+    let mut rows = Vec::new();
+    for name in chosen {
+        eprintln!("chaos: {name} ...");
+        let row = match name {
+            "kill" => kill(&mut ctx).await,
+            "cut" => cut(&mut ctx).await,
+            "restart" => restart(&mut ctx).await,
+            "poison" => poison(&mut ctx).await,
+            "backpressure" => backpressure(&mut ctx).await,
+            "drain" => drain(&mut ctx).await,
+            _ => blocked(&mut ctx).await,
+        };
+        eprintln!(
+            "chaos: {name}: {} in {:.1} s",
+            if row.failure.is_some() { "FAIL" } else { "ok" },
+            row.seconds
+        );
+        rows.push(row);
+    }
+    let table = report(&rows, seed);
+    eprintln!("\n{table}");
+    let _ = std::fs::write(target.join("chaos-report.md"), &table);
+    let failures: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.failure.as_ref().map(|f| format!("== {} ==\n{f}", r.name)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "chaos suite failed:\n{}",
+        failures.join("\n\n")
+    );
+}
