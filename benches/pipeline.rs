@@ -75,7 +75,7 @@ fn tiny_paragraphs(seed: &str, n: usize) -> String {
 
 fn pages() -> Vec<(&'static str, String)> {
     let seed = seed();
-    let x10 = vec![seed.as_str(); 10].join("\n\n");
+    let x10 = [seed.as_str(); 10].join("\n\n");
     vec![
         ("seed", seed.clone()),
         ("seed_x10", x10),

@@ -30,6 +30,8 @@ pub enum Command {
     Process(commands::process::Args),
     /// Score segmentation (and classification) against ground truth.
     Eval(commands::eval::Args),
+    /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
+    BenchLoad(commands::bench_load::Args),
 }
 
 /// Runs the binary; returns the process exit code.
@@ -64,5 +66,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Process(args) => commands::process::run(&settings, args),
         Command::Eval(args) => commands::eval::run(&settings, args),
+        Command::BenchLoad(args) => {
+            commands::bench_load::run(&settings, cli.config_dir.as_deref(), args)
+        }
     }
 }
