@@ -1025,26 +1025,15 @@ fn summary(relay: &[PhaseResult], worker: &[PhaseResult]) {
         worker.iter().map(PhaseResult::articles_per_s).collect(),
         "events/s",
     );
-    row(
-        "relay p50 latency",
-        relay.iter().map(|r| ms(r.percentile(0.5))).collect(),
-        "ms",
-    );
-    row(
-        "relay p99 latency",
-        relay.iter().map(|r| ms(r.percentile(0.99))).collect(),
-        "ms",
-    );
-    row(
-        "worker p50 latency",
-        worker.iter().map(|r| ms(r.percentile(0.5))).collect(),
-        "ms",
-    );
-    row(
-        "worker p99 latency",
-        worker.iter().map(|r| ms(r.percentile(0.99))).collect(),
-        "ms",
-    );
+    for (phase, results) in [("relay", relay), ("worker", worker)] {
+        for (name, p) in [("p50", 0.5), ("p99", 0.99)] {
+            row(
+                &format!("{phase} {name} latency"),
+                results.iter().map(|r| ms(r.percentile(p))).collect(),
+                "ms",
+            );
+        }
+    }
     row(
         "worker start-up to consuming",
         worker.iter().map(|r| ms(r.startup)).collect(),
