@@ -80,9 +80,12 @@ pub struct Args {
     /// The `pagesift` binary to run as the worker (default: this executable).
     #[arg(long, value_name = "PATH")]
     pub worker_bin: Option<PathBuf>,
-    /// Directory for the workers' stderr logs (default: the system temp directory).
+    /// Directory for the consumer processes' stderr logs (default: the system temp directory).
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Internal: serve as the relay ceiling on the queues named `PREFIX.*` until SIGTERM.
+    #[arg(long, hide = true, value_name = "PREFIX")]
+    pub serve_relay: Option<String>,
 }
 
 /// Which consumers a run measures.
@@ -143,6 +146,7 @@ impl PhaseResult {
 /// Names of one phase's broker objects, all under a random prefix.
 #[derive(Debug, Clone)]
 struct Names {
+    prefix: String,
     input: String,
     exchange: String,
     sink: String,
@@ -152,8 +156,12 @@ struct Names {
 
 impl Names {
     fn new(run_id: &str, phase: &str) -> Names {
-        let p = format!("pagesift-bench.{run_id}.{phase}");
+        Names::from_prefix(&format!("pagesift-bench.{run_id}.{phase}"))
+    }
+
+    fn from_prefix(p: &str) -> Names {
         Names {
+            prefix: p.to_owned(),
             input: format!("{p}.pages"),
             exchange: format!("{p}.articles"),
             sink: format!("{p}.articles.all"),
@@ -172,7 +180,10 @@ pub fn run(settings: &Settings, config_dir: Option<&Path>, args: Args) -> anyhow
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(run_async(settings, config_dir, args))
+    match args.serve_relay.clone() {
+        Some(prefix) => runtime.block_on(serve_relay(settings, &prefix, &args)),
+        None => runtime.block_on(run_async(settings, config_dir, args)),
+    }
 }
 
 async fn run_async(
@@ -213,6 +224,7 @@ async fn run_async(
         settings.amqp.input_queue_type,
         settings.amqp.page_summary,
     );
+    let jieba_new = time_jieba_new();
     let url = settings.amqp.url.expose_secret().to_owned();
     let admin = connect(&url, "pagesift-bench-admin").await?;
     let mut relay_results = Vec::new();
@@ -220,18 +232,16 @@ async fn run_async(
     for round in 1..=args.rounds {
         let run_id = random_id();
         let ctx = PhaseCtx {
-            url: url.clone(),
             settings,
             templates: templates.clone(),
             pages: args.pages,
             concurrency,
-            prefetch,
             window,
             run_id: run_id.clone(),
         };
         if args.mode != Mode::Worker {
             let names = Names::new(&run_id, "relay");
-            let result = relay_phase(&ctx, &admin, &names).await;
+            let result = relay_phase(&ctx, &admin, &names, config_dir, &args).await;
             cleanup(&admin, &names).await;
             let result = result.context("relay phase")?;
             print_phase(round, "relay", &result);
@@ -239,11 +249,7 @@ async fn run_async(
         }
         if args.mode != Mode::Relay {
             let names = Names::new(&run_id, "worker");
-            let bin = match &args.worker_bin {
-                Some(b) => b.clone(),
-                None => std::env::current_exe().context("locating the pagesift binary")?,
-            };
-            let result = worker_phase(&ctx, &admin, &names, &bin, config_dir, &args).await;
+            let result = worker_phase(&ctx, &admin, &names, config_dir, &args).await;
             cleanup(&admin, &names).await;
             let result = result.context("worker phase")?;
             print_phase(round, "worker", &result);
@@ -251,7 +257,7 @@ async fn run_async(
         }
     }
     let _ = admin.close(200, "bench done".into()).await;
-    summary(&relay_results, &worker_results);
+    summary(&relay_results, &worker_results, jieba_new);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -291,14 +297,25 @@ fn templates(settings: &Settings, files: &[PathBuf]) -> anyhow::Result<Vec<Templ
 
 /// Everything a phase needs.
 struct PhaseCtx<'a> {
-    url: String,
     settings: &'a Settings,
     templates: Arc<Vec<Template>>,
     pages: usize,
     concurrency: usize,
-    prefetch: usize,
     window: usize,
     run_id: String,
+}
+
+/// Median of three `Jieba::new()` timings: the same-run baseline for start-up time.
+fn time_jieba_new() -> Duration {
+    let mut times: Vec<Duration> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            drop(std::hint::black_box(jieba_rs::Jieba::new()));
+            t.elapsed()
+        })
+        .collect();
+    times.sort_unstable();
+    times[1]
 }
 
 fn random_id() -> String {
@@ -329,7 +346,7 @@ fn input_queue_args(settings: &Settings, names: &Names) -> FieldTable {
         );
         args.insert(
             "x-delivery-limit".into(),
-            AMQPValue::LongUInt(settings.amqp.delivery_limit),
+            AMQPValue::LongLongInt(i64::from(settings.amqp.delivery_limit)),
         );
     }
     args.insert(
@@ -391,46 +408,63 @@ async fn relay_phase(
     ctx: &PhaseCtx<'_>,
     admin: &Connection,
     names: &Names,
+    config_dir: Option<&Path>,
+    args: &Args,
 ) -> anyhow::Result<PhaseResult> {
     let ch = admin.create_channel().await?;
     declare_relay_topology(&ch, ctx.settings, names).await?;
     let _ = ch.close(200, "ok".into()).await;
-    let cancel = CancellationToken::new();
-    let started = Instant::now();
-    let relay = tokio::spawn(relay(
-        ctx.url.clone(),
-        names.clone(),
-        ctx.prefetch,
-        ctx.concurrency,
-        ctx.templates.clone(),
-        ctx.settings.amqp.page_summary,
-        cancel.clone(),
-    ));
-    let startup = wait_for_consumers(admin, &names.input, 1, started).await;
-    let startup = match startup {
-        Ok(s) => s,
-        Err(e) => {
-            cancel.cancel();
-            return Err(match relay.await {
-                Ok(Err(relay_err)) => relay_err.context(e.to_string()),
-                _ => e,
-            });
-        }
-    };
-    let cpu0 = self_cpu_seconds();
-    let load = drive_load(ctx, admin, names).await;
-    let harness_cpu = self_cpu_seconds() - cpu0;
-    cancel.cancel();
-    let relay_result = relay.await;
-    let mut result = load?;
-    match relay_result {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e.context("relay")),
-        Err(e) => return Err(anyhow!("relay task: {e}")),
+    let bin = std::env::current_exe().context("locating the pagesift binary")?;
+    let mut cmd = tokio::process::Command::new(bin);
+    if let Some(dir) = config_dir {
+        cmd.arg("--config-dir").arg(dir);
     }
-    result.startup = startup;
-    result.harness_cpu = harness_cpu;
-    Ok(result)
+    cmd.arg("bench-load")
+        .arg("--serve-relay")
+        .arg(&names.prefix)
+        .arg("--concurrency")
+        .arg(ctx.concurrency.to_string());
+    for file in &args.page_files {
+        cmd.arg("--page").arg(file);
+    }
+    child_phase(ctx, admin, names, vec![cmd], "relay", args).await
+}
+
+/// `--serve-relay PREFIX`: runs the relay on the phase's names until SIGTERM/SIGINT.
+async fn serve_relay(settings: &Settings, prefix: &str, args: &Args) -> anyhow::Result<ExitCode> {
+    let templates = Arc::new(templates(settings, &args.page_files)?);
+    let concurrency = if args.concurrency > 0 {
+        args.concurrency
+    } else {
+        settings.concurrency()
+    };
+    let prefetch = if settings.worker.prefetch > 0 {
+        usize::from(settings.worker.prefetch)
+    } else {
+        concurrency * 2
+    };
+    let cancel = CancellationToken::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        stop.cancel();
+    });
+    relay(
+        settings.amqp.url.expose_secret().to_owned(),
+        Names::from_prefix(prefix),
+        prefetch,
+        concurrency,
+        templates,
+        settings.amqp.page_summary,
+        cancel,
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The no-op consumer: per page, publish the precomputed events with confirms, then ack.
@@ -581,32 +615,69 @@ async fn worker_phase(
     ctx: &PhaseCtx<'_>,
     admin: &Connection,
     names: &Names,
-    bin: &Path,
     config_dir: Option<&Path>,
     args: &Args,
 ) -> anyhow::Result<PhaseResult> {
+    let bin = match &args.worker_bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe().context("locating the pagesift binary")?,
+    };
+    let commands = (0..args.workers)
+        .map(|_| {
+            let mut cmd = tokio::process::Command::new(&bin);
+            if let Some(dir) = config_dir {
+                cmd.arg("--config-dir").arg(dir);
+            }
+            cmd.arg("run")
+                .env("PAGESIFT__AMQP__INPUT_QUEUE", &names.input)
+                .env("PAGESIFT__AMQP__OUTPUT_EXCHANGE", &names.exchange)
+                .env("PAGESIFT__AMQP__DEAD_LETTER_EXCHANGE", &names.dead_exchange)
+                .env("PAGESIFT__AMQP__DEAD_LETTER_QUEUE", &names.dead_queue)
+                .env("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", &names.sink)
+                .env("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", "")
+                .env("PAGESIFT__AMQP__DECLARE", "true")
+                .env("PAGESIFT__WORKER__CONCURRENCY", ctx.concurrency.to_string())
+                .env("PAGESIFT__HTTP__ENABLED", "false");
+            cmd
+        })
+        .collect();
+    // Declared here with the worker's own arguments, so start-up can be polled on the queue
+    // before the worker has declared it (its redeclare with the same arguments is a no-op).
+    let ch = admin.create_channel().await?;
+    ch.queue_declare(
+        names.input.as_str().into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        },
+        input_queue_args(ctx.settings, names),
+    )
+    .await
+    .with_context(|| format!("declaring {}", names.input))?;
+    let _ = ch.close(200, "ok".into()).await;
+    child_phase(ctx, admin, names, commands, "worker", args).await
+}
+
+/// Starts the consumer processes, waits until the broker sees all their consumers, drives the
+/// load, reads their CPU and memory from `/proc`, then stops them with SIGTERM.
+async fn child_phase(
+    ctx: &PhaseCtx<'_>,
+    admin: &Connection,
+    names: &Names,
+    commands: Vec<tokio::process::Command>,
+    phase: &str,
+    args: &Args,
+) -> anyhow::Result<PhaseResult> {
     let log_dir = args.log_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let want = u32::try_from(commands.len()).unwrap_or(u32::MAX);
+    let log0 = log_dir.join(format!("pagesift-bench-{}-{phase}-0.log", ctx.run_id));
     let started = Instant::now();
     let mut children = Vec::new();
-    for k in 0..args.workers {
-        let log = log_dir.join(format!("pagesift-bench-{}-worker-{k}.log", ctx.run_id));
+    for (k, mut cmd) in commands.into_iter().enumerate() {
+        let log = log_dir.join(format!("pagesift-bench-{}-{phase}-{k}.log", ctx.run_id));
         let log_file =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let mut cmd = tokio::process::Command::new(bin);
-        if let Some(dir) = config_dir {
-            cmd.arg("--config-dir").arg(dir);
-        }
-        cmd.arg("run")
-            .env("PAGESIFT__AMQP__INPUT_QUEUE", &names.input)
-            .env("PAGESIFT__AMQP__OUTPUT_EXCHANGE", &names.exchange)
-            .env("PAGESIFT__AMQP__DEAD_LETTER_EXCHANGE", &names.dead_exchange)
-            .env("PAGESIFT__AMQP__DEAD_LETTER_QUEUE", &names.dead_queue)
-            .env("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", &names.sink)
-            .env("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", "")
-            .env("PAGESIFT__AMQP__DECLARE", "true")
-            .env("PAGESIFT__WORKER__CONCURRENCY", ctx.concurrency.to_string())
-            .env("PAGESIFT__HTTP__ENABLED", "false")
-            .env("PAGESIFT__LOG__STATS_INTERVAL_SECONDS", "0")
+        cmd.env("PAGESIFT__LOG__STATS_INTERVAL_SECONDS", "0")
             .env("PAGESIFT__LOG__FORMAT", "json")
             .env("PAGESIFT__LOG__FILTER", "warn")
             .env_remove("RUST_LOG")
@@ -614,10 +685,7 @@ async fn worker_phase(
             .stdout(std::process::Stdio::null())
             .stderr(log_file)
             .kill_on_drop(true);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        children.push(child);
+        children.push(cmd.spawn().context("starting a consumer process")?);
     }
     let pids: Vec<u32> = children
         .iter()
@@ -625,11 +693,11 @@ async fn worker_phase(
         .collect();
     let outcome = async {
         let startup = tokio::select! {
-            s = wait_for_consumers(admin, &names.input, args.workers as u32, started) => s?,
+            s = wait_for_consumers(admin, &names.input, want, started) => s?,
             exit = children[0].wait() => bail!(
-                "worker exited before consuming ({:?}); see {}",
+                "{phase} exited before consuming ({:?}); see {}",
                 exit.ok(),
-                log_dir.join(format!("pagesift-bench-{}-worker-0.log", ctx.run_id)).display()
+                log0.display()
             ),
         };
         let ready_rss = pids
@@ -999,7 +1067,7 @@ fn row(name: &str, values: Vec<f64>, unit: &str) {
     }
 }
 
-fn summary(relay: &[PhaseResult], worker: &[PhaseResult]) {
+fn summary(relay: &[PhaseResult], worker: &[PhaseResult], jieba_new: Duration) {
     println!("\n| figure | median | min | max | unit |\n|---|---:|---:|---:|---|");
     row(
         "relay pages/s",
@@ -1034,34 +1102,57 @@ fn summary(relay: &[PhaseResult], worker: &[PhaseResult]) {
             );
         }
     }
+    for (phase, results) in [("relay", relay), ("worker", worker)] {
+        row(
+            &format!("{phase} start-up to consuming"),
+            results.iter().map(|r| ms(r.startup)).collect(),
+            "ms (worker target ≤ 500)",
+        );
+        row(
+            &format!("{phase} CPU per page"),
+            results
+                .iter()
+                .filter_map(|r| Some(r.consumer_cpu? * 1e3 / r.pages as f64))
+                .collect(),
+            "ms",
+        );
+        row(
+            &format!("{phase} RSS when ready"),
+            results
+                .iter()
+                .filter_map(|r| Some(r.ready_rss_kib? as f64 / 1024.0))
+                .collect(),
+            "MB",
+        );
+        row(
+            &format!("{phase} peak RSS (VmHWM)"),
+            results
+                .iter()
+                .filter_map(|r| Some(r.peak_rss_kib? as f64 / 1024.0))
+                .collect(),
+            "MB (worker target ≤ 150)",
+        );
+    }
     row(
-        "worker start-up to consuming",
-        worker.iter().map(|r| ms(r.startup)).collect(),
-        "ms (target ≤ 500)",
+        "worker / relay (CPU per page, same round)",
+        relay
+            .iter()
+            .zip(worker)
+            .filter_map(|(r, w)| Some(w.consumer_cpu? / r.consumer_cpu?))
+            .collect(),
+        "ratio",
     );
     row(
-        "worker CPU per page",
+        "worker start-up / Jieba::new() (same run)",
         worker
             .iter()
-            .filter_map(|r| Some(r.consumer_cpu? * 1e3 / r.pages as f64))
+            .map(|w| w.startup.as_secs_f64() / jieba_new.as_secs_f64().max(1e-9))
             .collect(),
-        "ms",
+        "ratio",
     );
-    row(
-        "worker RSS when ready",
-        worker
-            .iter()
-            .filter_map(|r| Some(r.ready_rss_kib? as f64 / 1024.0))
-            .collect(),
-        "MB",
-    );
-    row(
-        "worker peak RSS (VmHWM)",
-        worker
-            .iter()
-            .filter_map(|r| Some(r.peak_rss_kib? as f64 / 1024.0))
-            .collect(),
-        "MB (target ≤ 150)",
+    println!(
+        "\nJieba::new() in this run: {:.1} ms (median of 3)",
+        ms(jieba_new)
     );
 }
 
