@@ -192,16 +192,7 @@ async fn run_async(
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     let templates = Arc::new(templates(settings, &args.page_files)?);
-    let concurrency = if args.concurrency > 0 {
-        args.concurrency
-    } else {
-        settings.concurrency()
-    };
-    let prefetch = if settings.worker.prefetch > 0 {
-        usize::from(settings.worker.prefetch)
-    } else {
-        concurrency * 2
-    };
+    let (concurrency, prefetch) = concurrency_and_prefetch(settings, &args);
     let window = if args.window > 0 {
         args.window
     } else {
@@ -259,6 +250,21 @@ async fn run_async(
     let _ = admin.close(200, "bench done".into()).await;
     summary(&relay_results, &worker_results, jieba_new);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Pages in flight per consumer and its prefetch: `--concurrency` or the worker's settings.
+fn concurrency_and_prefetch(settings: &Settings, args: &Args) -> (usize, usize) {
+    let concurrency = if args.concurrency > 0 {
+        args.concurrency
+    } else {
+        settings.concurrency()
+    };
+    let prefetch = if settings.worker.prefetch > 0 {
+        usize::from(settings.worker.prefetch)
+    } else {
+        concurrency * 2
+    };
+    (concurrency, prefetch)
 }
 
 /// Reads the page files and runs the pipeline once on each to get the events it yields.
@@ -433,16 +439,7 @@ async fn relay_phase(
 /// `--serve-relay PREFIX`: runs the relay on the phase's names until SIGTERM/SIGINT.
 async fn serve_relay(settings: &Settings, prefix: &str, args: &Args) -> anyhow::Result<ExitCode> {
     let templates = Arc::new(templates(settings, &args.page_files)?);
-    let concurrency = if args.concurrency > 0 {
-        args.concurrency
-    } else {
-        settings.concurrency()
-    };
-    let prefetch = if settings.worker.prefetch > 0 {
-        usize::from(settings.worker.prefetch)
-    } else {
-        concurrency * 2
-    };
+    let (concurrency, prefetch) = concurrency_and_prefetch(settings, args);
     let cancel = CancellationToken::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
