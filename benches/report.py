@@ -130,6 +130,43 @@ def main():
             verdict = "ok" if ok else ("MISSED (median ok)" if value[1] <= limit else "MISSED")
             failed |= value[1] > limit
         print(f"| {name} | {fmt(value)} | {'≤ ' + str(limit) if limit else ''} | {verdict} |")
+    paired = {}
+    for r in runs:
+        try:
+            with open(os.path.join(root, f"paired-{r}.json")) as f:
+                paired[r] = json.load(f)
+        except (OSError, ValueError):
+            pass
+    if paired:
+        print(f"\nInterleaved (paired) ratios, runs {', '.join(sorted(paired))}: "
+              "median over runs of each run's median pair ratio (min–max over runs)\n")
+        print("| figure | median (min–max) | target | verdict |")
+        print("|---|---:|---:|---|")
+
+        def pv(path):
+            out = []
+            for data in paired.values():
+                v = data
+                for k in path:
+                    v = v.get(k) if isinstance(v, dict) else None
+                out.append(v[1] if isinstance(v, list) else None)
+            return mmm(out)
+
+        rows = [(f"{page}: process / cut", ("{0}".format(page), "process"), 2.5 if page == "seed" else None)
+                for page in PAGES]
+        rows += [(f"{page}: segmentation / cut", (page, "segment_total"), 0.3 if page == "seed" else None)
+                 for page in PAGES]
+        rows += [("growth seed x10 / seed: process", ("growth_seed_x10_over_seed", "process"), 11.0),
+                 ("growth seed x10 / seed: cut (baseline)", ("growth_seed_x10_over_seed", "cut"), None),
+                 ("growth 10k / 1k tiny paragraphs: process", ("growth_tiny_10k_over_tiny_1k", "process"), 11.0),
+                 ("growth 10k / 1k tiny paragraphs: cut (baseline)", ("growth_tiny_10k_over_tiny_1k", "cut"), None)]
+        for name, path, limit in rows:
+            value = pv(path)
+            verdict = "—"
+            if limit is not None and value is not None:
+                verdict = "ok" if value[1] <= limit else "MISSED"
+                failed |= value[1] > limit
+            print(f"| {name} | {fmt(value)} | {'≤ ' + str(limit) if limit else ''} | {verdict} |")
     for s, v in startup.items():
         if v:
             print(f"\nstartup/{s}: {v[1] / 1e6:.1f} ms median ({v[0] / 1e6:.1f}–{v[2] / 1e6:.1f})", end="")
