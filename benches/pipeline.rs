@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group};
 use jieba_rs::Jieba;
 use pagesift::model::{ArticleEvent, PageMeta, RawPage};
-use pagesift::pipeline::{Pipeline, normalize, segment};
+use pagesift::pipeline::{normalize, segment};
 use pagesift::settings::Settings;
 
 #[path = "support/mod.rs"]
