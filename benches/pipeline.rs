@@ -117,9 +117,9 @@ fn bench_startup(c: &mut Criterion) {
 
 fn config() -> Criterion {
     Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(20)
 }
 
 /// Interleaved A/B timing: alternates short batches of `stage` and of the `cut` baseline on the
