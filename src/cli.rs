@@ -28,6 +28,10 @@ pub struct Cli {
 pub enum Command {
     /// Process page files offline (no broker) and print one article event per line.
     Process(commands::process::Args),
+    /// Run the worker: consume pages from RabbitMQ, publish article events, ack.
+    Run(commands::run::Args),
+    /// Publish page files to the input queue (with confirms), for demos, tests and load runs.
+    Publish(commands::publish::Args),
     /// Score segmentation (and classification) against ground truth.
     Eval(commands::eval::Args),
     /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
@@ -66,6 +70,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Process(args) => commands::process::run(&settings, args),
         Command::Eval(args) => commands::eval::run(&settings, args),
+        Command::Run(args) => commands::run::run(&settings, args),
+        Command::Publish(args) => commands::publish::run(&settings, args),
         Command::BenchLoad(args) => {
             commands::bench_load::run(&settings, cli.config_dir.as_deref(), args)
         }

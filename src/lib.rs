@@ -11,13 +11,21 @@
 //!   `PAGESIFT__*` variables), validated at start-up.
 //! - [`telemetry`]: the tracing subscriber (pretty locally, JSON in production).
 //! - [`health`]: readiness state shared by the worker and the HTTP endpoint.
+//! - [`amqp`]: RabbitMQ connection, topology and confirmed publishing (lapin).
+//! - [`worker`]: `pagesift run`'s consumer: page in, confirmed events out, then ack.
+//! - [`metrics`]: every metric name and recording function.
+//! - [`shutdown`]: SIGTERM/SIGINT handling.
 //! - [`cli`]: the command line (`run`, `process`, `eval`, …) and its commands in [`commands`].
 
+pub mod amqp;
 pub mod cli;
 pub mod commands;
 pub mod health;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod resources;
 pub mod settings;
+pub mod shutdown;
 pub mod telemetry;
+pub mod worker;

@@ -26,18 +26,17 @@ use anyhow::{Context, anyhow, bail};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::PageMeta;
 use crate::pipeline::Hints;
-use crate::settings::{QueueType, Settings};
+use crate::settings::Settings;
 
 /// Header naming the page template a bench page was built from (read by the relay).
 const TEMPLATE_HEADER: &str = "x-pagesift-bench-template";
@@ -343,70 +342,27 @@ async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
         .context("connecting to the broker (is RabbitMQ running?)")
 }
 
-fn input_queue_args(settings: &Settings, names: &Names) -> FieldTable {
-    let mut args = FieldTable::default();
-    if settings.amqp.input_queue_type == QueueType::Quorum {
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        args.insert(
-            "x-delivery-limit".into(),
-            AMQPValue::LongLongInt(i64::from(settings.amqp.delivery_limit)),
-        );
-    }
-    args.insert(
-        "x-dead-letter-exchange".into(),
-        AMQPValue::LongString(names.dead_exchange.as_str().into()),
-    );
-    args
-}
-
-/// The relay's topology, shaped like the worker's: the input queue of the configured type with
-/// a dead-letter exchange, a durable topic exchange and a durable queue bound with `article.#`.
-async fn declare_relay_topology(
-    ch: &Channel,
+/// The phase's topology, declared with the worker's own code (`amqp::topology::declare`) on
+/// the phase's names: the relay then runs on exactly the worker's queues, and the worker's own
+/// redeclare at start-up is a no-op. The safety queue is left out (one bound queue, like the
+/// relay's collector).
+async fn declare_topology(
+    admin: &Connection,
     settings: &Settings,
     names: &Names,
 ) -> anyhow::Result<()> {
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    let exchange_opts = ExchangeDeclareOptions {
-        durable: true,
-        ..ExchangeDeclareOptions::default()
-    };
-    ch.exchange_declare(
-        names.dead_exchange.as_str().into(),
-        ExchangeKind::Fanout,
-        exchange_opts,
-        FieldTable::default(),
-    )
-    .await?;
-    ch.queue_declare(
-        names.input.as_str().into(),
-        durable,
-        input_queue_args(settings, names),
-    )
-    .await?;
-    ch.exchange_declare(
-        names.exchange.as_str().into(),
-        ExchangeKind::Topic,
-        exchange_opts,
-        FieldTable::default(),
-    )
-    .await?;
-    ch.queue_declare(names.sink.as_str().into(), durable, FieldTable::default())
-        .await?;
-    ch.queue_bind(
-        names.sink.as_str().into(),
-        names.exchange.as_str().into(),
-        "article.#".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await?;
+    let mut amqp = settings.amqp.clone();
+    amqp.input_queue = names.input.clone();
+    amqp.output_exchange = names.exchange.clone();
+    amqp.dead_letter_exchange = names.dead_exchange.clone();
+    amqp.dead_letter_queue = names.dead_queue.clone();
+    amqp.all_articles_queue = names.sink.clone();
+    amqp.safety_articles_queue = String::new();
+    let ch = admin.create_channel().await?;
+    crate::amqp::topology::declare(&ch, &amqp)
+        .await
+        .with_context(|| format!("declaring the topology of {}", names.prefix))?;
+    let _ = ch.close(200, "ok".into()).await;
     Ok(())
 }
 
@@ -417,9 +373,7 @@ async fn relay_phase(
     config_dir: Option<&Path>,
     args: &Args,
 ) -> anyhow::Result<PhaseResult> {
-    let ch = admin.create_channel().await?;
-    declare_relay_topology(&ch, ctx.settings, names).await?;
-    let _ = ch.close(200, "ok".into()).await;
+    declare_topology(admin, ctx.settings, names).await?;
     let bin = std::env::current_exe().context("locating the pagesift binary")?;
     let mut cmd = tokio::process::Command::new(bin);
     if let Some(dir) = config_dir {
@@ -638,20 +592,7 @@ async fn worker_phase(
             cmd
         })
         .collect();
-    // Declared here with the worker's own arguments, so start-up can be polled on the queue
-    // before the worker has declared it (its redeclare with the same arguments is a no-op).
-    let ch = admin.create_channel().await?;
-    ch.queue_declare(
-        names.input.as_str().into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        input_queue_args(ctx.settings, names),
-    )
-    .await
-    .with_context(|| format!("declaring {}", names.input))?;
-    let _ = ch.close(200, "ok".into()).await;
+    declare_topology(admin, ctx.settings, names).await?;
     child_phase(ctx, admin, names, commands, "worker", args).await
 }
 

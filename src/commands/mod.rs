@@ -4,6 +4,8 @@
 pub mod bench_load;
 pub mod eval;
 pub mod process;
+pub mod publish;
+pub mod run;
 
 /// The current UTC time as RFC 3339 (the pipeline takes the clock reading from its caller).
 pub fn now_rfc3339() -> String {

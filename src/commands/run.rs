@@ -1,0 +1,135 @@
+//! `pagesift run`: the worker. Loads the model, installs the signal handlers (SIGTERM/SIGINT
+//! drain and exit; SIGHUP reloads the model files), logs a one-line stats summary every
+//! `log.stats_interval_seconds`, and runs [`crate::worker::run`] until shut down.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use crate::health::Readiness;
+use crate::settings::Settings;
+use crate::worker::SharedPipeline;
+
+/// Arguments of `pagesift run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Runs the command: builds a multi-threaded runtime and serves until shut down.
+pub fn run(settings: &Settings, _args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(settings.clone(), Readiness::new()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The worker with its reload and stats tasks; returns after a graceful shutdown. `readiness`
+/// is flipped by the worker (the HTTP endpoint reports it).
+pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<()> {
+    let shutdown = crate::shutdown::install()?;
+    let pipeline = crate::resources::build_pipeline(&settings.pipeline)
+        .context("loading the pipeline's model files")?;
+    crate::metrics::describe();
+    crate::metrics::model_info(pipeline.classifier_version(), None);
+    tracing::info!(
+        version = crate::pipeline::VERSION,
+        classifier = pipeline.classifier_version(),
+        url = %settings.redacted_amqp_url(),
+        "pagesift worker starting"
+    );
+    let shared: SharedPipeline = Arc::new(ArcSwap::from_pointee(pipeline));
+    let reloader = spawn_reloader(settings.clone(), Arc::clone(&shared), shutdown.clone())?;
+    let stats = spawn_stats(settings.log.stats_interval_seconds, shutdown.clone());
+    let result = crate::worker::run(&settings, shared, readiness, shutdown.clone()).await;
+    shutdown.cancel();
+    reloader.abort();
+    stats.abort();
+    result.context("the worker stopped")?;
+    tracing::info!(summary = %crate::metrics::stats_line(
+        &crate::metrics::Snapshot::default(), &crate::metrics::snapshot(), Duration::from_secs(1)),
+        "pagesift worker stopped");
+    Ok(())
+}
+
+/// Reloads the model files on SIGHUP and swaps the pipeline atomically; a bad file is logged
+/// and the old pipeline keeps serving.
+pub fn spawn_reloader(
+    settings: Settings,
+    shared: SharedPipeline,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("installing the SIGHUP handler")?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                received = hangup.recv() => if received.is_none() { return },
+            }
+            reload(&settings, &shared).await;
+        }
+    }))
+}
+
+/// Rebuilds the pipeline from the configured files and swaps it in; returns whether it did.
+pub async fn reload(settings: &Settings, shared: &SharedPipeline) -> bool {
+    let pipeline_settings = settings.pipeline.clone();
+    let built =
+        tokio::task::spawn_blocking(move || crate::resources::build_pipeline(&pipeline_settings))
+            .await;
+    match built {
+        Ok(Ok(pipeline)) => {
+            let previous = shared.load().classifier_version().to_owned();
+            crate::metrics::model_info(pipeline.classifier_version(), Some(&previous));
+            tracing::info!(
+                classifier = pipeline.classifier_version(),
+                previous,
+                "model reloaded"
+            );
+            shared.store(Arc::new(pipeline));
+            crate::metrics::reloaded(true);
+            true
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %crate::telemetry::error_chain(&e),
+                "model reload rejected; the previous model keeps serving");
+            crate::metrics::reloaded(false);
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "model reload failed; the previous model keeps serving");
+            crate::metrics::reloaded(false);
+            false
+        }
+    }
+}
+
+/// Logs the one-line stats summary every `interval_seconds` (never when 0).
+pub fn spawn_stats(
+    interval_seconds: u64,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if interval_seconds == 0 {
+            return;
+        }
+        let period = Duration::from_secs(interval_seconds);
+        let mut before = crate::metrics::snapshot();
+        let mut at = Instant::now();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(period) => {}
+            }
+            let now = crate::metrics::snapshot();
+            tracing::info!(stats = %crate::metrics::stats_line(&before, &now, at.elapsed()), "stats");
+            before = now;
+            at = Instant::now();
+        }
+    })
+}
