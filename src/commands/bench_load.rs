@@ -971,7 +971,7 @@ fn print_phase(round: usize, phase: &str, r: &PhaseResult) {
     );
     if let Some(cpu) = r.consumer_cpu {
         line.push_str(&format!(
-            "  worker CPU {:.2} ms/page",
+            "  {phase} CPU {:.2} ms/page",
             cpu * 1e3 / r.pages as f64
         ));
     }
