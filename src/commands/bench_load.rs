@@ -221,6 +221,7 @@ async fn run_async(
     let mut worker_results = Vec::new();
     for round in 1..=args.rounds {
         let run_id = random_id();
+        println!("round {round}: names pagesift-bench.{run_id}.*");
         let ctx = PhaseCtx {
             settings,
             templates: templates.clone(),
