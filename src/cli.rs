@@ -34,6 +34,12 @@ pub enum Command {
     Publish(commands::publish::Args),
     /// Score segmentation (and classification) against ground truth.
     Eval(commands::eval::Args),
+    /// Validate the configuration and print it with secrets redacted (non-zero exit if invalid).
+    CheckConfig(commands::check_config::Args),
+    /// Inspect and replay the dead-letter queue.
+    DeadLetters(commands::dead_letters::Args),
+    /// Ask the local HTTP endpoint for /healthz or /readyz (exit 0 when it answers 200).
+    Probe(commands::probe::Args),
     /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
     BenchLoad(commands::bench_load::Args),
 }
@@ -72,6 +78,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => commands::eval::run(&settings, args),
         Command::Run(args) => commands::run::run(&settings, args),
         Command::Publish(args) => commands::publish::run(&settings, args),
+        Command::CheckConfig(args) => commands::check_config::run(&settings, args),
+        Command::DeadLetters(args) => commands::dead_letters::run(&settings, args),
+        Command::Probe(args) => commands::probe::run(&settings, args),
         Command::BenchLoad(args) => {
             commands::bench_load::run(&settings, cli.config_dir.as_deref(), args)
         }

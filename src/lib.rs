@@ -15,12 +15,14 @@
 //! - [`worker`]: `pagesift run`'s consumer: page in, confirmed events out, then ack.
 //! - [`metrics`]: every metric name and recording function.
 //! - [`shutdown`]: SIGTERM/SIGINT handling.
+//! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoint.
 //! - [`cli`]: the command line (`run`, `process`, `eval`, …) and its commands in [`commands`].
 
 pub mod amqp;
 pub mod cli;
 pub mod commands;
 pub mod health;
+pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

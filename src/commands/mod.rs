@@ -2,7 +2,10 @@
 //! and call the pure [`crate::pipeline`].
 
 pub mod bench_load;
+pub mod check_config;
+pub mod dead_letters;
 pub mod eval;
+pub mod probe;
 pub mod process;
 pub mod publish;
 pub mod run;

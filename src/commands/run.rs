@@ -32,6 +32,7 @@ pub fn run(settings: &Settings, _args: Args) -> anyhow::Result<ExitCode> {
 /// is flipped by the worker (the HTTP endpoint reports it).
 pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<()> {
     let shutdown = crate::shutdown::install()?;
+    let endpoint = crate::http::start(&settings.http, readiness.clone()).await?;
     let pipeline = crate::resources::build_pipeline(&settings.pipeline)
         .context("loading the pipeline's model files")?;
     crate::metrics::describe();
@@ -49,6 +50,9 @@ pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<(
     shutdown.cancel();
     reloader.abort();
     stats.abort();
+    if let Some(endpoint) = endpoint {
+        endpoint.stop().await?;
+    }
     result.context("the worker stopped")?;
     tracing::info!(summary = %crate::metrics::stats_line(
         &crate::metrics::Snapshot::default(), &crate::metrics::snapshot(), Duration::from_secs(1)),
