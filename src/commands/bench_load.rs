@@ -1,10 +1,12 @@
 //! `pagesift bench-load`: the end-to-end load test through RabbitMQ (issue 6).
 //!
-//! Each round measures two consumers on fresh, randomly named queues, one after the other:
+//! Each round measures two consumers on fresh, randomly named queues, one after the other (the
+//! order alternates between rounds):
 //!
-//! 1. the **relay ceiling** — a no-op consumer (in this process, with lapin) that, for each page,
-//!    publishes the very same event bodies the pipeline would produce (precomputed here, so it does
-//!    no work) as confirmed persistent messages, waits for their confirms and acks the page;
+//! 1. the **relay ceiling** — a no-op consumer (`--workers` processes of this binary in the hidden
+//!    `--serve-relay` mode, with lapin) that, for each page, publishes the very same event bodies
+//!    the pipeline would produce (precomputed at its start, so it does no work per page) as
+//!    confirmed persistent messages, waits for their confirms and acks the page;
 //! 2. the **worker** — `pagesift run` child processes pointed at the random names through
 //!    `PAGESIFT__AMQP__*` variables.
 //!
@@ -98,6 +100,22 @@ pub enum Mode {
     Worker,
 }
 
+/// The two consumers a round measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Relay,
+    Worker,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Relay => "relay",
+            Phase::Worker => "worker",
+        }
+    }
+}
+
 /// One page shape: its message body text and the event bodies the pipeline makes from it.
 #[derive(Debug)]
 struct Template {
@@ -114,13 +132,13 @@ struct PhaseResult {
     elapsed: Duration,
     latencies: Vec<Duration>,
     startup: Duration,
-    /// CPU seconds used by the consumer processes during the load (worker only).
+    /// CPU seconds used by the consumer processes during the load.
     consumer_cpu: Option<f64>,
     /// CPU seconds used by this process during the load (publisher + collector (+ relay)).
     harness_cpu: f64,
-    /// Peak RSS of the largest consumer process, in KiB (worker only).
+    /// Peak RSS of the largest consumer process, in KiB.
     peak_rss_kib: Option<u64>,
-    /// RSS of the largest consumer process once ready, in KiB (worker only).
+    /// RSS of the largest consumer process once ready, in KiB.
     ready_rss_kib: Option<u64>,
 }
 
@@ -230,21 +248,29 @@ async fn run_async(
             window,
             run_id: run_id.clone(),
         };
-        if args.mode != Mode::Worker {
-            let names = Names::new(&run_id, "relay");
-            let result = relay_phase(&ctx, &admin, &names, config_dir, &args).await;
-            cleanup(&admin, &names).await;
-            let result = result.context("relay phase")?;
-            print_phase(round, "relay", &result);
-            relay_results.push(result);
+        // Alternate the order between rounds so a slow drift in the machine's load does not
+        // favour one side.
+        let mut phases = vec![Phase::Relay, Phase::Worker];
+        phases.retain(|p| match p {
+            Phase::Relay => args.mode != Mode::Worker,
+            Phase::Worker => args.mode != Mode::Relay,
+        });
+        if round % 2 == 0 {
+            phases.reverse();
         }
-        if args.mode != Mode::Relay {
-            let names = Names::new(&run_id, "worker");
-            let result = worker_phase(&ctx, &admin, &names, config_dir, &args).await;
+        for phase in phases {
+            let names = Names::new(&run_id, phase.name());
+            let result = match phase {
+                Phase::Relay => relay_phase(&ctx, &admin, &names, config_dir, &args).await,
+                Phase::Worker => worker_phase(&ctx, &admin, &names, config_dir, &args).await,
+            };
             cleanup(&admin, &names).await;
-            let result = result.context("worker phase")?;
-            print_phase(round, "worker", &result);
-            worker_results.push(result);
+            let result = result.with_context(|| format!("{} phase", phase.name()))?;
+            print_phase(round, phase.name(), &result);
+            match phase {
+                Phase::Relay => relay_results.push(result),
+                Phase::Worker => worker_results.push(result),
+            }
         }
     }
     let _ = admin.close(200, "bench done".into()).await;
@@ -375,20 +401,23 @@ async fn relay_phase(
     args: &Args,
 ) -> anyhow::Result<PhaseResult> {
     declare_topology(admin, ctx.settings, names).await?;
+    // As many relay processes as worker processes, so both sides get the same parallelism.
     let bin = std::env::current_exe().context("locating the pagesift binary")?;
-    let mut cmd = tokio::process::Command::new(bin);
-    if let Some(dir) = config_dir {
-        cmd.arg("--config-dir").arg(dir);
-    }
-    cmd.arg("bench-load")
-        .arg("--serve-relay")
-        .arg(&names.prefix)
-        .arg("--concurrency")
-        .arg(ctx.concurrency.to_string());
-    for file in &args.page_files {
-        cmd.arg("--page").arg(file);
-    }
-    child_phase(ctx, admin, names, vec![cmd], "relay", args).await
+    let commands = (0..args.workers)
+        .map(|_| {
+            let mut cmd = pagesift_command(&bin, config_dir);
+            cmd.arg("bench-load")
+                .arg("--serve-relay")
+                .arg(&names.prefix)
+                .arg("--concurrency")
+                .arg(ctx.concurrency.to_string());
+            for file in &args.page_files {
+                cmd.arg("--page").arg(file);
+            }
+            cmd
+        })
+        .collect();
+    child_phase(ctx, admin, names, commands, "relay", args).await
 }
 
 /// `--serve-relay PREFIX`: runs the relay on the phase's names until SIGTERM/SIGINT.
@@ -576,10 +605,7 @@ async fn worker_phase(
     };
     let commands = (0..args.workers)
         .map(|_| {
-            let mut cmd = tokio::process::Command::new(&bin);
-            if let Some(dir) = config_dir {
-                cmd.arg("--config-dir").arg(dir);
-            }
+            let mut cmd = pagesift_command(&bin, config_dir);
             cmd.arg("run")
                 .env("PAGESIFT__AMQP__INPUT_QUEUE", &names.input)
                 .env("PAGESIFT__AMQP__OUTPUT_EXCHANGE", &names.exchange)
@@ -595,6 +621,15 @@ async fn worker_phase(
         .collect();
     declare_topology(admin, ctx.settings, names).await?;
     child_phase(ctx, admin, names, commands, "worker", args).await
+}
+
+/// `BIN [--config-dir DIR]`: a pagesift command reading the same configuration as this one.
+fn pagesift_command(bin: &Path, config_dir: Option<&Path>) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(bin);
+    if let Some(dir) = config_dir {
+        cmd.arg("--config-dir").arg(dir);
+    }
+    cmd
 }
 
 /// Starts the consumer processes, waits until the broker sees all their consumers, drives the
