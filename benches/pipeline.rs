@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group};
 use jieba_rs::Jieba;
 use pagesift::model::{ArticleEvent, PageMeta, RawPage};
-use pagesift::pipeline::{normalize, segment};
+use pagesift::pipeline::{nlp, normalize, segment};
 use pagesift::settings::Settings;
 
 #[path = "support/mod.rs"]
@@ -73,17 +73,15 @@ fn bench_pages(c: &mut Criterion) {
             b.iter(|| {
                 articles
                     .iter()
-                    .map(|a| pipeline.enricher().enrich(jieba, black_box(a)))
+                    .map(|a| {
+                        let tokens = nlp::tokenize(jieba, black_box(a));
+                        pipeline.enricher().enrich(&tokens, a)
+                    })
                     .collect::<Vec<_>>()
             })
         });
         group.bench_function("classify", |b| {
-            b.iter(|| {
-                articles
-                    .iter()
-                    .map(|a| pipeline.classifier().classify(jieba, black_box(a)))
-                    .collect::<Vec<_>>()
-            })
+            b.iter(|| pipeline.classifier().classify_page(black_box(&articles)))
         });
         group.bench_function("serialise", |b| {
             b.iter(|| {

@@ -40,6 +40,12 @@ pub enum Command {
     DeadLetters(commands::dead_letters::Args),
     /// Ask the local HTTP endpoint for /healthz or /readyz (exit 0 when it answers 200).
     Probe(commands::probe::Args),
+    /// Fit the classifier's weights from labelled articles and write the model file.
+    Train(commands::train::Args),
+    /// Classifier metrics (k-fold cross-validated by default) beside the naive baseline.
+    EvalClassifier(commands::eval_classifier::Args),
+    /// Build the keyword IDF table from a corpus.
+    BuildIdf(commands::build_idf::Args),
     /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
     BenchLoad(commands::bench_load::Args),
 }
@@ -81,6 +87,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig(args) => commands::check_config::run(&settings, args),
         Command::DeadLetters(args) => commands::dead_letters::run(&settings, args),
         Command::Probe(args) => commands::probe::run(&settings, args),
+        Command::Train(args) => commands::train::run(&settings, args),
+        Command::EvalClassifier(args) => commands::eval_classifier::run(&settings, args),
+        Command::BuildIdf(args) => commands::build_idf::run(&settings, args),
         Command::BenchLoad(args) => {
             commands::bench_load::run(&settings, cli.config_dir.as_deref(), args)
         }

@@ -2,13 +2,17 @@
 //! and call the pure [`crate::pipeline`].
 
 pub mod bench_load;
+pub mod build_idf;
 pub mod check_config;
+pub mod dataset;
 pub mod dead_letters;
 pub mod eval;
+pub mod eval_classifier;
 pub mod probe;
 pub mod process;
 pub mod publish;
 pub mod run;
+pub mod train;
 
 /// The current UTC time as RFC 3339 (the pipeline takes the clock reading from its caller).
 pub fn now_rfc3339() -> String {

@@ -30,7 +30,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Resources {
     /// jieba user dictionary (`word [freq] [tag]` per line); empty for none.
     pub user_dict: String,
-    /// IDF table (`word idf` per line); empty for jieba-rs's built-in table.
+    /// IDF table (`word idf` per line, from `pagesift build-idf`); empty gives every word the
+    /// same IDF.
     pub idf: String,
     /// Classifier model file (JSON).
     pub classifier: String,
@@ -164,11 +165,14 @@ impl Pipeline {
             classifier: self.classifier.version().to_owned(),
             processed_at: processed_at.to_owned(),
         };
+        let safety = self.classifier.classify_page(&articles);
         let events = articles
             .into_iter()
-            .map(|article| {
-                let nlp = self.enricher.enrich(&self.jieba, &article);
-                let safety = self.classifier.classify(&self.jieba, &article);
+            .zip(safety)
+            .map(|(article, safety)| {
+                let tokens = nlp::tokenize(&self.jieba, &article);
+                let nlp = self.enricher.enrich(&tokens, &article);
+                drop(tokens);
                 ArticleEvent {
                     schema: ARTICLE_SCHEMA.to_owned(),
                     event_id: event_id(&page.page_id, article.index),

@@ -1,0 +1,336 @@
+//! `pagesift eval-classifier`: classifier metrics on labelled articles — safety
+//! precision/recall/F1, primary-topic accuracy on safety articles, event-kind accuracy,
+//! incident recall — for the model file as it is, or k-fold cross-validated (each held-out
+//! fold scored by a model `train` fitted on the other folds only). The naive baseline "title or
+//! lead contains 安全/事故/火/洪/疫" is reported in the same run.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::dataset::{self, Labelled};
+use crate::model::{EventKind, Safety, Topic};
+use crate::pipeline::classify::{Classifier, apply_photo_context};
+use crate::settings::Settings;
+
+/// Arguments of `pagesift eval-classifier`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Labels files, joined with --corpus on id.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Vec<PathBuf>,
+    /// Corpus files holding the labelled articles' text.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+    /// Truth directories whose entries are labelled articles.
+    #[arg(long, value_name = "DIR")]
+    pub truth: Vec<PathBuf>,
+    /// k-fold cross-validation with this many folds; 0 scores the model file as it is.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// The lexicon prior that each fold's training starts from.
+    #[arg(long, value_name = "FILE", default_value = "config/lexicon.json")]
+    pub lexicon: PathBuf,
+    /// Model file scored when --folds 0 (default: the configured classifier).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Print every misclassified article.
+    #[arg(long)]
+    pub errors: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Counts behind the metrics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Articles scored.
+    pub articles: usize,
+    /// Gold safety articles.
+    pub gold_safety: usize,
+    /// Predicted safety and gold safety.
+    pub true_positives: usize,
+    /// Predicted safety, gold not.
+    pub false_positives: usize,
+    /// Gold safety, predicted not.
+    pub false_negatives: usize,
+    /// Gold safety articles whose predicted primary topic is one of their gold topics.
+    pub primary_correct: usize,
+    /// True positives whose predicted event kind is the gold one.
+    pub kind_correct: usize,
+    /// Gold incident reports (event kind `accident`).
+    pub incidents: usize,
+    /// Incident reports predicted safety with a primary topic among their gold topics.
+    pub incidents_caught: usize,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    // Counts are small: the conversions are exact.
+    #[allow(clippy::cast_precision_loss)]
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+impl Metrics {
+    /// Adds one article's gold labels and prediction.
+    pub fn add(&mut self, gold: &crate::pipeline::classify::Gold, predicted: &Safety) {
+        self.articles += 1;
+        let primary_ok = predicted
+            .primary
+            .is_some_and(|p| predicted.is_safety && gold.topics.contains(&p));
+        match (gold.safety, predicted.is_safety) {
+            (true, true) => self.true_positives += 1,
+            (false, true) => self.false_positives += 1,
+            (true, false) => self.false_negatives += 1,
+            (false, false) => {}
+        }
+        if gold.safety {
+            self.gold_safety += 1;
+            self.primary_correct += usize::from(primary_ok);
+            if predicted.is_safety && predicted.event_kind == gold.event_kind {
+                self.kind_correct += 1;
+            }
+            if gold.event_kind == Some(EventKind::Accident) {
+                self.incidents += 1;
+                self.incidents_caught += usize::from(primary_ok);
+            }
+        }
+    }
+
+    /// Safety precision.
+    pub fn precision(&self) -> f64 {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives,
+        )
+    }
+    /// Safety recall.
+    pub fn recall(&self) -> f64 {
+        ratio(self.true_positives, self.gold_safety)
+    }
+    /// Safety F1.
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+    /// Primary-topic accuracy over gold safety articles.
+    pub fn primary_accuracy(&self) -> f64 {
+        ratio(self.primary_correct, self.gold_safety)
+    }
+    /// Event-kind accuracy over true positives.
+    pub fn kind_accuracy(&self) -> f64 {
+        ratio(self.kind_correct, self.true_positives)
+    }
+    /// Incident recall with the right primary topic.
+    pub fn incident_recall(&self) -> f64 {
+        ratio(self.incidents_caught, self.incidents)
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "counts": self,
+            "safety_precision": self.precision(),
+            "safety_recall": self.recall(),
+            "safety_f1": self.f1(),
+            "primary_topic_accuracy": self.primary_accuracy(),
+            "event_kind_accuracy": self.kind_accuracy(),
+            "incident_recall": self.incident_recall(),
+        })
+    }
+
+    fn print(&self, out: &mut impl std::io::Write, name: &str) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{name:<26} P {:.3}  R {:.3}  F1 {:.3}  primary {:.3}  kind {:.3}  incidents {:.3} ({}/{})  [tp {} fp {} fn {} of {}]",
+            self.precision(),
+            self.recall(),
+            self.f1(),
+            self.primary_accuracy(),
+            self.kind_accuracy(),
+            self.incident_recall(),
+            self.incidents_caught,
+            self.incidents,
+            self.true_positives,
+            self.false_positives,
+            self.false_negatives,
+            self.articles,
+        )
+    }
+}
+
+/// Terms of the naive baseline.
+pub const BASELINE_TERMS: [&str; 5] = ["安全", "事故", "火", "洪", "疫"];
+
+/// The naive baseline: safety when the kicker, headline, subtitle or the first 200 body
+/// characters contain 安全/事故/火/洪/疫 (no topic, no kind).
+pub fn baseline(article: &crate::model::Article) -> Safety {
+    let lead: String = article.text.chars().take(200).collect();
+    let hit = [&article.kicker, &article.title, &article.subtitle]
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(&lead))
+        .any(|f| BASELINE_TERMS.iter().any(|t| f.contains(t)));
+    Safety {
+        is_safety: hit,
+        ..Safety::default()
+    }
+}
+
+/// The fold of an article: stratified by its safety label, ordered by a hash of its id.
+pub fn assign_folds(data: &[Labelled], k: usize) -> Vec<usize> {
+    let mut order: Vec<(bool, [u8; 32], usize)> = data
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let h: [u8; 32] = Sha256::digest(format!("pagesift-cv:{}", l.id)).into();
+            (!l.gold.safety, h, i)
+        })
+        .collect();
+    order.sort();
+    let mut folds = vec![0; data.len()];
+    for (rank, (_, _, i)) in order.into_iter().enumerate() {
+        folds[i] = rank % k.max(1);
+    }
+    folds
+}
+
+/// Cross-validated predictions: each article scored by a model trained without its fold.
+pub fn cross_validate(
+    prior: &Classifier,
+    data: &[Labelled],
+    k: usize,
+) -> anyhow::Result<Vec<Safety>> {
+    let folds = assign_folds(data, k);
+    let mut predictions = vec![Safety::default(); data.len()];
+    for fold in 0..k {
+        let train: Vec<&Labelled> = data
+            .iter()
+            .zip(&folds)
+            .filter(|(_, f)| **f != fold)
+            .map(|(l, _)| l)
+            .collect();
+        let model = super::train::train(prior, &train)?;
+        let classifier = Classifier::new(model)?;
+        for (i, l) in data.iter().enumerate() {
+            if folds[i] == fold {
+                predictions[i] = classifier.classify(&l.article);
+            }
+        }
+    }
+    apply_page_context(data, &mut predictions);
+    Ok(predictions)
+}
+
+/// Applies the pipeline's page-context rule (photo captions, see
+/// [`crate::pipeline::classify::apply_photo_context`]) to runs of truth entries of one page
+/// (ids `PAGE-ITEM`); corpus articles (ids `DATE-PAGE-ITEM`) stand alone.
+pub fn apply_page_context(data: &[Labelled], predictions: &mut [Safety]) {
+    let page_of = |id: &str| -> Option<String> {
+        let parts: Vec<&str> = id.split('-').collect();
+        (parts.len() == 2).then(|| parts[0].to_owned())
+    };
+    let mut start = 0;
+    while start < data.len() {
+        let page = page_of(&data[start].id);
+        let mut end = start + 1;
+        while end < data.len() && page.is_some() && page_of(&data[end].id) == page {
+            end += 1;
+        }
+        if page.is_some() {
+            let articles: Vec<crate::model::Article> =
+                data[start..end].iter().map(|l| l.article.clone()).collect();
+            apply_photo_context(&articles, &mut predictions[start..end]);
+        }
+        start = end;
+    }
+}
+
+fn label(safety: bool, topics: &[Topic], kind: Option<EventKind>) -> String {
+    let topics: Vec<&str> = topics.iter().map(|t| t.as_str()).collect();
+    format!(
+        "{} [{}] {}",
+        if safety { "SAFE" } else { "-" },
+        topics.join(","),
+        kind.map_or("", EventKind::as_str)
+    )
+}
+
+/// Runs the command.
+pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+    let data = dataset::load_all(&args.labels, &args.corpus, &args.truth)?;
+    let (name, predictions) = if args.folds >= 2 {
+        let prior = super::train::load_prior(&args.lexicon)?;
+        (
+            format!("classifier ({}-fold CV)", args.folds),
+            cross_validate(&prior, &data, args.folds)?,
+        )
+    } else {
+        let path = args
+            .model
+            .clone()
+            .unwrap_or_else(|| settings.pipeline.classifier.clone());
+        let classifier = super::train::load_prior(&path)
+            .with_context(|| format!("loading the model {}", path.display()))?;
+        let p = data
+            .iter()
+            .map(|l| classifier.classify(&l.article))
+            .collect();
+        (format!("classifier {}", classifier.version()), p)
+    };
+    let mut metrics = Metrics::default();
+    let mut naive = Metrics::default();
+    for (l, p) in data.iter().zip(&predictions) {
+        metrics.add(&l.gold, p);
+        naive.add(&l.gold, &baseline(&l.article));
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"model": name, "classifier": metrics.summary(), "baseline": naive.summary()})
+        )?;
+    } else {
+        metrics.print(&mut out, &name)?;
+        naive.print(&mut out, "baseline (title/lead terms)")?;
+    }
+    if args.errors {
+        for (l, p) in data.iter().zip(&predictions) {
+            let primary_ok = p.primary.is_some_and(|t| l.gold.topics.contains(&t));
+            let wrong = l.gold.safety != p.is_safety
+                || (l.gold.safety && (!primary_ok || p.event_kind != l.gold.event_kind));
+            if wrong {
+                let evidence: Vec<String> = p
+                    .topics
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{}={:.2}:{}",
+                            t.label.as_str(),
+                            t.score,
+                            t.evidence.join("/")
+                        )
+                    })
+                    .collect();
+                eprintln!(
+                    "{:<16} gold {:<40} got {:<40} {} | {}",
+                    l.id,
+                    label(l.gold.safety, &l.gold.topics, l.gold.event_kind),
+                    label(p.is_safety, p.primary.as_slice(), p.event_kind),
+                    l.article.title.as_deref().unwrap_or(""),
+                    evidence.join(" ")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,527 @@
+//! The safety-topic classifier: lexicon terms found in an article, weighted by where they
+//! stand, feed one logistic scorer per topic and per event kind.
+//!
+//! ```text
+//! article fields -> Aho-Corasick (leftmost-longest; masks hide 国家安全, 中国机长, …)
+//!   -> weighted count per term (headline > lead > body > tail)
+//!   -> x = ln(1 + count) -> topic logits -> primary (best over its threshold) -> event kind
+//! ```
+//!
+//! The model is data ([`model::Model`], `config/classifier.json`): one automaton over every
+//! term is built once by [`Classifier::from_model`]; classifying an article is one scan of
+//! its text, with no jieba pass (the NLP pass tokenises once, see [`super::nlp`]).
+//! [`fit`] fits the weights from labelled articles (`pagesift train`).
+
+pub mod fit;
+pub mod model;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+
+use super::ResourceError;
+use crate::model::{Article, EventKind, ItemKind, Safety, Topic, TopicScore};
+
+pub use model::{Model, ModelError};
+
+/// Most evidence terms listed per topic.
+const MAX_EVIDENCE: usize = 6;
+
+/// The labels an article should get (from a labels file or a truth file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gold {
+    /// Whether the article is about safety.
+    pub safety: bool,
+    /// Its topics, main one first.
+    pub topics: Vec<Topic>,
+    /// Its event kind (safety articles only).
+    pub event_kind: Option<EventKind>,
+}
+
+/// The lexicon terms found in one article: `(term id, [headline, lead, body] counts)`, sorted
+/// by term id; body counts are already scaled for long bodies. Term ids index
+/// [`Classifier::terms`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features(pub Vec<(usize, [f64; 3])>);
+
+/// The squashing of a position sum: `2(sqrt(1 + x) - 1)` for `x >= 0`, mirrored below. The
+/// first terms count most, many terms still add up (a story told in its body).
+pub fn slog(x: f64) -> f64 {
+    let g = 2.0 * ((1.0 + x.abs()).sqrt() - 1.0);
+    if x >= 0.0 { g } else { -g }
+}
+
+/// The derivative of [`slog`].
+pub fn slog_derivative(x: f64) -> f64 {
+    1.0 / (1.0 + x.abs()).sqrt()
+}
+
+/// Headline block, lead, rest of the body.
+const HEADLINE: usize = 0;
+const LEAD: usize = 1;
+const BODY: usize = 2;
+
+/// The classifier, built once from its model file.
+#[derive(Debug)]
+pub struct Classifier {
+    model: Model,
+    /// Every term and mask, by term id. Topic lexicons and kind lexicons are two separate
+    /// families with their own ids (a string in both has two ids), each scanned by its own
+    /// automaton, so a longer term of one family never hides a term of the other.
+    terms: Vec<String>,
+    /// Whether a term id belongs to the event-kind family.
+    kind_family: Vec<bool>,
+    /// Per family (topics, kinds): the automaton and the term id of each of its patterns.
+    automata: Vec<(AhoCorasick, Vec<usize>)>,
+    /// Per term: `(topic index, weight)` for the topics whose lexicon holds it.
+    topic_weights: Vec<Vec<(usize, f64)>>,
+    /// Per term: `(kind index, weight)`.
+    kind_weights: Vec<Vec<(usize, f64)>>,
+    /// Topics in model order with bias, threshold and position weights.
+    topics: Vec<(Topic, f64, f64, [f64; 3])>,
+    /// Kinds in model order with bias and position weights.
+    kinds: Vec<(EventKind, f64, [f64; 3])>,
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+impl Classifier {
+    /// Parses the model file (JSON). An empty file gives a classifier that tags nothing
+    /// (version `none`); a malformed one is an error.
+    pub fn from_model(text: &str) -> Result<Classifier, ResourceError> {
+        if text.trim().is_empty() {
+            return Classifier::new(Model {
+                version: "none".to_owned(),
+                description: String::new(),
+                positions: model::Positions::default(),
+                mask: Vec::new(),
+                safety_first: true,
+                topics: Default::default(),
+                event_kinds: Default::default(),
+                training: model::Training::default(),
+            });
+        }
+        let model = Model::parse(text).map_err(|e| ResourceError::Classifier(e.to_string()))?;
+        Classifier::new(model)
+    }
+
+    /// Builds the classifier from a checked model.
+    pub fn new(model: Model) -> Result<Classifier, ResourceError> {
+        model
+            .check()
+            .map_err(|e| ResourceError::Classifier(e.to_string()))?;
+        let mut terms: Vec<String> = Vec::new();
+        let mut kind_family: Vec<bool> = Vec::new();
+        let mut topic_weights: Vec<Vec<(usize, f64)>> = Vec::new();
+        let mut kind_weights: Vec<Vec<(usize, f64)>> = Vec::new();
+        let topics = model
+            .topics
+            .iter()
+            .map(|(t, s)| (*t, s.bias, s.threshold, s.positions.to_array()))
+            .collect();
+        let kinds = model
+            .event_kinds
+            .iter()
+            .map(|(k, s)| (*k, s.bias, s.positions.to_array()))
+            .collect();
+        let families = [
+            (false, model.topics.values().collect::<Vec<_>>()),
+            (true, model.event_kinds.values().collect::<Vec<_>>()),
+        ];
+        let mut automata = Vec::new();
+        for (is_kind, scorers) in families {
+            let mut ids: std::collections::BTreeMap<&str, usize> = Default::default();
+            for (i, scorer) in scorers.iter().enumerate() {
+                for (term, w) in &scorer.terms {
+                    let id = *ids.entry(term.as_str()).or_insert_with(|| {
+                        terms.push(term.clone());
+                        kind_family.push(is_kind);
+                        topic_weights.push(Vec::new());
+                        kind_weights.push(Vec::new());
+                        terms.len() - 1
+                    });
+                    if is_kind {
+                        kind_weights[id].push((i, *w));
+                    } else {
+                        topic_weights[id].push((i, *w));
+                    }
+                }
+            }
+            for m in &model.mask {
+                ids.entry(m.as_str()).or_insert_with(|| {
+                    terms.push(m.clone());
+                    kind_family.push(is_kind);
+                    topic_weights.push(Vec::new());
+                    kind_weights.push(Vec::new());
+                    terms.len() - 1
+                });
+            }
+            if ids.is_empty() {
+                continue;
+            }
+            let (patterns, pattern_ids): (Vec<&str>, Vec<usize>) = ids.into_iter().unzip();
+            let automaton = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&patterns)
+                .map_err(|e| ResourceError::Classifier(e.to_string()))?;
+            automata.push((automaton, pattern_ids));
+        }
+        Ok(Classifier {
+            model,
+            terms,
+            kind_family,
+            automata,
+            topic_weights,
+            kind_weights,
+            topics,
+            kinds,
+        })
+    }
+
+    /// The model's version string.
+    pub fn version(&self) -> &str {
+        &self.model.version
+    }
+
+    /// The model this classifier was built from.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Every term the classifier looks for (lexicon terms and masks), by term id.
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+
+    /// Whether term `id` belongs to the event-kind family (else to the topic family).
+    pub fn is_kind_term(&self, id: usize) -> bool {
+        self.kind_family.get(id).copied().unwrap_or(false)
+    }
+
+    /// Whether term `id` is in some lexicon (not only a mask).
+    pub fn is_lexicon_term(&self, id: usize) -> bool {
+        self.topic_weights.get(id).is_some_and(|w| !w.is_empty())
+            || self.kind_weights.get(id).is_some_and(|w| !w.is_empty())
+    }
+
+    /// The lexicon terms of one article with their counts per position (one scan of each
+    /// field).
+    pub fn features(&self, article: &Article) -> Features {
+        let p = &self.model.positions;
+        let mut counts: Vec<(usize, [f64; 3])> = Vec::new();
+        let text = article.text.as_str();
+        let lead_end = text
+            .char_indices()
+            .nth(p.lead_chars)
+            .map_or(text.len(), |(i, _)| i);
+        let body_chars = text.len().saturating_sub(lead_end) / 3
+            + article
+                .captions
+                .iter()
+                .map(|c| c.text.len() / 3)
+                .sum::<usize>();
+        // Lengths are far below 2^52: the conversions are exact.
+        #[allow(clippy::cast_precision_loss)]
+        let body_scale = if body_chars > p.body_norm_chars {
+            p.body_norm_chars as f64 / body_chars as f64
+        } else {
+            1.0
+        };
+        for (ac, ids) in &self.automata {
+            let mut add = |pattern: usize, position: usize, w: f64| {
+                let Some(&id) = ids.get(pattern) else { return };
+                if !self.is_lexicon_term(id) {
+                    return;
+                }
+                match counts.iter_mut().find(|(t, _)| *t == id) {
+                    Some((_, c)) => c[position] += w,
+                    None => {
+                        let mut c = [0.0; 3];
+                        c[position] = w;
+                        counts.push((id, c));
+                    }
+                }
+            };
+            for field in [&article.kicker, &article.title, &article.subtitle]
+                .into_iter()
+                .flatten()
+            {
+                for m in ac.find_iter(field.as_str()) {
+                    add(m.pattern().as_usize(), HEADLINE, 1.0);
+                }
+            }
+            for m in ac.find_iter(text) {
+                if m.start() < lead_end {
+                    add(m.pattern().as_usize(), LEAD, 1.0);
+                } else {
+                    add(m.pattern().as_usize(), BODY, body_scale);
+                }
+            }
+            for caption in &article.captions {
+                for m in ac.find_iter(caption.text.as_str()) {
+                    add(m.pattern().as_usize(), BODY, body_scale);
+                }
+            }
+        }
+        counts.sort_by_key(|(id, _)| *id);
+        Features(counts)
+    }
+
+    /// Scores one article.
+    pub fn classify(&self, article: &Article) -> Safety {
+        self.classify_features(&self.features(article))
+    }
+
+    /// Scores an article from its features (see [`Classifier::features`]); term ids this
+    /// classifier does not know are ignored.
+    pub fn classify_features(&self, features: &Features) -> Safety {
+        let mut sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.topics.len()];
+        let mut evidence: Vec<Vec<(f64, usize)>> = vec![Vec::new(); self.topics.len()];
+        for (id, c) in &features.0 {
+            for &(t, w) in self.topic_weights.get(*id).map_or(&[][..], Vec::as_slice) {
+                for p in 0..3 {
+                    sums[t][p] += w * c[p];
+                }
+                if w > 0.0 {
+                    let alpha = self.topics[t].3;
+                    let strength = w * (0..3).map(|p| alpha[p] * c[p]).sum::<f64>();
+                    evidence[t].push((strength, *id));
+                }
+            }
+        }
+        let mut topics: Vec<(usize, TopicScore)> = Vec::new();
+        for (t, ev) in evidence.iter_mut().enumerate() {
+            if ev.is_empty() {
+                continue;
+            }
+            let (label, bias, _, alpha) = self.topics[t];
+            let logit = bias + (0..3).map(|p| alpha[p] * slog(sums[t][p])).sum::<f64>();
+            ev.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            topics.push((
+                t,
+                TopicScore {
+                    label,
+                    score: round6(sigmoid(logit)),
+                    evidence: ev
+                        .iter()
+                        .take(MAX_EVIDENCE)
+                        .filter_map(|(_, id)| self.terms.get(*id).cloned())
+                        .collect(),
+                },
+            ));
+        }
+        topics.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then(a.0.cmp(&b.0)));
+        let over = |(t, s): &&(usize, TopicScore)| s.score >= self.topics[*t].2;
+        let primary = topics
+            .iter()
+            .filter(over)
+            .find(|(_, s)| s.label.is_safety() || !self.model.safety_first)
+            .or_else(|| topics.iter().find(over))
+            .map(|(_, s)| (s.label, s.score));
+        let is_safety = primary.is_some_and(|(t, _)| t.is_safety());
+        let event_kind = if is_safety {
+            self.event_kind(features)
+        } else {
+            None
+        };
+        Safety {
+            is_safety,
+            score: primary.map_or(0.0, |(_, s)| s),
+            primary: primary.map(|(t, _)| t),
+            topics: topics.into_iter().map(|(_, s)| s).collect(),
+            event_kind,
+        }
+    }
+
+    /// Scores the items of one page in order. A photo caption is printed beside the story it
+    /// illustrates, so an untitled photo that is not safety on its own but whose evidence
+    /// points at the topic of the safety story just before it takes that story's labels.
+    pub fn classify_page(&self, articles: &[Article]) -> Vec<Safety> {
+        let mut out: Vec<Safety> = articles.iter().map(|a| self.classify(a)).collect();
+        apply_photo_context(articles, &mut out);
+        out
+    }
+
+    /// The event kind with the highest logit (biases decide when no kind term occurs).
+    pub fn event_kind(&self, features: &Features) -> Option<EventKind> {
+        let mut sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.kinds.len()];
+        for (id, c) in &features.0 {
+            for &(k, w) in self.kind_weights.get(*id).map_or(&[][..], Vec::as_slice) {
+                for p in 0..3 {
+                    sums[k][p] += w * c[p];
+                }
+            }
+        }
+        self.kinds
+            .iter()
+            .zip(&sums)
+            .map(|((kind, bias, alpha), s)| {
+                let logit = bias + (0..3).map(|p| alpha[p] * slog(s[p])).sum::<f64>();
+                (*kind, logit)
+            })
+            .reduce(|best, next| if next.1 > best.1 { next } else { best })
+            .map(|(kind, _)| kind)
+    }
+}
+
+/// The page-context rule of [`Classifier::classify_page`], on labels already computed for the
+/// items of one page (in page order).
+pub fn apply_photo_context(articles: &[Article], labels: &mut [Safety]) {
+    let mut host: Option<usize> = None;
+    for (i, article) in articles.iter().enumerate().take(labels.len()) {
+        if article.kind != ItemKind::Photo || article.title.is_some() {
+            host = Some(i);
+            continue;
+        }
+        let Some(h) = host else { continue };
+        let (Some(topic), false) = (labels[h].primary, labels[i].is_safety) else {
+            continue;
+        };
+        if !labels[h].is_safety || !labels[i].topics.iter().any(|t| t.label == topic) {
+            continue;
+        }
+        let (score, kind) = (labels[h].score, labels[h].event_kind);
+        let own = &mut labels[i];
+        own.is_safety = true;
+        own.primary = Some(topic);
+        own.score = score;
+        own.event_kind = kind;
+    }
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODEL: &str = r#"{
+        "version": "test-1",
+        "mask": ["国家安全", "中国机长"],
+        "topics": {
+            "work_safety": {"bias": -3, "terms": {"安全": 1.0, "安全生产": 3.0}},
+            "traffic": {"bias": -3, "terms": {"机长": 2.0, "交通事故": 3.0}},
+            "public_security": {"bias": -3, "terms": {"诈骗": 3.0}}
+        },
+        "event_kinds": {
+            "accident": {"bias": 0, "terms": {"交通事故": 2.0}},
+            "governance": {"bias": 0.5, "terms": {}}
+        }
+    }"#;
+
+    fn article(title: &str, text: &str) -> Article {
+        Article {
+            index: 0,
+            kind: ItemKind::Article,
+            section: None,
+            kicker: None,
+            title: Some(title.to_owned()),
+            subtitle: None,
+            byline: None,
+            dateline: None,
+            paragraphs: vec![text.to_owned()],
+            text: text.to_owned(),
+            captions: Vec::new(),
+            trailing_credit: None,
+            char_count: text.chars().count(),
+        }
+    }
+
+    fn classifier() -> Classifier {
+        Classifier::from_model(MODEL).expect("model parses")
+    }
+
+    #[test]
+    fn a_headline_term_makes_the_article_safety_with_its_evidence() {
+        let s = classifier().classify(&article("全面加强安全生产", "会议部署工作。"));
+        assert!(s.is_safety);
+        assert_eq!(s.primary, Some(Topic::WorkSafety));
+        assert_eq!(s.topics[0].evidence, vec!["安全生产".to_owned()]);
+        assert_eq!(s.event_kind, Some(EventKind::Governance));
+    }
+
+    #[test]
+    fn masked_phrases_hide_the_terms_inside_them() {
+        let c = classifier();
+        let s = c.classify(&article("维护国家安全", "观看电影中国机长。"));
+        assert!(!s.is_safety);
+        assert!(s.topics.is_empty(), "{:?}", s.topics);
+    }
+
+    #[test]
+    fn the_same_term_counts_more_in_the_headline_than_in_the_tail() {
+        let c = classifier();
+        let long_tail = "其他内容。".repeat(100);
+        let head = c.classify(&article("交通事故", &long_tail));
+        let tail = c.classify(&article("新闻", &format!("{long_tail}交通事故")));
+        assert!(head.topics[0].score > tail.topics[0].score);
+        assert!(head.is_safety);
+        assert!(!tail.is_safety);
+    }
+
+    #[test]
+    fn evidence_terms_occur_in_the_article() {
+        let c = classifier();
+        let a = article("安全生产与交通事故", "诈骗案件。安全。");
+        let s = c.classify(&a);
+        let all = format!("{}{}", a.title.as_deref().unwrap_or(""), a.text);
+        for t in &s.topics {
+            for e in &t.evidence {
+                assert!(all.contains(e.as_str()), "{e}");
+            }
+        }
+        assert_eq!(s.topics.len(), 3);
+    }
+
+    #[test]
+    fn a_tagged_non_safety_topic_is_primary_but_not_safety() {
+        let s = classifier().classify(&article("电信诈骗", "诈骗。"));
+        assert_eq!(s.primary, Some(Topic::PublicSecurity));
+        assert!(!s.is_safety);
+        assert_eq!(s.event_kind, None);
+    }
+
+    #[test]
+    fn an_untitled_photo_takes_the_labels_of_the_safety_story_it_illustrates() {
+        let c = classifier();
+        let story = article("交通事故", "交通事故造成拥堵。");
+        let mut photo = article("", "现场的交通事故车辆。");
+        photo.title = None;
+        photo.kind = ItemKind::Photo;
+        let mut unrelated = photo.clone();
+        unrelated.text = "市民在公园散步。".to_owned();
+        let page = c.classify_page(&[story.clone(), photo.clone(), unrelated]);
+        assert!(!c.classify(&photo).is_safety);
+        assert!(page[1].is_safety);
+        assert_eq!(page[1].primary, page[0].primary);
+        assert!(!page[2].is_safety);
+        let alone = c.classify_page(&[photo]);
+        assert!(!alone[0].is_safety);
+    }
+
+    #[test]
+    fn features_with_unknown_term_ids_are_ignored_not_a_panic() {
+        let c = classifier();
+        let stray = Features(vec![
+            (usize::MAX, [1.0, 1.0, 1.0]),
+            (10_000, [2.0, 0.0, 0.0]),
+        ]);
+        assert_eq!(c.classify_features(&stray), Safety::default());
+    }
+
+    #[test]
+    fn an_empty_model_tags_nothing() {
+        let c = Classifier::from_model("  ").expect("empty is allowed");
+        assert_eq!(c.version(), "none");
+        assert_eq!(c.classify(&article("安全生产", "火灾")), Safety::default());
+    }
+
+    #[test]
+    fn a_bad_model_is_an_error() {
+        assert!(Classifier::from_model("{\"version\":\"x\"}").is_err());
+        assert!(Classifier::from_model("not json").is_err());
+    }
+}
