@@ -1,25 +1,502 @@
-//! `pagesift eval`: scores segmentation against truth files (placeholder).
+//! `pagesift eval`: scores segmentation against hand-made truth files (`truth/FORMAT.md`).
+//!
+//! # Scoring
+//!
+//! - **boundary**: a truth entry with a body is found when an emitted item's body (paragraphs,
+//!   whitespace removed) starts with its `first_chars` and ends with its `last_chars`; each item
+//!   matches at most one entry. Precision = found / items emitted, recall = found / entries.
+//!   An untitled photo entry is also found by a caption attached to an item (`captions`), which
+//!   the truth allows.
+//! - **strict**: found *and* the title equals the entry's title (whitespace squashed; both
+//!   null counts as equal).
+//! - **titles**: emitted non-null titles against the entries' non-null titles (as multisets).
+//! - **bylines**: among found entries, the share whose printed byline equals the item's
+//!   `byline.raw`, or its `trailing_credit` (whole or its first line) when the paper
+//!   prints the credit at the end (whitespace squashed; both null counts as equal).
+//! - **sections**: truth entries of kind `section` have no body and are not items; they are
+//!   expected as the `section` label of an emitted item (or, for a banner, its `kicker`) and
+//!   reported as found / expected. A section entry that does have a body counts as an item too.
+//!
+//! Classifier metrics are added by a separate module: see [`EvalReport::classifier`].
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Article;
 use crate::settings::Settings;
 
 /// Arguments of `pagesift eval`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory of page files (`NAME.txt`).
-    #[arg(long)]
-    pub pages: Option<PathBuf>,
+    #[arg(long, default_value = "tests/fixtures/pages")]
+    pub pages: PathBuf,
     /// Directory of truth files (`NAME.json`).
-    #[arg(long)]
-    pub truth: Option<PathBuf>,
+    #[arg(long, default_value = "tests/fixtures/truth")]
+    pub truth: PathBuf,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Print every missed truth entry and every unmatched item.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// A truth file (the parts segmentation is scored on).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthPage {
+    /// Page file, relative to the data set (`pages/seed.txt`).
+    #[serde(default)]
+    pub page_file: Option<String>,
+    /// Entries in page order.
+    pub articles: Vec<TruthEntry>,
+}
+
+/// One truth entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthEntry {
+    /// Stable id (`seed-04`).
+    pub id: String,
+    /// `article`, `brief`, `photo` or `section`.
+    pub kind: String,
+    /// The headline as printed.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The byline as printed.
+    #[serde(default)]
+    pub byline: Option<String>,
+    /// First 20 body characters, whitespace removed.
+    #[serde(default)]
+    pub first_chars: Option<String>,
+    /// Last 20 body characters, whitespace removed.
+    #[serde(default)]
+    pub last_chars: Option<String>,
+}
+
+/// Precision, recall and F1 of one measure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Prf {
+    /// Correct findings.
+    pub hits: usize,
+    /// Findings emitted.
+    pub emitted: usize,
+    /// Findings expected.
+    pub expected: usize,
+    /// hits / emitted.
+    pub precision: f64,
+    /// hits / expected.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+}
+
+impl Prf {
+    /// Computes the ratios from the counts (an empty side scores 1).
+    pub fn new(hits: usize, emitted: usize, expected: usize) -> Prf {
+        let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        let (precision, recall) = (ratio(hits, emitted), ratio(hits, expected));
+        let f1 = if precision + recall == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
+        Prf {
+            hits,
+            emitted,
+            expected,
+            precision,
+            recall,
+            f1,
+        }
+    }
+
+    fn add(self, other: Prf) -> Prf {
+        Prf::new(
+            self.hits + other.hits,
+            self.emitted + other.emitted,
+            self.expected + other.expected,
+        )
+    }
+}
+
+/// Scores of one page.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PageScore {
+    /// Page name.
+    pub page: String,
+    /// Article boundaries.
+    pub boundary: Prf,
+    /// Boundaries and title.
+    pub strict: Prf,
+    /// Titles.
+    pub titles: Prf,
+    /// Bylines right among found entries.
+    pub bylines_right: usize,
+    /// Found entries (the byline denominator).
+    pub bylines_total: usize,
+    /// Section labels found.
+    pub sections_found: usize,
+    /// Section labels expected.
+    pub sections_expected: usize,
+    /// Ids of truth entries not found.
+    pub missed: Vec<String>,
+    /// Ids of found entries whose title is wrong, with the title emitted.
+    pub wrong_titles: Vec<String>,
+    /// Ids of found entries whose byline is wrong, with the byline emitted.
+    pub wrong_bylines: Vec<String>,
+    /// Items that matched no entry (index and the start of their body).
+    pub extra: Vec<String>,
+}
+
+/// The whole evaluation.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EvalReport {
+    /// Per page, in name order.
+    pub pages: Vec<PageScore>,
+    /// All pages together (micro-averaged).
+    pub overall: PageScore,
+    /// Classifier metrics, filled by the classifier's evaluation module when it runs
+    /// (`--labels`); `None` from segmentation alone.
+    pub classifier: Option<serde_json::Value>,
+}
+
+fn squash_opt(s: Option<&str>) -> Option<String> {
+    s.map(crate::pipeline::segment::shape::squash)
+        .filter(|s| !s.is_empty())
+}
+
+fn body_of(item: &Article) -> String {
+    crate::pipeline::segment::shape::squash(&item.paragraphs.concat())
+}
+
+fn byline_matches(truth: Option<&str>, item: &Article) -> bool {
+    let want = squash_opt(truth);
+    let raw = squash_opt(item.byline.as_ref().map(|b| b.raw.as_str()));
+    let tc = item.trailing_credit.as_deref();
+    let tc_first = tc.and_then(|t| t.lines().next());
+    match want {
+        None => raw.is_none(),
+        Some(w) => [raw, squash_opt(tc), squash_opt(tc_first)]
+            .into_iter()
+            .any(|c| c.as_deref() == Some(w.as_str())),
+    }
+}
+
+/// Scores one page's items against its truth.
+pub fn score_page(name: &str, truth: &TruthPage, items: &[Article]) -> PageScore {
+    let bodies: Vec<String> = items.iter().map(body_of).collect();
+    let mut used = vec![false; items.len()];
+    let mut score = PageScore {
+        page: name.to_owned(),
+        ..PageScore::default()
+    };
+    let (mut found, mut strict, mut expected, mut caption_hits) = (0, 0, 0, 0);
+    for entry in &truth.articles {
+        let (Some(first), Some(last)) = (
+            squash_opt(entry.first_chars.as_deref()),
+            squash_opt(entry.last_chars.as_deref()),
+        ) else {
+            // A section label: expected on an item.
+            score.sections_expected += 1;
+            let label = squash_opt(entry.title.as_deref());
+            if items.iter().any(|a| {
+                squash_opt(a.section.as_deref()) == label
+                    || squash_opt(a.kicker.as_deref()) == label
+            }) {
+                score.sections_found += 1;
+            }
+            continue;
+        };
+        expected += 1;
+        let hit = (0..items.len())
+            .find(|&i| !used[i] && bodies[i].starts_with(&first) && bodies[i].ends_with(&last));
+        let want_title = squash_opt(entry.title.as_deref());
+        match hit {
+            Some(i) => {
+                used[i] = true;
+                found += 1;
+                let got_title = squash_opt(items[i].title.as_deref());
+                if got_title == want_title {
+                    strict += 1;
+                } else {
+                    score.wrong_titles.push(format!(
+                        "{}: {:?}",
+                        entry.id,
+                        items[i].title.as_deref().unwrap_or("")
+                    ));
+                }
+                score.bylines_total += 1;
+                if byline_matches(entry.byline.as_deref(), &items[i]) {
+                    score.bylines_right += 1;
+                } else {
+                    score.wrong_bylines.push(format!(
+                        "{}: {:?} / {:?}",
+                        entry.id,
+                        items[i].byline.as_ref().map(|b| b.raw.as_str()),
+                        items[i].trailing_credit
+                    ));
+                }
+            }
+            None => {
+                let caption = entry.kind == "photo"
+                    && want_title.is_none()
+                    && items.iter().any(|a| {
+                        a.captions.iter().any(|c| {
+                            let t = crate::pipeline::segment::shape::squash(&c.text);
+                            t.starts_with(&first) && t.ends_with(&last)
+                        })
+                    });
+                if caption {
+                    found += 1;
+                    strict += 1;
+                    caption_hits += 1;
+                } else {
+                    score.missed.push(entry.id.clone());
+                }
+            }
+        }
+    }
+    for (i, item) in items.iter().enumerate() {
+        if !used[i] {
+            let start: String = bodies[i].chars().take(16).collect();
+            score.extra.push(format!(
+                "#{i} {:?} {start}",
+                item.title.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    // An attached caption that stands for a photo entry counts as an emitted unit.
+    let emitted = items.len() + caption_hits;
+    score.boundary = Prf::new(found, emitted, expected);
+    score.strict = Prf::new(strict, emitted, expected);
+    let mut want: HashMap<String, usize> = HashMap::new();
+    for e in truth.articles.iter().filter(|e| e.first_chars.is_some()) {
+        if let Some(t) = squash_opt(e.title.as_deref()) {
+            *want.entry(t).or_default() += 1;
+        }
+    }
+    let expected_titles = want.values().sum();
+    let mut emitted_titles = 0;
+    let mut title_hits = 0;
+    for t in items.iter().filter_map(|a| squash_opt(a.title.as_deref())) {
+        emitted_titles += 1;
+        if let Some(n) = want.get_mut(&t).filter(|n| **n > 0) {
+            *n -= 1;
+            title_hits += 1;
+        }
+    }
+    score.titles = Prf::new(title_hits, emitted_titles, expected_titles);
+    score
+}
+
+/// Adds the pages' counts into an overall score.
+pub fn overall(pages: &[PageScore]) -> PageScore {
+    let mut all = PageScore {
+        page: "overall".to_owned(),
+        ..PageScore::default()
+    };
+    for p in pages {
+        all.boundary = all.boundary.add(p.boundary);
+        all.strict = all.strict.add(p.strict);
+        all.titles = all.titles.add(p.titles);
+        all.bylines_right += p.bylines_right;
+        all.bylines_total += p.bylines_total;
+        all.sections_found += p.sections_found;
+        all.sections_expected += p.sections_expected;
+    }
+    all
+}
+
+/// Scores every truth file in `truth_dir` against its page in `pages_dir`.
+pub fn evaluate(
+    pipeline: &crate::pipeline::Pipeline,
+    pages_dir: &Path,
+    truth_dir: &Path,
+) -> anyhow::Result<EvalReport> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(truth_dir)
+        .with_context(|| format!("reading {}", truth_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    let mut pages = Vec::new();
+    for path in names {
+        let raw = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let truth: TruthPage = serde_json::from_str(&raw)
+            .with_context(|| format!("parsing truth file {}", path.display()))?;
+        let stem = super::process::page_id_of(&path);
+        let page_name = truth
+            .page_file
+            .as_deref()
+            .and_then(|f| Path::new(f).file_name().map(|n| n.to_owned()))
+            .map_or_else(|| format!("{stem}.txt").into(), PathBuf::from);
+        let page_path = pages_dir.join(page_name);
+        let bytes = std::fs::read(&page_path)
+            .with_context(|| format!("reading {}", page_path.display()))?;
+        let text = crate::pipeline::input::decode_text(&bytes, None)
+            .with_context(|| format!("decoding {}", page_path.display()))?;
+        let items = pipeline
+            .segment(&text)
+            .with_context(|| format!("segmenting {}", page_path.display()))?;
+        pages.push(score_page(&stem, &truth, &items));
+    }
+    let overall = overall(&pages);
+    Ok(EvalReport {
+        pages,
+        overall,
+        classifier: None,
+    })
+}
+
+fn print_table(out: &mut impl Write, report: &EvalReport, verbose: bool) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<10} {:>5} {:>5} {:>5}  {:>6} {:>6} {:>6}  {:>6} {:>6}  {:>7} {:>7}",
+        "page",
+        "truth",
+        "items",
+        "found",
+        "b.P",
+        "b.R",
+        "b.F1",
+        "strict",
+        "title",
+        "byline",
+        "section"
+    )?;
+    for p in report.pages.iter().chain(std::iter::once(&report.overall)) {
+        writeln!(
+            out,
+            "{:<10} {:>5} {:>5} {:>5}  {:>6.3} {:>6.3} {:>6.3}  {:>6.3} {:>6.3}  {:>3}/{:<3} {:>3}/{:<3}",
+            p.page,
+            p.boundary.expected,
+            p.boundary.emitted,
+            p.boundary.hits,
+            p.boundary.precision,
+            p.boundary.recall,
+            p.boundary.f1,
+            p.strict.f1,
+            p.titles.f1,
+            p.bylines_right,
+            p.bylines_total,
+            p.sections_found,
+            p.sections_expected,
+        )?;
+        if verbose {
+            for m in &p.missed {
+                writeln!(out, "    missed  {m}")?;
+            }
+            for m in &p.wrong_titles {
+                writeln!(out, "    title   {m}")?;
+            }
+            for m in &p.wrong_bylines {
+                writeln!(out, "    byline  {m}")?;
+            }
+            for m in &p.extra {
+                writeln!(out, "    extra   {m}")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs the command.
-pub fn run(_settings: &Settings, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("eval is not implemented yet")
+pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+    let pipeline = crate::resources::build_pipeline(&settings.pipeline)
+        .context("loading the pipeline's model files")?;
+    let report = evaluate(&pipeline, &args.pages, &args.truth)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        print_table(&mut out, &report, args.verbose)
+    };
+    match written.and_then(|()| out.flush()) {
+        // A closed pipe (`| head`) is not a failure.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Caption, ItemKind};
+
+    fn item(title: Option<&str>, body: &[&str]) -> Article {
+        let paragraphs: Vec<String> = body.iter().map(|s| (*s).to_owned()).collect();
+        let text = paragraphs.join("\n");
+        Article {
+            index: 0,
+            kind: ItemKind::Article,
+            section: None,
+            kicker: None,
+            title: title.map(str::to_owned),
+            subtitle: None,
+            byline: None,
+            dateline: None,
+            char_count: text.chars().count(),
+            paragraphs,
+            text,
+            captions: Vec::new(),
+            trailing_credit: None,
+        }
+    }
+
+    fn truth() -> TruthPage {
+        serde_json::from_value(serde_json::json!({
+            "articles": [
+                {"id": "p-01", "kind": "section", "title": "政务动态"},
+                {"id": "p-02", "kind": "brief", "title": "甲", "first_chars": "一二", "last_chars": "三四"},
+                {"id": "p-03", "kind": "article", "title": "乙", "first_chars": "五六", "last_chars": "七八"},
+                {"id": "p-04", "kind": "photo", "title": null, "first_chars": "图说", "last_chars": "图说"}
+            ]
+        }))
+        .expect("truth")
+    }
+
+    #[test]
+    fn a_perfect_segmentation_scores_one_everywhere() {
+        let mut first = item(Some("甲"), &["一二 三", "四"]);
+        first.section = Some("政务动态".to_owned());
+        let mut second = item(Some("乙"), &["五六七八"]);
+        second.captions.push(Caption {
+            text: "图说".to_owned(),
+            credit: None,
+        });
+        let s = score_page("p", &truth(), &[first, second]);
+        assert_eq!(s.boundary.f1, 1.0, "{s:?}");
+        assert_eq!(s.strict.f1, 1.0);
+        assert_eq!(s.sections_found, 1);
+        assert!(s.missed.is_empty());
+    }
+
+    #[test]
+    fn two_articles_run_together_lose_both_boundaries() {
+        let merged = item(Some("甲"), &["一二三四", "乙", "五六七八"]);
+        let s = score_page("p", &truth(), &[merged]);
+        assert_eq!(s.boundary.hits, 0);
+        assert_eq!(s.missed, vec!["p-02", "p-03", "p-04"]);
+        assert_eq!(s.sections_found, 0);
+    }
+
+    #[test]
+    fn a_wrong_title_keeps_the_boundary_but_not_the_strict_score() {
+        let a = item(Some("丙"), &["一二三四"]);
+        let b = item(Some("乙"), &["五六七八"]);
+        let photo = item(None, &["图说"]);
+        let s = score_page("p", &truth(), &[a, b, photo]);
+        assert_eq!(s.boundary.hits, 3);
+        assert_eq!(s.strict.hits, 2);
+        assert_eq!(s.wrong_titles.len(), 1);
+    }
 }

@@ -1,0 +1,688 @@
+//! Article segmentation: a normalised page in, its items (articles, briefs, photos) out, in
+//! page order.
+//!
+//! # How
+//!
+//! 1. [`units`] reads the layout (blank-line blocks or indented raw dump), classifies lines by
+//!    shape (headline-block lines are short and do not end a sentence), repairs column breaks
+//!    (a paragraph that stops mid-sentence continues in the next body block) and lifts
+//!    displaced headline blocks out of the paragraph they landed in.
+//! 2. [`segment`] walks the units. A headline run starts a new item unless it is an
+//!    in-article subhead; the decision uses layout cues first (an inline lead after it, a
+//!    byline line, a column tag, a kicker dash, a credit that closed the previous item, three
+//!    or more lines, the indented layout) and lexical cohesion ([`cohesion`]) when they run out.
+//! 3. A displaced headline opens an article whose start lies before it: the last paragraph
+//!    opening with an inline lead, else the weakest cohesion cut.
+//! 4. Each item's headline run is parsed into section, kicker, title, subtitle and byline;
+//!    inline leads, trailing credits, photo credits and captions are split off by the
+//!    [`byline`] grammar.
+//!
+//! # Nothing is lost
+//!
+//! Every non-whitespace character of the input lands in exactly one of: `section` (counted on
+//! the first item of a run of items carrying the same label; a repeated identical label is
+//! taken as a kicker instead, so runs never merge), `kicker`, `title`, `subtitle`,
+//! `byline.raw` (which keeps inline leads whole), `paragraphs`, `captions` (text and credit),
+//! `trailing_credit` (several credits joined with a newline). `dateline` is a *copy* of text in
+//! `byline.raw` or in the first paragraph and is not counted. A label at the very end of a
+//! page with nothing after it becomes a title-only item.
+
+pub mod byline;
+pub mod cohesion;
+pub mod shape;
+pub mod units;
+
+use jieba_rs::Jieba;
+
+use self::byline::{
+    is_bare_name, is_byline_line, is_photo_credit, parse_byline, split_lead, split_trailing_credit,
+};
+use self::cohesion::{Bag, weakest_cut};
+use self::shape::{has_column_tag, is_box_label, is_label_shape, squash, visible_len};
+use self::units::{Layout, Para, Unit};
+use super::normalize::Normalized;
+use crate::model::{Article, Caption, ItemKind};
+
+/// Paragraphs on each side compared when deciding whether a headline run is a subhead.
+const COHESION_WINDOW: usize = 3;
+/// Below this cosine between the paragraphs before and after a bare headline run, the run
+/// starts a new article.
+const NEW_ARTICLE_BELOW: f64 = 0.045;
+/// Longest line of a subhead couplet (two parallel lines of equal length).
+const COUPLET_CHARS: usize = 8;
+/// Paragraphs after a summary box (`核心阅读`) within which a headline run is taken for the
+/// feature's first subhead: such boxes head long features.
+const BOX_LEAD_PARAS: usize = 8;
+/// Longest body (characters) of an item that can still be a photo with its caption.
+const MAX_PHOTO_CHARS: usize = 400;
+/// Items without an inline lead whose body is shorter than this are briefs.
+const MAX_BRIEF_CHARS: usize = 300;
+/// Longest item (characters) a column label carries over to.
+const MAX_SECTION_ITEM_CHARS: usize = 1200;
+/// Prefixes of a caption that points at a photo of the article it sits in.
+const PHOTO_POINTERS: &[&str] = &[
+    "下图", "上图", "左图", "右图", "图为", "图①", "图一", "题图", "中图",
+];
+
+/// An item being assembled.
+#[derive(Debug, Clone, Default)]
+struct Draft {
+    run: Vec<String>,
+    paras: Vec<Para>,
+    captions: Vec<Caption>,
+    credits: Vec<String>,
+    photo_credit: Option<String>,
+    ended: bool,
+}
+
+impl Draft {
+    fn with_run(run: Vec<String>) -> Draft {
+        Draft {
+            run,
+            ..Draft::default()
+        }
+    }
+
+    fn has_title(&self) -> bool {
+        self.run.iter().any(|l| !l.is_empty())
+    }
+
+    fn body_chars(&self) -> usize {
+        self.paras.iter().map(|p| visible_len(&p.text)).sum()
+    }
+}
+
+fn is_pointer_caption(text: &str) -> bool {
+    PHOTO_POINTERS.iter().any(|p| text.starts_with(p))
+}
+
+/// Where a caption line with its photo credit goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaptionPlace {
+    /// The body of the current (titled, short) photo item.
+    PhotoBody,
+    /// A caption of a photo printed with the current article (`下图：…`).
+    ArticleCaption,
+    /// An untitled photo item of its own.
+    NewPhoto,
+}
+
+/// Whether the headline run at `units[k]` starts a new item after `cur`.
+fn starts_new_item(
+    units: &[Unit],
+    k: usize,
+    lines: &[String],
+    cur: &Draft,
+    layout: Layout,
+    jieba: &Jieba,
+) -> bool {
+    if cur.ended || layout == Layout::Indented || cur.paras.is_empty() {
+        return true;
+    }
+    let lines: Vec<&String> = lines.iter().filter(|l| !l.is_empty()).collect();
+    let Some(last) = lines.last() else {
+        return false;
+    };
+    // An inline lead right after the run, or after one deck paragraph, opens a news item.
+    let lead_at =
+        |i: usize| matches!(units.get(i), Some(Unit::Para(p)) if split_lead(&p.text).is_some());
+    if lead_at(k + 1) || (matches!(units.get(k + 1), Some(Unit::Para(_))) && lead_at(k + 2)) {
+        return true;
+    }
+    // A photo: a title over a caption with its credit.
+    if matches!(units.get(k + 1), Some(Unit::Caption { .. })) {
+        return true;
+    }
+    // Two short lines of equal length (`精准研判震情` / `打好预报基础`) are a subhead couplet,
+    // also under a short label (`现在` / `有路标、好查找` / `建立开放联盟`).
+    let couplet = match lines.as_slice() {
+        [label, a, b] if is_label_shape(label) => Some((a, b)),
+        [a, b] => Some((a, b)),
+        _ => None,
+    };
+    if let Some((a, b)) = couplet {
+        let (la, lb) = (visible_len(a), visible_len(b));
+        if la == lb && la <= COUPLET_CHARS && !has_column_tag(b) {
+            return false;
+        }
+    }
+    // A kicker over a shorter headline (`中央芭蕾舞团建团以来不断推出精品剧目` / `立起足尖
+    // 触摸顶尖`); an in-article subhead pair is a short head over a longer deck.
+    if let [a, b] = lines.as_slice()
+        && visible_len(b) <= visible_len(a)
+        && !is_bare_name(b)
+    {
+        return true;
+    }
+    if lines.len() >= 3
+        || lines.iter().skip(1).any(|l| l.starts_with('—'))
+        || lines.iter().any(|l| has_column_tag(l))
+        || is_byline_line(last)
+        || (lines.len() >= 2 && is_bare_name(last))
+    {
+        return true;
+    }
+    // A summary box (`核心阅读` and its text) is followed by the article's own text.
+    if cur.paras.first().is_some_and(|p| is_box_label(&p.text)) && cur.paras.len() <= BOX_LEAD_PARAS
+    {
+        return false;
+    }
+    // Cohesion: the paragraphs before against the paragraphs after.
+    let before = Bag::union(
+        cur.paras
+            .iter()
+            .rev()
+            .take(2 * COHESION_WINDOW)
+            .map(|p| Bag::of(jieba, &p.text))
+            .collect::<Vec<_>>()
+            .iter(),
+    );
+    let after: Vec<Bag> = units[k + 1..]
+        .iter()
+        .take_while(|u| matches!(u, Unit::Para(_)))
+        .take(COHESION_WINDOW)
+        .filter_map(|u| match u {
+            Unit::Para(p) => Some(Bag::of(jieba, &p.text)),
+            _ => None,
+        })
+        .collect();
+    let sim = before.cosine(&Bag::union(after.iter()));
+    sim < NEW_ARTICLE_BELOW
+}
+
+/// Groups the units into item drafts.
+fn group(units: Vec<Unit>, layout: Layout, jieba: &Jieba) -> Vec<Draft> {
+    let mut drafts: Vec<Draft> = Vec::new();
+    for k in 0..units.len() {
+        match &units[k] {
+            Unit::Run(lines) => {
+                if lines.iter().all(String::is_empty) {
+                    continue;
+                }
+                let new = match drafts.last() {
+                    None => true,
+                    Some(cur) => starts_new_item(&units, k, lines, cur, layout, jieba),
+                };
+                if new {
+                    drafts.push(Draft::with_run(lines.clone()));
+                } else if let Some(cur) = drafts.last_mut() {
+                    cur.paras
+                        .extend(lines.iter().filter(|l| !l.is_empty()).map(|l| Para {
+                            text: l.clone(),
+                            displaced: Vec::new(),
+                        }));
+                }
+            }
+            Unit::Para(p) => {
+                // A paragraph opening with an inline lead but no headline above it belongs to a
+                // round-up of briefs (`速览`) — unless a displaced headline says otherwise,
+                // which `place_displaced` handles. A paragraph after a credit line continues
+                // the item (a photo credit printed inside an article).
+                let new = drafts.is_empty();
+                if new {
+                    drafts.push(Draft::default());
+                }
+                if let Some(cur) = drafts.last_mut() {
+                    cur.paras.push(p.clone());
+                }
+            }
+            Unit::Credit(t) => {
+                if drafts.is_empty() {
+                    drafts.push(Draft::default());
+                }
+                if let Some(cur) = drafts.last_mut() {
+                    cur.credits.push(t.clone());
+                    cur.ended = true;
+                }
+            }
+            Unit::Caption { text, credit } => {
+                let place = match drafts.last() {
+                    Some(cur)
+                        if !cur.ended
+                            && cur.has_title()
+                            && cur.photo_credit.is_none()
+                            && cur.body_chars() <= MAX_PHOTO_CHARS / 2 =>
+                    {
+                        // The caption is the body (or its last lines) of a titled photo item.
+                        CaptionPlace::PhotoBody
+                    }
+                    Some(cur) if !cur.ended && is_pointer_caption(text) => {
+                        CaptionPlace::ArticleCaption
+                    }
+                    _ => CaptionPlace::NewPhoto,
+                };
+                if place == CaptionPlace::NewPhoto {
+                    drafts.push(Draft::default());
+                }
+                if let Some(cur) = drafts.last_mut() {
+                    if place == CaptionPlace::ArticleCaption {
+                        cur.captions.push(Caption {
+                            text: text.clone(),
+                            credit: Some(credit.clone()),
+                        });
+                    } else {
+                        cur.paras.push(Para {
+                            text: text.clone(),
+                            displaced: Vec::new(),
+                        });
+                        cur.photo_credit = Some(credit.clone());
+                        cur.ended = true;
+                    }
+                }
+            }
+        }
+    }
+    drafts
+}
+
+/// Splits drafts at the true start of articles whose headline block was displaced into one of
+/// their paragraphs.
+fn place_displaced(drafts: Vec<Draft>, jieba: &Jieba) -> Vec<Draft> {
+    let mut out = Vec::with_capacity(drafts.len());
+    let mut queue: std::collections::VecDeque<Draft> = drafts.into();
+    while let Some(mut d) = queue.pop_front() {
+        let Some(j) = d.paras.iter().position(|p| !p.displaced.is_empty()) else {
+            out.push(d);
+            continue;
+        };
+        let displaced = std::mem::take(&mut d.paras[j].displaced);
+        let start = if !d.has_title() {
+            0
+        } else if let Some(p) = (1..=j)
+            .rev()
+            .find(|&p| split_lead(&d.paras[p].text).is_some())
+        {
+            p
+        } else if j == 0 {
+            0
+        } else {
+            let end = (j + COHESION_WINDOW).min(d.paras.len());
+            let bags: Vec<Bag> = d.paras[..end]
+                .iter()
+                .map(|p| Bag::of(jieba, &p.text))
+                .collect();
+            weakest_cut(&bags, 1, j, COHESION_WINDOW).unwrap_or(j)
+        };
+        if start == 0 && !d.has_title() {
+            d.run = displaced;
+            queue.push_front(d);
+            continue;
+        }
+        if start == 0 {
+            // The headline was displaced into the first paragraph of a titled item: the
+            // displaced lines open the body.
+            let mut paras: Vec<Para> = displaced
+                .into_iter()
+                .map(|t| Para {
+                    text: t,
+                    displaced: Vec::new(),
+                })
+                .collect();
+            paras.append(&mut d.paras);
+            d.paras = paras;
+            queue.push_front(d);
+            continue;
+        }
+        let tail = d.paras.split_off(start);
+        let moved = Draft {
+            run: displaced,
+            paras: tail,
+            captions: std::mem::take(&mut d.captions),
+            credits: std::mem::take(&mut d.credits),
+            photo_credit: d.photo_credit.take(),
+            ended: d.ended,
+        };
+        d.ended = false;
+        out.push(d);
+        queue.push_front(moved);
+    }
+    out
+}
+
+/// The parsed headline block of an item.
+#[derive(Debug, Default)]
+struct Head {
+    section: Option<String>,
+    kicker: Option<String>,
+    title: Option<String>,
+    subtitle: Option<String>,
+    byline: Option<String>,
+    /// Lines of the run that are body text (box labels and what follows, repeated decks).
+    body: Vec<String>,
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Assigns kicker, title and subtitle to one to three headline lines.
+fn assign_kts(head: &mut Head, mut lines: Vec<String>) {
+    match lines.len() {
+        0 => {}
+        1 => head.title = lines.pop(),
+        2 => {
+            let b = lines.pop().unwrap_or_default();
+            let a = lines.pop().unwrap_or_default();
+            let (la, lb) = (visible_len(&a), visible_len(&b));
+            let title_subtitle = b.starts_with('—')
+                || (!a.ends_with(['—', '：', ':'])
+                    && !has_column_tag(&b)
+                    && (has_column_tag(&a) || (la >= 12 && lb >= la + 3)));
+            if title_subtitle {
+                head.title = Some(a);
+                head.subtitle = Some(b);
+            } else {
+                head.kicker = Some(a);
+                head.title = Some(b);
+            }
+        }
+        _ => {
+            // The title: a line with a column tag, else the line before a dash subtitle,
+            // else the line after a kicker ending in a dash or colon, else the second line.
+            let n = lines.len();
+            let t = lines
+                .iter()
+                .position(|l| has_column_tag(l))
+                .or_else(|| (1..n).find(|&i| lines[i].starts_with('—')).map(|i| i - 1))
+                .or_else(|| {
+                    (0..n - 1)
+                        .find(|&i| lines[i].ends_with(['—', '：', ':']))
+                        .map(|i| i + 1)
+                })
+                .unwrap_or(1);
+            let mut after = lines.split_off(t + 1);
+            head.title = lines.pop();
+            head.kicker = Some(lines.join(" ")).filter(|k| !k.is_empty());
+            if !after.is_empty() {
+                let subtitle = after.remove(0);
+                head.subtitle = Some(subtitle);
+                // Lines after the subtitle are a deck printed over the text.
+                head.body.splice(0..0, after);
+            }
+        }
+    }
+}
+
+fn parse_head(
+    run: &[String],
+    layout: Layout,
+    body: &str,
+    lead_first: bool,
+    active: Option<&str>,
+) -> Head {
+    let mut head = Head::default();
+    if layout == Layout::Indented && run.len() == 3 {
+        head.kicker = non_empty(&run[0]);
+        head.title = non_empty(&run[1]);
+        head.subtitle = non_empty(&run[2]);
+        if head.title.is_none() {
+            head.title = head.kicker.take();
+        }
+        return head;
+    }
+    let mut lines: Vec<String> = run.iter().filter(|l| !l.is_empty()).cloned().collect();
+    if let Some(b) = lines.iter().position(|l| is_box_label(l)) {
+        head.body = lines.split_off(b);
+    }
+    if lines.len() >= 2
+        && !lead_first
+        && let Some(last) = lines.last()
+        && visible_len(last) >= 20
+        && squash(body).contains(&squash(last))
+    {
+        head.body.insert(0, lines.pop().unwrap_or_default());
+    }
+    // A deck after a headline with a column tag is a pull quote from the text: body.
+    if lines.len() >= 2
+        && !lead_first
+        && let Some(t) = lines.iter().position(|l| has_column_tag(l))
+        && t + 2 == lines.len()
+        && !lines[t + 1].starts_with('—')
+        && visible_len(&lines[t + 1]) >= 15
+        && !is_byline_line(&lines[t + 1])
+    {
+        head.body.insert(0, lines.pop().unwrap_or_default());
+    }
+    if let Some(last) = lines.last()
+        && (is_byline_line(last) || (lines.len() >= 2 && is_bare_name(last)))
+    {
+        head.byline = lines.pop();
+    }
+    if lines.len() >= 2 && is_label_shape(&lines[0]) && active != Some(lines[0].as_str()) {
+        head.section = Some(lines.remove(0));
+    }
+    assign_kts(&mut head, lines);
+    head
+}
+
+fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Article {
+    let body_text: String = d.paras.iter().map(|p| p.text.as_str()).collect();
+    let lead_first = d
+        .paras
+        .first()
+        .is_some_and(|p| split_lead(&p.text).is_some());
+    let mut head = parse_head(&d.run, layout, &body_text, lead_first, active);
+    // A deck printed between the headline and an inline lead is the subtitle (the indented
+    // layout has its own subtitle slot).
+    if layout == Layout::Blocks
+        && head.title.is_some()
+        && head.subtitle.is_none()
+        && head.body.is_empty()
+        && !lead_first
+        && d.paras
+            .get(1)
+            .is_some_and(|p| split_lead(&p.text).is_some())
+    {
+        head.subtitle = Some(d.paras.remove(0).text);
+    }
+    let mut paragraphs: Vec<String> = head.body;
+    let mut byline_raw: Vec<String> = head.byline.into_iter().collect();
+    let mut dateline = None;
+    let mut lead_found = false;
+    for (i, p) in d.paras.into_iter().enumerate() {
+        if i == 0
+            && let Some(lead) = split_lead(&p.text)
+        {
+            lead_found = true;
+            byline_raw.push(lead.raw);
+            dateline = lead.dateline;
+            if !lead.rest.is_empty() {
+                paragraphs.push(lead.rest);
+            }
+            continue;
+        }
+        paragraphs.push(p.text);
+    }
+    let mut credits: Vec<String> = Vec::new();
+    if let Some(last) = paragraphs.last_mut()
+        && let Some((head_text, credit)) = split_trailing_credit(last)
+    {
+        *last = head_text;
+        credits.push(credit);
+    }
+    let mut photo_credits: Vec<String> = d.photo_credit.into_iter().collect();
+    for c in d.credits {
+        if is_photo_credit(&c) {
+            photo_credits.push(c);
+        } else {
+            credits.push(c);
+        }
+    }
+    let chars: usize = paragraphs.iter().map(|p| visible_len(p)).sum();
+    let is_photo = !photo_credits.is_empty() && chars <= MAX_PHOTO_CHARS && paragraphs.len() <= 3;
+    if is_photo && byline_raw.is_empty() {
+        byline_raw.append(&mut photo_credits);
+    } else {
+        credits.append(&mut photo_credits);
+    }
+    let kind = if is_photo {
+        ItemKind::Photo
+    } else if lead_found || (chars > 0 && chars < MAX_BRIEF_CHARS) {
+        ItemKind::Brief
+    } else {
+        ItemKind::Article
+    };
+    let byline = (!byline_raw.is_empty()).then(|| parse_byline(&byline_raw.join(" ")));
+    let text = paragraphs.join("\n");
+    Article {
+        index,
+        kind,
+        section: head.section,
+        kicker: head.kicker,
+        title: head.title,
+        subtitle: head.subtitle,
+        byline,
+        dateline,
+        char_count: visible_len(&text),
+        paragraphs,
+        text,
+        captions: d.captions,
+        trailing_credit: (!credits.is_empty()).then(|| credits.join("\n")),
+    }
+}
+
+/// Splits a normalised page into its items, in page order.
+pub fn segment(text: &Normalized, jieba: &Jieba) -> Vec<Article> {
+    let (layout, units) = units::units(text);
+    let drafts = place_displaced(group(units, layout, jieba), jieba);
+    let mut out: Vec<Article> = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        // The label of the previous item: the same label again is not a new section.
+        let previous = out.last().and_then(|a| a.section.clone());
+        let mut article = finish(d, out.len(), layout, previous.as_deref());
+        // A column's label carries over to the short items after it, not to a photo or a
+        // feature with its own kicker.
+        let carries = article.kind != ItemKind::Photo
+            && article.kicker.is_none()
+            && article.char_count < MAX_SECTION_ITEM_CHARS;
+        if article.section.is_none() && carries {
+            article.section = previous;
+        }
+        out.push(article);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::normalize::normalize;
+
+    fn run(page: &str) -> Vec<Article> {
+        segment(&normalize(page), &Jieba::new())
+    }
+
+    fn para(topic: &str, n: usize) -> String {
+        format!("{}。", topic.repeat(n))
+    }
+
+    #[test]
+    fn a_column_label_heads_the_briefs_after_it_and_is_not_an_item() {
+        let page = format!(
+            "政务动态\n\n省工商联开展调研\n\n本报讯(记者 孙 雄)7月14日，{}\n\n中心城区防洪专题会召开\n\n本报讯 7月18日，{}(梁 浩)\n",
+            para("调研组走访企业", 3),
+            para("会议部署防洪排涝", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].section.as_deref(), Some("政务动态"));
+        assert_eq!(items[1].section.as_deref(), Some("政务动态"));
+        let b = items[0].byline.as_ref().expect("byline");
+        assert_eq!(b.raw, "本报讯(记者 孙 雄)");
+        assert_eq!(b.reporters, vec!["孙雄"]);
+        assert_eq!(items[0].dateline.as_deref(), Some("7月14日"));
+        assert!(items[0].paragraphs[0].starts_with("7月14日，"));
+        assert_eq!(items[1].trailing_credit.as_deref(), Some("(梁 浩)"));
+        assert_eq!(items[1].kind, ItemKind::Brief);
+    }
+
+    #[test]
+    fn a_displaced_headline_opens_its_article_where_the_topic_changes() {
+        let page = format!(
+            "暴雨中的坚守\n\n本报记者 牛嘉荣\n\n{}\n\n{}\n\n{}\n\n{}\n\n{}在最\n\n清淤保畅通\n\n周秀枝\n\n短时间内恢复路面整洁。\n\n{}\n",
+            para("文保所工作人员巡查古建筑文物排水系统", 2),
+            para("文物保护人员检查古建筑屋顶和文物", 2),
+            para("环卫工人清理路面淤泥冲洗车冲洗路面", 2),
+            para("环卫中心出动冲洗车清扫车清理淤泥", 2),
+            "在积水严重的路段，环卫中心采取人机结合方式，紧张有序地开展主次干道排水清淤作业，环卫工人清理路面淤泥，",
+            para("淤泥运走后环卫车辆冲洗路面", 2),
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 2, "{items:#?}");
+        assert_eq!(items[0].title.as_deref(), Some("暴雨中的坚守"));
+        assert_eq!(items[0].paragraphs.len(), 2);
+        assert_eq!(items[1].title.as_deref(), Some("清淤保畅通"));
+        assert_eq!(
+            items[1].byline.as_ref().map(|b| b.raw.as_str()),
+            Some("周秀枝")
+        );
+        assert!(items[1].paragraphs[0].starts_with("环卫工人清理路面淤泥"));
+        assert!(items[1].paragraphs[2].ends_with("在最短时间内恢复路面整洁。"));
+    }
+
+    #[test]
+    fn a_subhead_on_the_same_topic_stays_inside_the_article() {
+        let page = format!(
+            "新疆258万户老乡住上抗震房\n\n{}\n\n建设安居工程\n\n{}\n",
+            para("抗震安居工程提升农村住房抗震能力，地震中房屋完好", 3),
+            para("农村安居工程按照抗震设防要求建房，地震来袭房屋无损", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].paragraphs[1], "建设安居工程");
+    }
+
+    #[test]
+    fn a_caption_with_its_credit_becomes_a_photo_or_a_caption_of_the_article() {
+        let page = format!(
+            "市慈善总会发放援助药\n\n本报讯(记者 赵卓睿)7月17日，{}\n\n小朋友在博物馆参观，学习历史知识。 本报记者 常 奇 摄\n\n清淤保畅通\n\n{}\n\n下图：环卫工人在清理淤泥。 周秀枝 摄\n",
+            para("工作人员为患者发放药品", 20),
+            para("环卫工人清理淤泥", 30)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 3, "{items:#?}");
+        assert_eq!(items[1].kind, ItemKind::Photo);
+        assert_eq!(items[1].title, None);
+        assert_eq!(
+            items[1].byline.as_ref().map(|b| b.photographers.clone()),
+            Some(vec!["常奇".to_owned()])
+        );
+        assert_eq!(items[2].captions.len(), 1);
+        assert_eq!(items[2].captions[0].credit.as_deref(), Some("周秀枝 摄"));
+    }
+
+    #[test]
+    fn kicker_title_and_subtitle_are_told_apart_by_their_marks() {
+        let page = format!(
+            "地处欧亚地震带，5级以上地震年均发生5次左右——\n\n新疆 258万户老乡住上抗震房（一线探民生）\n\n核心阅读\n\n{}\n\n让问题隐患无处遁形\n\n——我市扎实推进工贸行业安全生产治本攻坚三年行动\n\n本报记者 付 炎\n\n{}\n",
+            para("新疆地震活跃", 3),
+            para("工贸行业企业点多面广", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 2, "{items:#?}");
+        assert_eq!(
+            items[0].kicker.as_deref(),
+            Some("地处欧亚地震带，5级以上地震年均发生5次左右——")
+        );
+        assert_eq!(items[0].paragraphs[0], "核心阅读");
+        assert_eq!(items[1].title.as_deref(), Some("让问题隐患无处遁形"));
+        assert!(
+            items[1]
+                .subtitle
+                .as_deref()
+                .is_some_and(|s| s.starts_with("——"))
+        );
+        assert_eq!(
+            items[1].byline.as_ref().map(|b| b.reporters.clone()),
+            Some(vec!["付炎".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_label_with_nothing_after_it_is_a_title_only_item() {
+        let items = run("标题\n\n一句话说完了。\n\n下期话题\n");
+        assert_eq!(items.len(), 2, "{items:#?}");
+        assert_eq!(items[1].title.as_deref(), Some("下期话题"));
+        assert!(items[1].paragraphs.is_empty());
+    }
+}

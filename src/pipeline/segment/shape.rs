@@ -1,0 +1,264 @@
+//! Character- and line-shape predicates the segmenter's rules are built from: sentence ends,
+//! heading length, enumeration and bullet markers, column tags, box labels.
+//!
+//! Everything here is structure or domain vocabulary of newspaper layout (never text of a
+//! particular page).
+
+/// Longest line (non-whitespace characters) still taken for a headline-block line.
+pub const MAX_HEADING_CHARS: usize = 50;
+
+/// Labels of boxes printed inside an article (`核心阅读` summary boxes, editor's notes). A
+/// headline-block line equal to one of these opens body text, never a new article.
+const BOX_LABELS: &[&str] = &[
+    "核心阅读",
+    "内容提要",
+    "开栏的话",
+    "题记",
+    "编者按",
+    "编者的话",
+    "延伸阅读",
+    "相关链接",
+    "链接",
+    "记者手记",
+    "记者观察",
+    "背景",
+    "背景链接",
+    "短评",
+    "评论",
+    "小贴士",
+    "新闻链接",
+    "新闻背景",
+    "数据",
+    "案情",
+    "【案情】",
+    "专家点评",
+    "专家解读",
+];
+
+/// Whether `c` is a CJK ideograph.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}')
+}
+
+/// Number of non-whitespace characters.
+pub fn visible_len(s: &str) -> usize {
+    s.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// `s` without any whitespace (how truth files compare text).
+pub fn squash(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+fn last_char(s: &str) -> Option<char> {
+    s.trim_end().chars().next_back()
+}
+
+/// Punctuation that ends a sentence.
+fn is_sentence_punct(c: char) -> bool {
+    matches!(c, '。' | '！' | '？' | '!' | '?' | '…' | '；' | ';')
+}
+
+/// The line ends a sentence: `。！？…；`, or a closing quote right after one of them.
+pub fn ends_sentence(s: &str) -> bool {
+    let mut rev = s.trim_end().chars().rev();
+    match rev.next() {
+        Some(c) if is_sentence_punct(c) => true,
+        Some('”' | '’' | '」' | '』' | '"' | '\'') => {
+            rev.next().is_some_and(is_sentence_punct)
+        }
+        _ => false,
+    }
+}
+
+/// The line is complete: it cannot continue on the next line. Sentence ends, plus a colon
+/// (a lead-in to a list), a closing bracket (credits), a dash (kickers).
+pub fn ends_complete(s: &str) -> bool {
+    ends_sentence(s)
+        || matches!(
+            last_char(s),
+            Some('：' | ':' | '）' | ')' | '】' | '—' | '」' | '』' | '”')
+        )
+}
+
+/// The line starts with a character no line can start with unless it continues the previous
+/// one (a comma, a full stop, a closing bracket or quote…).
+pub fn starts_as_continuation(s: &str) -> bool {
+    matches!(
+        s.chars().next(),
+        Some(
+            '，' | '、'
+                | '。'
+                | '；'
+                | '：'
+                | '！'
+                | '？'
+                | '）'
+                | '】'
+                | '”'
+                | '’'
+                | '》'
+                | ','
+                | '.'
+        )
+    )
+}
+
+/// Shape of a headline-block line: short and not ending a sentence.
+pub fn is_heading_shape(s: &str) -> bool {
+    let n = visible_len(s);
+    n > 0 && n <= MAX_HEADING_CHARS && !ends_sentence(s)
+}
+
+/// A box label such as `核心阅读`.
+pub fn is_box_label(s: &str) -> bool {
+    let sq = squash(s);
+    BOX_LABELS.contains(&sq.as_str())
+}
+
+/// A line that starts with an enumeration or bullet marker: `一、`, `（二）`, `3.`, `第五条`,
+/// `第二章`, `▲`, `●`, `■`… Such lines are subheads or rule lines inside an article.
+pub fn starts_with_marker(s: &str) -> bool {
+    let s = s.trim_start();
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if matches!(
+        first,
+        '▲' | '△'
+            | '●'
+            | '○'
+            | '■'
+            | '□'
+            | '◆'
+            | '◇'
+            | '★'
+            | '☆'
+            | '◎'
+            | '•'
+            | '·'
+            | '※'
+            | '►'
+            | '▶'
+    ) {
+        return true;
+    }
+    if matches!(first, '①'..='⑳') {
+        return true;
+    }
+    let numeral = |c: char| "一二三四五六七八九十百零〇".contains(c) || c.is_ascii_digit();
+    // 一、 / 1、 / 1. / 1．
+    let head: String = s.chars().take_while(|&c| numeral(c)).collect();
+    if !head.is_empty() {
+        let rest = &s[head.len()..];
+        let mut after = rest.chars();
+        if matches!(after.next(), Some('、' | '．' | '.')) {
+            // "1.8万" is a number, not a marker.
+            return !after.next().is_some_and(|c| c.is_ascii_digit() || c == '.');
+        }
+    }
+    // （一） (1)
+    if let Some(rest) = s.strip_prefix(['（', '(']) {
+        let head: String = rest.chars().take_while(|&c| numeral(c)).collect();
+        if !head.is_empty() && rest[head.len()..].starts_with(['）', ')']) {
+            return true;
+        }
+    }
+    // 第X条 / 第X章 / 第X节 / 第X部分
+    if let Some(rest) = s.strip_prefix('第') {
+        let head: String = rest.chars().take_while(|&c| numeral(c)).collect();
+        if !head.is_empty() {
+            let after = rest[head.len()..].trim_start();
+            return after.starts_with(['条', '章', '节', '款', '编']) || after.starts_with("部分");
+        }
+    }
+    false
+}
+
+/// A sign-off such as `——编者`: a dash followed by a short role.
+pub fn is_signoff(s: &str) -> bool {
+    let sq = squash(s);
+    sq.starts_with("——") && visible_len(&sq) <= 6
+}
+
+/// The headline ends with a column tag in brackets, e.g. `（一线探民生）`, `(点赞新时代)`.
+pub fn has_column_tag(s: &str) -> bool {
+    let s = s.trim_end();
+    let Some(close) = s.chars().next_back() else {
+        return false;
+    };
+    let open = match close {
+        '）' => '（',
+        ')' => '(',
+        _ => return false,
+    };
+    let Some(pos) = s.rfind(open) else {
+        return false;
+    };
+    let inner = &s[pos + open.len_utf8()..s.len() - close.len_utf8()];
+    let n = visible_len(inner);
+    pos > 0 && (2..=14).contains(&n) && !inner.contains(['，', '。', ','])
+}
+
+/// A column label (`政务动态`, `反馈`): two to four CJK characters and nothing else.
+pub fn is_label_shape(s: &str) -> bool {
+    let n = s.chars().count();
+    (2..=4).contains(&n) && s.chars().all(is_cjk)
+}
+
+/// A name as printed on its own byline line: two to four CJK characters, possibly letter-spaced
+/// (`付 炎`, `周秀枝`).
+pub fn is_name_shape(s: &str) -> bool {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let joined: String = parts.concat();
+    let n = joined.chars().count();
+    (2..=4).contains(&n)
+        && joined.chars().all(is_cjk)
+        && (parts.len() == 1 || parts.iter().all(|p| p.chars().count() == 1))
+}
+
+/// A line that is page furniture or a credit rather than text: a contact address
+/// (`栏目投稿邮箱：…@…`).
+pub fn is_contact_line(s: &str) -> bool {
+    visible_len(s) <= 60 && (s.contains('@') || s.contains("http") || s.contains("www."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_stop_inside_quotes_ends_a_sentence() {
+        assert!(ends_sentence("他说：“好。”"));
+        assert!(!ends_sentence("叫“连心桥”"));
+        assert!(ends_complete("国防部："));
+        assert!(!ends_complete("治本之"));
+    }
+
+    #[test]
+    fn numbered_and_bulleted_lines_carry_markers() {
+        assert!(starts_with_marker("一、出台条例"));
+        assert!(starts_with_marker("（二）加强"));
+        assert!(starts_with_marker("第十二条 本规定"));
+        assert!(starts_with_marker("第一章 总 则"));
+        assert!(starts_with_marker("▲不要在家中"));
+        assert!(!starts_with_marker("1.8万起案件"));
+        assert!(!starts_with_marker("第一时间明确责任分工。"));
+    }
+
+    #[test]
+    fn column_tags_close_a_headline() {
+        assert!(has_column_tag("让春运记忆越来越暖（民生观）"));
+        assert!(has_column_tag("“摆渡”村医(点赞新时代)"));
+        assert!(!has_column_tag("（作者为本报记者）"));
+        assert!(!has_column_tag("市场研究机构——"));
+    }
+
+    #[test]
+    fn letter_spaced_names_have_name_shape() {
+        assert!(is_name_shape("付 炎"));
+        assert!(is_name_shape("周秀枝"));
+        assert!(!is_name_shape("清淤保畅通"));
+        assert!(!is_name_shape("付 炎说"));
+    }
+}

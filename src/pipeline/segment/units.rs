@@ -1,0 +1,477 @@
+//! From normalised lines to layout units: headline runs, paragraphs (column breaks repaired,
+//! displaced headline blocks lifted out), credit lines and photo captions.
+//!
+//! Two layouts are recognised: *blocks* (every block one line, blank lines between them; the
+//! shape of a line tells headline from paragraph) and *indented* raw dumps (paragraphs indented
+//! with full-width spaces, headline lines not indented, single newlines; indentation tells).
+
+use super::byline::{is_credit_line, is_photo_credit, split_photo_credit};
+use super::shape::{
+    ends_complete, ends_sentence, is_box_label, is_contact_line, is_heading_shape, is_signoff,
+    starts_as_continuation, starts_with_marker, visible_len,
+};
+use crate::pipeline::normalize::Normalized;
+
+/// Longest dash subtitle (`——习近平总书记在…`) still read as a headline-block line.
+const MAX_SUBTITLE_CHARS: usize = 90;
+/// Most headline lines a displaced headline block may have.
+const MAX_DISPLACED_LINES: usize = 3;
+
+/// A layout unit of the page, in page order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unit {
+    /// Consecutive headline-shaped lines. In the indented layout an empty string stands for an
+    /// empty kicker or subtitle slot.
+    Run(Vec<String>),
+    /// A body paragraph.
+    Para(Para),
+    /// A standalone credit line (`（作者为…）`, `新华社记者 黄孝邦摄`, `栏目投稿邮箱：…`).
+    Credit(String),
+    /// A photo caption with its credit on one line.
+    Caption {
+        /// The caption text.
+        text: String,
+        /// The photo credit.
+        credit: String,
+    },
+}
+
+/// A body paragraph.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Para {
+    /// The text, column breaks repaired.
+    pub text: String,
+    /// Headline lines that were lifted out of the middle of this paragraph.
+    pub displaced: Vec<String>,
+}
+
+/// Which layout a page uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Blocks separated by blank lines.
+    Blocks,
+    /// Indented paragraphs, single newlines.
+    Indented,
+}
+
+/// How a body line may continue on the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    /// Complete: never joined.
+    No,
+    /// Only with a line that starts as a continuation (`，…`): numbered lines, bullets.
+    Continuation,
+    /// With the next body line: a paragraph cut mid-sentence by a column break.
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Line {
+    Heading(String),
+    Slot,
+    Body { text: String, joinable: Join },
+    Credit(String),
+    Caption { text: String, credit: String },
+}
+
+/// Detects the layout: indented when at least a third of the non-empty lines are indented.
+pub fn layout(text: &Normalized) -> Layout {
+    let (mut lines, mut indented) = (0usize, 0usize);
+    for l in text.lines.iter().filter(|l| !l.text.is_empty()) {
+        lines += 1;
+        indented += usize::from(l.indented);
+    }
+    if lines > 0 && indented * 3 >= lines {
+        Layout::Indented
+    } else {
+        Layout::Blocks
+    }
+}
+
+fn classify_body(text: &str, joinable: Join) -> Line {
+    if is_credit_line(text)
+        || is_contact_line(text)
+        || is_photo_credit(text)
+        || is_signature(text)
+        || is_furniture(text)
+    {
+        return Line::Credit(text.to_owned());
+    }
+    if let Some((text, credit)) = split_photo_credit(text) {
+        return Line::Caption { text, credit };
+    }
+    Line::Body {
+        text: text.to_owned(),
+        joinable,
+    }
+}
+
+fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
+    let mut out = Vec::new();
+    for line in &text.lines {
+        let t = line.text.as_str();
+        match layout {
+            Layout::Indented => {
+                if t.is_empty() {
+                    if !line.indented {
+                        out.push(Line::Slot);
+                    }
+                } else if line.indented {
+                    out.push(classify_body(t, Join::No));
+                } else if is_credit_line(t) || is_contact_line(t) || is_furniture(t) {
+                    out.push(Line::Credit(t.to_owned()));
+                } else {
+                    out.push(Line::Heading(t.to_owned()));
+                }
+            }
+            Layout::Blocks => {
+                if t.is_empty() {
+                    continue;
+                }
+                let after_body = matches!(out.last(), Some(Line::Body { .. }));
+                // `——某某说` after a paragraph attributes a quote; a subtitle follows a headline.
+                let attribution = after_body && t.starts_with('—');
+                let fixed = is_signoff(t)
+                    || is_box_label(t)
+                    || is_salutation(t)
+                    || is_note(t)
+                    || attribution;
+                let lead = super::byline::split_lead(t).is_some();
+                let marker = starts_with_marker(t);
+                // A dash subtitle under a headline may be longer than a headline line.
+                let dash_subtitle = t.starts_with('—')
+                    && matches!(out.last(), Some(Line::Heading(_)))
+                    && visible_len(t) <= MAX_SUBTITLE_CHARS
+                    && !has_inner_sentence_end(t)
+                    && !ends_sentence(t);
+                let heading = dash_subtitle || (!fixed && !marker && !lead && may_be_headline(t));
+                if heading {
+                    out.push(Line::Heading(t.to_owned()));
+                } else {
+                    let joinable = if fixed || ends_complete(t) {
+                        Join::No
+                    } else if marker {
+                        Join::Continuation
+                    } else {
+                        Join::Any
+                    };
+                    out.push(classify_body(t, joinable));
+                }
+            }
+        }
+    }
+    if layout == Layout::Blocks {
+        promote_exclamations(&mut out);
+    }
+    out
+}
+
+/// A short exclamation or question (`真棒！`, `向上！向上！`) that opens the page, follows a
+/// headline line or closes off a credit, and is followed by a paragraph, is a headline.
+fn promote_exclamations(lines: &mut [Line]) {
+    for i in 0..lines.len() {
+        let Line::Body {
+            text,
+            joinable: Join::No,
+        } = &lines[i]
+        else {
+            continue;
+        };
+        let short_cry = visible_len(text) <= 16
+            && text.trim_end().ends_with(['！', '？', '!', '?'])
+            && !text.starts_with(['“', '"', '「'])
+            && !text.contains('。');
+        let after_head = i == 0
+            || matches!(
+                lines[i - 1],
+                Line::Heading(_) | Line::Credit(_) | Line::Caption { .. }
+            );
+        let before_body = matches!(
+            lines.get(i + 1),
+            Some(Line::Body { .. } | Line::Caption { .. })
+        );
+        if short_cry && after_head && before_body {
+            lines[i] = Line::Heading(text.clone());
+        }
+    }
+}
+
+/// Whether a blocks-layout line can be a headline-block line: short, not ending a sentence or
+/// a clause, no sentence end inside, and not a credit, caption or signature.
+fn may_be_headline(t: &str) -> bool {
+    if !is_heading_shape(t) || t.ends_with(['，', '、', ',']) || has_inner_sentence_end(t) {
+        return false;
+    }
+    if t.ends_with(['：', ':']) && visible_len(t) > 12 {
+        return false;
+    }
+    // A news sentence opens with a date and a comma (`2月18日，…`); a headline does not.
+    if let Some(n) = super::byline::leading_date(t)
+        && t[n..].starts_with(['，', ','])
+    {
+        return false;
+    }
+    !(is_credit_line(t)
+        || is_furniture(t)
+        || ends_with_full_date(t)
+        || is_contact_line(t)
+        || is_photo_credit(t)
+        || is_signature(t)
+        || split_photo_credit(t).is_some())
+}
+
+/// A sentence end in the middle of a line (`…工程。新绛县要…`): headlines have none.
+fn has_inner_sentence_end(s: &str) -> bool {
+    let t = s.trim_end();
+    t.char_indices()
+        .any(|(i, c)| c == '。' && i + c.len_utf8() < t.len())
+}
+
+/// Page furniture printed inside an item: graphics credits (`本版制图：…`, `制图：…`) and
+/// advertisement marks (`·广告·`).
+fn is_furniture(s: &str) -> bool {
+    let t = super::shape::squash(s);
+    let credit = [
+        "制图：",
+        "制图:",
+        "设计：",
+        "责任编辑：",
+        "美术编辑：",
+        "版式设计：",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
+    (credit && visible_len(&t) <= 24) || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
+}
+
+/// A line ending with a full date (`2019年10月15日`): the date of a letter, notice or speech,
+/// never a headline.
+fn ends_with_full_date(s: &str) -> bool {
+    let t = s.trim_end();
+    let Some(head) = t.strip_suffix('日') else {
+        return false;
+    };
+    let digits = |s: &str| s.chars().rev().take_while(char::is_ascii_digit).count();
+    let d = digits(head);
+    let Some(head) = head[..head.len() - d].strip_suffix('月') else {
+        return false;
+    };
+    let m = digits(head);
+    let Some(head) = head[..head.len() - m].strip_suffix('年') else {
+        return false;
+    };
+    (1..=2).contains(&d) && (1..=2).contains(&m) && digits(head) == 4
+}
+
+/// A source note or footnote (`数据来源：…`, `注：…`): body text, never a headline.
+fn is_note(s: &str) -> bool {
+    let t = s.trim_start();
+    [
+        "注：",
+        "注:",
+        "数据来源：",
+        "资料来源：",
+        "来源：",
+        "图片来源：",
+        "（注：",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
+}
+
+/// A letter's salutation (`编辑同志：`).
+fn is_salutation(s: &str) -> bool {
+    let t = s.trim();
+    visible_len(t) <= 12
+        && t.ends_with(['：', ':'])
+        && (t.contains("同志")
+            || t.starts_with("尊敬的")
+            || t.starts_with("亲爱的")
+            || t.contains("编辑"))
+}
+
+/// A letter's signature: a place and a name (`山东济南市 马洪利`).
+pub fn is_signature(s: &str) -> bool {
+    let t = s.trim();
+    let Some((place, name)) = t.rsplit_once(' ') else {
+        return false;
+    };
+    let place = place.trim();
+    visible_len(place) <= 12
+        && place.ends_with(['省', '市', '县', '区', '州', '镇', '乡', '村', '旗', '盟'])
+        && place.chars().all(|c| super::shape::is_cjk(c) || c == ' ')
+        && super::shape::is_name_shape(name)
+}
+
+/// Joins two halves of a paragraph cut by a column break: no space between CJK characters,
+/// one space between two ASCII words.
+pub fn join_break(a: &str, b: &str) -> String {
+    let a = a.trim_end();
+    let b = b.trim_start();
+    let ascii_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if ascii_word(a.chars().next_back()) && ascii_word(b.chars().next()) {
+        format!("{a} {b}")
+    } else {
+        format!("{a}{b}")
+    }
+}
+
+fn join_of(line: &Line, text: &str) -> Join {
+    match line {
+        Line::Body { joinable, .. } => *joinable,
+        _ if ends_complete(text) => Join::No,
+        _ => Join::Any,
+    }
+}
+
+fn body_text(line: &Line) -> Option<&str> {
+    match line {
+        Line::Body { text, .. } => Some(text),
+        Line::Heading(text) if starts_as_continuation(text) => Some(text),
+        _ => None,
+    }
+}
+
+/// Turns a normalised page into layout units, repairing column breaks and lifting displaced
+/// headline blocks out of the paragraphs they landed in.
+pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
+    let layout = layout(text);
+    let lines = classify(text, layout);
+    let mut out: Vec<Unit> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        match &lines[i] {
+            Line::Heading(_) | Line::Slot => {
+                let mut run = Vec::new();
+                while let Some(l @ (Line::Heading(_) | Line::Slot)) = lines.get(i) {
+                    if let Line::Heading(t) = l {
+                        if !run.is_empty() && starts_as_continuation(t) {
+                            break;
+                        }
+                        run.push(t.clone());
+                    } else {
+                        run.push(String::new());
+                    }
+                    i += 1;
+                }
+                if run.is_empty() {
+                    // A continuation line with no paragraph before it: keep it as body.
+                    if let Some(Line::Heading(t)) = lines.get(i) {
+                        out.push(Unit::Para(Para {
+                            text: t.clone(),
+                            displaced: Vec::new(),
+                        }));
+                        i += 1;
+                    }
+                    continue;
+                }
+                if run.iter().any(|t| !t.is_empty()) || layout == Layout::Indented {
+                    out.push(Unit::Run(run));
+                }
+            }
+            Line::Credit(t) => {
+                out.push(Unit::Credit(t.clone()));
+                i += 1;
+            }
+            Line::Caption { text, credit } => {
+                out.push(Unit::Caption {
+                    text: text.clone(),
+                    credit: credit.clone(),
+                });
+                i += 1;
+            }
+            Line::Body { text, joinable } => {
+                let mut para = Para {
+                    text: text.clone(),
+                    displaced: Vec::new(),
+                };
+                let mut joinable = *joinable;
+                i += 1;
+                while joinable != Join::No {
+                    // A column break: the next body line continues this one.
+                    if let Some(next) = lines.get(i).and_then(body_text)
+                        && (joinable == Join::Any || starts_as_continuation(next))
+                    {
+                        para.text = join_break(&para.text, next);
+                        joinable = join_of(&lines[i], next);
+                        i += 1;
+                        continue;
+                    }
+                    if joinable != Join::Any {
+                        break;
+                    }
+                    // A displaced headline block: headline lines, then the rest of the sentence.
+                    let mut j = i;
+                    while matches!(lines.get(j), Some(Line::Heading(t)) if !starts_as_continuation(t))
+                    {
+                        j += 1;
+                    }
+                    let n = j - i;
+                    if (1..=MAX_DISPLACED_LINES).contains(&n)
+                        && let Some(next) = lines.get(j).and_then(body_text)
+                        && super::byline::split_lead(next).is_none()
+                    {
+                        for l in &lines[i..j] {
+                            if let Line::Heading(t) = l {
+                                para.displaced.push(t.clone());
+                            }
+                        }
+                        para.text = join_break(&para.text, next);
+                        joinable = join_of(&lines[j], next);
+                        i = j + 1;
+                        continue;
+                    }
+                    break;
+                }
+                out.push(Unit::Para(para));
+            }
+        }
+    }
+    (layout, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::normalize::normalize;
+
+    fn paras(units: &[Unit]) -> Vec<&Para> {
+        units
+            .iter()
+            .filter_map(|u| match u {
+                Unit::Para(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_paragraph_cut_mid_word_is_joined_without_a_space() {
+        let long = "又通过落实一批“人防、技防、工程防、管理防”措施，".repeat(3);
+        let page = format!("标题\n\n{long}治本之\n\n策，从根本上补齐短板弱项。\n");
+        let (_, units) = units(&normalize(&page));
+        let ps = paras(&units);
+        assert_eq!(ps.len(), 1);
+        assert!(ps[0].text.ends_with("治本之策，从根本上补齐短板弱项。"));
+    }
+
+    #[test]
+    fn a_headline_inside_a_paragraph_is_lifted_out() {
+        let long = "在解放路立交桥等积水严重的路段，该中心采取人机结合方式开展清淤作业，".repeat(2);
+        let page = format!("{long}在最\n\n清淤保畅通\n\n周秀枝\n\n短时间内恢复路面整洁。\n");
+        let (_, units) = units(&normalize(&page));
+        let ps = paras(&units);
+        assert_eq!(ps.len(), 1);
+        assert!(ps[0].text.ends_with("在最短时间内恢复路面整洁。"));
+        assert_eq!(ps[0].displaced, vec!["清淤保畅通", "周秀枝"]);
+    }
+
+    #[test]
+    fn indented_pages_take_unindented_lines_as_headlines() {
+        let page = "\n德国新能源汽车驶入快车道\n\n\u{3000}\u{3000}第一段。\n\u{3000}\u{3000}小标题\n\u{3000}\u{3000}第二段。\n";
+        let (layout, units) = units(&normalize(page));
+        assert_eq!(layout, Layout::Indented);
+        assert!(matches!(&units[0], Unit::Run(r) if r.len() == 3));
+        assert_eq!(paras(&units).len(), 3);
+    }
+}
