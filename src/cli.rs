@@ -46,6 +46,8 @@ pub enum Command {
     EvalClassifier(commands::eval_classifier::Args),
     /// Build the keyword IDF table from a corpus.
     BuildIdf(commands::build_idf::Args),
+    /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
+    BenchLoad(commands::bench_load::Args),
 }
 
 /// Runs the binary; returns the process exit code.
@@ -88,5 +90,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => commands::train::run(&settings, args),
         Command::EvalClassifier(args) => commands::eval_classifier::run(&settings, args),
         Command::BuildIdf(args) => commands::build_idf::run(&settings, args),
+        Command::BenchLoad(args) => {
+            commands::bench_load::run(&settings, cli.config_dir.as_deref(), args)
+        }
     }
 }

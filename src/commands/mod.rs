@@ -1,6 +1,7 @@
 //! One module per command of the binary. Commands are the edges: they do IO, use `anyhow`,
 //! and call the pure [`crate::pipeline`].
 
+pub mod bench_load;
 pub mod build_idf;
 pub mod check_config;
 pub mod dataset;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Instruction counts (callgrind) of the pipeline next to a jieba cut pass over the same page:
+# deterministic, unlike wall-clock time on a shared machine. Prints, per page, the instructions
+# of process / cut and segmentation / cut, then the growth checks (seed x10 vs seed, 10k vs 1k
+# tiny paragraphs).
+#   benches/instructions.sh [ITERS]        (needs valgrind; ~1 min per page on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+iters=${1:-5}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+cargo build --release --example instructions >&2
+bin="$CARGO_TARGET_DIR/release/examples/instructions"
+out=$(mktemp -d)
+declare -A ir
+for page in seed seed_x10 tiny_1k tiny_10k; do
+  valgrind --tool=callgrind --callgrind-out-file="$out/$page.cg" "$bin" "$page" "$iters" >/dev/null 2>&1
+  for stage in cut segment process; do
+    n=$(callgrind_annotate --inclusive=yes "$out/$page.cg" 2>/dev/null \
+        | grep -E "instructions::stage_${stage}[^a-z_]" | head -1 | awk '{gsub(",","",$1); print $1}')
+    ir[$page.$stage]=${n:-0}
+  done
+  echo "$page: cut ${ir[$page.cut]} Ir, segment ${ir[$page.segment]} Ir, process ${ir[$page.process]} Ir ($iters passes)" >&2
+done
+python3 - "$iters" <<PY
+import sys
+ir = {$(for k in "${!ir[@]}"; do printf '"%s": %s, ' "$k" "${ir[$k]}"; done)}
+print("| page | process / cut | segmentation / cut |")
+print("|---|---:|---:|")
+for p in ["seed", "seed_x10", "tiny_1k", "tiny_10k"]:
+    c = ir[p + ".cut"] or 1
+    print(f"| {p} | {ir[p + '.process'] / c:.3f} | {ir[p + '.segment'] / c:.3f} |")
+print()
+for big, small in [("seed_x10", "seed"), ("tiny_10k", "tiny_1k")]:
+    g = ir[big + ".process"] / max(ir[small + ".process"], 1)
+    gc = ir[big + ".cut"] / max(ir[small + ".cut"], 1)
+    print(f"growth {big} / {small}: process {g:.2f}x (target <= 11), cut {gc:.2f}x")
+PY
+rm -rf "$out"
