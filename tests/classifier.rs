@@ -272,3 +272,58 @@ proptest::proptest! {
         }
     }
 }
+
+/// Hand-written articles (tests/fixtures/heldout): incident reports of every kind and
+/// non-safety texts full of metaphors. They are in no training or development file.
+fn held_out() -> Vec<Labelled> {
+    let file = root().join("tests/fixtures/heldout/articles.jsonl");
+    dataset::load_labels(&file, std::slice::from_ref(&file)).expect("held-out set loads")
+}
+
+#[test]
+fn every_held_out_incident_report_is_an_accident_of_its_topic() {
+    let c = shipped();
+    let incidents: Vec<Labelled> = held_out()
+        .into_iter()
+        .filter(|l| l.gold.event_kind == Some(EventKind::Accident))
+        .collect();
+    assert!(incidents.len() >= 20);
+    let mut missed = Vec::new();
+    for l in &incidents {
+        let s = c.classify(&l.article);
+        let ok = s.is_safety
+            && s.event_kind == Some(EventKind::Accident)
+            && s.primary == l.gold.topics.first().copied();
+        if !ok {
+            missed.push(format!(
+                "{} {:?} {:?} {:?}",
+                l.id, s.primary, s.event_kind, s.topics
+            ));
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "missed incidents:\n{}",
+        missed.join("\n")
+    );
+}
+
+#[test]
+fn no_held_out_metaphor_or_passing_mention_is_safety() {
+    let c = shipped();
+    let tricky: Vec<Labelled> = held_out().into_iter().filter(|l| !l.gold.safety).collect();
+    assert!(tricky.len() >= 20);
+    let flagged: Vec<String> = tricky
+        .iter()
+        .filter_map(|l| {
+            let s = c.classify(&l.article);
+            s.is_safety
+                .then(|| format!("{} {:?} {:?}", l.id, s.primary, s.topics))
+        })
+        .collect();
+    assert!(
+        flagged.is_empty(),
+        "flagged as safety:\n{}",
+        flagged.join("\n")
+    );
+}

@@ -13,6 +13,7 @@
 //! [`fit`] fits the weights from labelled articles (`pagesift train`).
 
 pub mod fit;
+pub mod incident;
 pub mod model;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -79,6 +80,8 @@ pub struct Classifier {
     topics: Vec<(Topic, f64, f64, [f64; 3])>,
     /// Kinds in model order with bias and position weights.
     kinds: Vec<(EventKind, f64, [f64; 3])>,
+    /// The incident layer, compiled.
+    incidents: incident::IncidentMatcher,
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -99,6 +102,7 @@ impl Classifier {
                 topics: Default::default(),
                 event_kinds: Default::default(),
                 training: model::Training::default(),
+                incident: incident::IncidentRules::default(),
             });
         }
         let model = Model::parse(text).map_err(|e| ResourceError::Classifier(e.to_string()))?;
@@ -167,7 +171,10 @@ impl Classifier {
                 .map_err(|e| ResourceError::Classifier(e.to_string()))?;
             automata.push((automaton, pattern_ids));
         }
+        let incidents = incident::IncidentMatcher::new(&model.incident, &model.mask)
+            .map_err(ResourceError::Classifier)?;
         Ok(Classifier {
+            incidents,
             model,
             terms,
             kind_family,
@@ -270,7 +277,21 @@ impl Classifier {
 
     /// Scores one article.
     pub fn classify(&self, article: &Article) -> Safety {
-        self.classify_features(&self.features(article))
+        let mut safety = self.classify_features(&self.features(article));
+        match self
+            .incidents
+            .verdict(article, self.model.positions.lead_chars)
+        {
+            incident::Verdict::Incident(incident) => apply_incident(&incident, &mut safety),
+            incident::Verdict::NotSafety => {
+                safety.is_safety = false;
+                safety.primary = None;
+                safety.score = 0.0;
+                safety.event_kind = None;
+            }
+            incident::Verdict::Undecided => {}
+        }
+        safety
     }
 
     /// Scores an article from its features (see [`Classifier::features`]); term ids this
@@ -365,6 +386,35 @@ impl Classifier {
     }
 }
 
+/// Makes `safety` an incident report: safety, primary topic the incident's, event kind
+/// `accident`, the topic scored at least the incident score with the hazard as evidence.
+pub fn apply_incident(incident: &incident::Incident, safety: &mut Safety) {
+    let topic = incident.topic;
+    let at = match safety.topics.iter().position(|t| t.label == topic) {
+        Some(at) => at,
+        None => {
+            safety.topics.push(TopicScore {
+                label: topic,
+                score: 0.0,
+                evidence: Vec::new(),
+            });
+            safety.topics.len() - 1
+        }
+    };
+    let entry = &mut safety.topics[at];
+    entry.score = entry.score.max(round6(incident.score));
+    if !entry.evidence.contains(&incident.hazard) {
+        entry.evidence.insert(0, incident.hazard.clone());
+        entry.evidence.truncate(MAX_EVIDENCE);
+    }
+    let score = entry.score;
+    safety.topics.sort_by(|a, b| b.score.total_cmp(&a.score));
+    safety.is_safety = true;
+    safety.primary = Some(topic);
+    safety.score = score;
+    safety.event_kind = Some(EventKind::Accident);
+}
+
 /// The page-context rule of [`Classifier::classify_page`], on labels already computed for the
 /// items of one page (in page order).
 pub fn apply_photo_context(articles: &[Article], labels: &mut [Safety]) {
@@ -412,7 +462,8 @@ mod tests {
         }
     }"#;
 
-    fn article(title: &str, text: &str) -> Article {
+    /// A one-paragraph article with a headline (shared by the tests of the submodules).
+    pub(crate) fn article(title: &str, text: &str) -> Article {
         Article {
             index: 0,
             kind: ItemKind::Article,
@@ -510,6 +561,30 @@ mod tests {
             (10_000, [2.0, 0.0, 0.0]),
         ]);
         assert_eq!(c.classify_features(&stray), Safety::default());
+    }
+
+    #[test]
+    fn an_incident_report_becomes_an_accident_of_the_hazard_topic_with_the_hazard_as_evidence() {
+        let with_rules = MODEL.replacen(
+            "\"event_kinds\"",
+            r#""incident": {"score": 0.9, "hazards": {"traffic": ["追尾"]}, "events": ["受伤"],
+                "veto": ["上映"]},
+            "event_kinds""#,
+            1,
+        );
+        let c = Classifier::from_model(&with_rules).expect("model parses");
+        let s = c.classify(&article("两车追尾", "造成三人受伤。"));
+        assert!(s.is_safety);
+        assert_eq!(s.primary, Some(Topic::Traffic));
+        assert_eq!(s.event_kind, Some(EventKind::Accident));
+        assert_eq!(s.topics[0].evidence[0], "追尾");
+        let film = c.classify(&article("交通事故电影上映", "交通事故。"));
+        assert!(!film.is_safety);
+        assert!(
+            classifier()
+                .classify(&article("交通事故电影上映", "交通事故。"))
+                .is_safety
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct Model {
     /// Hyper-parameters `pagesift train` uses when this file is the prior.
     #[serde(default)]
     pub training: Training,
+    /// The incident layer (hazard, casualty and context vocabulary); empty switches it off.
+    #[serde(default)]
+    pub incident: super::incident::IncidentRules,
 }
 
 /// A logistic scorer over three position sums. For each position (headline block, lead,
@@ -195,6 +198,14 @@ impl Model {
         }
         for (kind, scorer) in &self.event_kinds {
             scorer.check(kind.as_str(), false)?;
+        }
+        let rules = &self.incident;
+        if rules.terms().any(|t| t.trim().is_empty()) {
+            return Err(ModelError::EmptyTerm("incident".to_owned()));
+        }
+        let score_in_range = rules.score > 0.0 && rules.score < 1.0;
+        if !rules.hazards.is_empty() && !score_in_range {
+            return Err(ModelError::BadNumber("incident.score".to_owned()));
         }
         if !self.topics.is_empty() && self.event_kinds.is_empty() {
             return Err(ModelError::NoEventKinds);
