@@ -238,6 +238,8 @@ fn is_furniture(s: &str) -> bool {
         "责任编辑：",
         "美术编辑：",
         "版式设计：",
+        "图片来源：",
+        "剧照摄影：",
     ]
     .iter()
     .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
