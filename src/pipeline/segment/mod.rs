@@ -45,6 +45,8 @@ use crate::model::{Article, Caption, ItemKind};
 
 /// Paragraphs on each side compared when deciding whether a headline run is a subhead.
 const COHESION_WINDOW: usize = 3;
+/// Most paragraphs of an article that may come before its displaced headline block.
+const MAX_PARAS_BEFORE_DISPLACED: usize = 3;
 /// Below this cosine between the paragraphs before and after a bare headline run, the run
 /// starts a new article.
 const NEW_ARTICLE_BELOW: f64 = 0.045;
@@ -186,7 +188,12 @@ fn starts_new_item(
             _ => None,
         })
         .collect();
-    let sim = before.cosine(&Bag::union(after.iter()));
+    // The run's own words count on the after side: a subhead names what the article is about.
+    let mut after = Bag::union(after.iter());
+    for l in &lines {
+        after.add(&Bag::of(jieba, l));
+    }
+    let sim = before.cosine(&after);
     sim < NEW_ARTICLE_BELOW
 }
 
@@ -301,7 +308,10 @@ fn place_displaced(drafts: Vec<Draft>, jieba: &Jieba) -> Vec<Draft> {
                 .iter()
                 .map(|p| Bag::of(jieba, &p.text))
                 .collect();
-            weakest_cut(&bags, 1, j, COHESION_WINDOW).unwrap_or(j)
+            // The headline block lands in the first column of its article: a few paragraphs
+            // after the true start at most.
+            let lo = j.saturating_sub(MAX_PARAS_BEFORE_DISPLACED).max(1);
+            weakest_cut(&bags, lo, j, COHESION_WINDOW).unwrap_or(j)
         };
         if start == 0 && !d.has_title() {
             d.run = displaced;
