@@ -164,6 +164,21 @@ fn starts_new_item(
     {
         return true;
     }
+    // A name alone after the text and before something other than text (the next headline,
+    // a credit) signs the letter or essay above it.
+    if let [name] = lines.as_slice()
+        && is_bare_name(name)
+        && units
+            .get(k + 1)
+            .is_some_and(|u| !matches!(u, Unit::Para(_)))
+    {
+        return false;
+    }
+    // With no layout cue left, a clause pair (`田园乡村建设，统筹城乡发展`) is an in-article
+    // subhead: headlines without a cue are rarely two clauses.
+    if lines.iter().any(|l| l.contains(['，', ','])) {
+        return false;
+    }
     // A summary box (`核心阅读` and its text) is followed by the article's own text.
     if cur.paras.first().is_some_and(|p| is_box_label(&p.text)) && cur.paras.len() <= BOX_LEAD_PARAS
     {

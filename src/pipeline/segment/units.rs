@@ -199,7 +199,11 @@ fn promote_exclamations(lines: &mut [Line]) {
 /// Whether a blocks-layout line can be a headline-block line: short, not ending a sentence or
 /// a clause, no sentence end inside, and not a credit, caption or signature.
 fn may_be_headline(t: &str) -> bool {
-    if !is_heading_shape(t) || t.ends_with(['，', '、', ',']) || has_inner_sentence_end(t) {
+    if !is_heading_shape(t)
+        || t.ends_with(['，', '、', ','])
+        || has_inner_sentence_end(t)
+        || is_number_callout(t)
+    {
         return false;
     }
     if t.ends_with(['：', ':']) && visible_len(t) > 12 {
@@ -218,6 +222,27 @@ fn may_be_headline(t: &str) -> bool {
         || is_photo_credit(t)
         || is_signature(t)
         || split_photo_credit(t).is_some())
+}
+
+/// Longest unit after the figure of a big-number callout (`826门`, `5万辆`, `53%`).
+const MAX_CALLOUT_UNIT_CHARS: usize = 3;
+
+/// A big-number callout printed over a paragraph of a feature (`63%`, `800亿`, `5万辆`): a
+/// figure with at most a short unit. It is body text, never a headline.
+pub fn is_number_callout(s: &str) -> bool {
+    let t = s.trim();
+    let digits = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '．'))
+        .count();
+    if digits == 0 || !t.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let unit: Vec<char> = t.chars().skip(digits).collect();
+    unit.len() <= MAX_CALLOUT_UNIT_CHARS
+        && unit
+            .iter()
+            .all(|c| super::shape::is_cjk(*c) || matches!(c, '%' | '％' | '‰'))
 }
 
 /// A sentence end in the middle of a line (`…工程。新绛县要…`): headlines have none.
