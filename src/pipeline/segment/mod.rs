@@ -38,7 +38,9 @@ use self::byline::{
     is_bare_name, is_byline_line, is_photo_credit, parse_byline, split_lead, split_trailing_credit,
 };
 use self::cohesion::{Bag, weakest_cut};
-use self::shape::{has_column_tag, is_box_label, is_label_shape, squash, visible_len};
+use self::shape::{
+    has_column_tag, has_sidebar_tag, is_box_label, is_label_shape, squash, visible_len,
+};
 use self::units::{Layout, Para, Unit};
 use super::normalize::Normalized;
 use crate::model::{Article, Caption, ItemKind};
@@ -134,6 +136,12 @@ fn starts_new_item(
     // A photo: a title over a caption with its credit.
     if matches!(units.get(k + 1), Some(Unit::Caption { .. })) {
         return true;
+    }
+    // A sidebar (`…（记者手记）`) belongs to the article above it.
+    if let [line] = lines.as_slice()
+        && has_sidebar_tag(line)
+    {
+        return false;
     }
     // Two short lines of equal length (`精准研判震情` / `打好预报基础`) are a subhead couplet,
     // also under a short label (`现在` / `有路标、好查找` / `建立开放联盟`).
@@ -701,6 +709,35 @@ mod tests {
             items[1].byline.as_ref().map(|b| b.reporters.clone()),
             Some(vec!["付炎".to_owned()])
         );
+    }
+
+    #[test]
+    fn a_clause_pair_subhead_and_a_sidebar_stay_inside_the_article() {
+        let page = format!(
+            "钢铁产能压减\n\n{}\n\n田园乡村建设，统筹城乡发展\n\n{}\n\n老船长的记事本（记者手记）\n\n{}\n",
+            para("钢厂淘汰落后产能", 3),
+            para("村民在田园里种植蔬菜", 3),
+            para("船长翻开记事本", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 1, "{items:#?}");
+        assert_eq!(items[0].paragraphs[1], "田园乡村建设，统筹城乡发展");
+    }
+
+    #[test]
+    fn a_name_before_the_author_note_signs_the_letter() {
+        let page = format!(
+            "写给远方的信（家书）\n\n{}\n\n王小明\n\n（作者为某县中学教师）\n\n另一篇文章\n\n{}\n",
+            para("亲爱的家人", 3),
+            para("工厂开工生产", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 2, "{items:#?}");
+        assert_eq!(
+            items[0].paragraphs.last().map(String::as_str),
+            Some("王小明")
+        );
+        assert_eq!(items[1].title.as_deref(), Some("另一篇文章"));
     }
 
     #[test]

@@ -211,6 +211,17 @@ pub fn has_column_tag(s: &str) -> bool {
     pos > 0 && (2..=max).contains(&n) && !inner.contains(['，', '。', ','])
 }
 
+/// Column tags of a sidebar printed inside an article (a reporter's notes, a short comment).
+const SIDEBAR_TAGS: &[&str] = &["记者手记", "短评", "编后", "编后语", "采访手记", "相关链接"];
+
+/// The headline of an in-article sidebar: it ends with a sidebar tag (`…（记者手记）`).
+pub fn has_sidebar_tag(s: &str) -> bool {
+    let t = s.trim_end();
+    SIDEBAR_TAGS
+        .iter()
+        .any(|tag| t.ends_with(&format!("（{tag}）")) || t.ends_with(&format!("({tag})")))
+}
+
 /// A column label (`政务动态`, `反馈`): two to four CJK characters and nothing else.
 pub fn is_label_shape(s: &str) -> bool {
     let n = s.chars().count();

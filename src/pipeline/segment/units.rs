@@ -268,7 +268,19 @@ fn is_furniture(s: &str) -> bool {
     ]
     .iter()
     .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
-    (credit && visible_len(&t) <= 24) || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
+    // A joint credit (`版式、制图：…`): the roles listed before the colon.
+    let joint = t.split_once(['：', ':']).is_some_and(|(roles, _)| {
+        roles.contains('、')
+            && ["制图", "版式", "设计", "编辑"]
+                .iter()
+                .any(|r| roles.contains(r))
+    });
+    // A telephone line (`咨询电话：028—…`).
+    let phone = t.split_once(['：', ':']).is_some_and(|(label, number)| {
+        label.ends_with("电话") && number.starts_with(|c: char| c.is_ascii_digit())
+    });
+    ((credit || joint || phone) && visible_len(&t) <= 24)
+        || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
 }
 
 /// A line ending with a full date (`2019年10月15日`): the date of a letter, notice or speech,
@@ -470,6 +482,19 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn big_number_callouts_and_joint_credits_are_not_headlines() {
+        assert!(is_number_callout("63%"));
+        assert!(is_number_callout("5万辆"));
+        assert!(is_number_callout("826门"));
+        assert!(!is_number_callout("2019年春运大幕开启"));
+        assert!(!is_number_callout("新动能"));
+        assert!(!may_be_headline("800亿"));
+        assert!(is_furniture("版式、制图：某某"));
+        assert!(is_furniture("咨询电话：010—12345678"));
+        assert!(!is_furniture("电话里的乡愁"));
     }
 
     #[test]
