@@ -45,13 +45,16 @@ use self::units::{Layout, Para, Unit};
 use super::normalize::Normalized;
 use crate::model::{Article, Caption, ItemKind};
 
-/// Paragraphs on each side compared when deciding whether a headline run is a subhead.
+/// Paragraphs compared on a side of a cut: after a headline run, around a displaced start.
 const COHESION_WINDOW: usize = 3;
+/// Paragraphs of the current item compared with those after a headline run: a feature's
+/// topic is spread over its whole body, not only its last paragraphs.
+const BEFORE_WINDOW: usize = 24;
 /// Most paragraphs of an article that may come before its displaced headline block.
 const MAX_PARAS_BEFORE_DISPLACED: usize = 3;
 /// Below this cosine between the paragraphs before and after a bare headline run, the run
 /// starts a new article.
-const NEW_ARTICLE_BELOW: f64 = 0.045;
+const NEW_ARTICLE_BELOW: f64 = 0.06;
 /// Longest line of a subhead couplet (two parallel lines of equal length).
 const COUPLET_CHARS: usize = 8;
 /// Paragraphs after a summary box (`核心阅读`) within which a headline run is taken for the
@@ -192,12 +195,12 @@ fn starts_new_item(
     {
         return false;
     }
-    // Cohesion: the paragraphs before against the paragraphs after.
+    // Cohesion: the item's text so far against the paragraphs after.
     let before = Bag::union(
         cur.paras
             .iter()
             .rev()
-            .take(2 * COHESION_WINDOW)
+            .take(BEFORE_WINDOW)
             .map(|p| Bag::of(jieba, &p.text))
             .collect::<Vec<_>>()
             .iter(),
