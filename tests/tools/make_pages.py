@@ -31,11 +31,23 @@ LEAD = re.compile(
 )
 CREDIT = re.compile(
     r"^([（(][^）)]{0,60}(电|作者|记者|整理|执笔)[^）)]{0,80}[）)]|[（(][\u4e00-\u9fff ]{2,8}[）)]|.{0,24}(摄|摄（[^）]{1,8}）|摄影报道|新华社发|供图))$"
+    # Picture-and-text credits of illustrated columns: `曹 一图 杨立新文`, `徐 骏图（新华社发） 苏 砥文`.
+    r"|^[\u4e00-\u9fff ]{1,6}图(（[^）]{1,8}）)?\s*[\u4e00-\u9fff ]{1,6}文$"
+    # A whole-line parenthesised closing note or author credit: `（本系列评论到此结束）`,
+    # `（苏宁金融研究院研究员 付一夫）`, `（李泽文参与采写）`.
+    r"|^[（(][^（）()]{2,40}[）)]$"
+    # A bare agency credit line under a photo: `人民视觉`.
+    r"|^(人民视觉|视觉中国|新华社)$"
 )
 WS = re.compile(r"\s+")
 TRAILING = re.compile(r"[。！？”]\s*([（(](?:[\u4e00-\u9fff ]{2,12}|[^（）()]{0,20}(?:记者|作者|执笔)[^（）()]{0,30})[）)])$")
 # Page furniture the crawler keeps inside an item: graphics and layout credits, ad marks.
-FURNITURE = re.compile(r"^(本版)?(制图|版式设计|设计|美术编辑|责任编辑)[：:].{0,20}$|^·?广告·?$")
+FURNITURE = re.compile(
+    r"^(本版)?(制图|版式设计|设计|美术编辑|责任编辑|图片来源|剧照摄影|投稿邮箱|来稿邮箱)[：:]?.{0,30}$"
+    r"|^·?广告·?$"
+    # Reader-service blurbs: QR-code and e-mail pointers.
+    r"|^.{0,30}(二维码|扫码|邮箱[：:]|请寄[：:]).{0,30}$"
+)
 
 
 def squash(s):
@@ -66,10 +78,14 @@ def body_and_credits(paras):
             rest = body[0][m.end():].strip()
             body = ([rest] if rest else []) + body[1:]
     credit = None
-    while body and FURNITURE.match(body[-1]):
-        body.pop()
-    while body and CREDIT.match(body[-1]) and len(squash(body[-1])) <= 100:
-        credit = body.pop()
+    # Furniture and credit lines may come in any order at the end of an item.
+    while body:
+        if FURNITURE.match(body[-1]):
+            body.pop()
+        elif CREDIT.match(body[-1]) and len(squash(body[-1])) <= 100:
+            credit = body.pop()
+        else:
+            break
     # A trailing author credit inside the last paragraph: `…。（龙恩泽）`, `…。(梁 浩)`.
     if body:
         m = TRAILING.search(body[-1])
@@ -77,6 +93,23 @@ def body_and_credits(paras):
             credit = m.group(1)
             body[-1] = body[-1][:m.start() + 1]
     return lead, body, credit
+
+
+HEADING_LIKE = re.compile(r"^[^。，；！？,;!?]{2,24}$")
+BYLINE_LINE = re.compile(r"^(本报|新华社|人民日报)?(特约|实习)?(记者|通讯员|特派记者)\s*\S")
+SIGNATURE = re.compile(r"^[\u4e00-\u9fff]{2,12}[省市县区州镇乡村旗]\s*[\u4e00-\u9fff ]{2,6}$")
+
+
+def is_roundup(paras):
+    """A round-up of separately headlined pieces (briefs columns, reader-letter columns, a
+    story with bylined sidebars): the crawler keeps it as one item, but a human annotator
+    following truth/FORMAT.md splits it (as on dev page 015). Structural rule: a later
+    paragraph is a short heading-like line (no clause punctuation) followed by a byline line
+    or an inline lead, or the item holds two or more letter signatures (place + name)."""
+    for k in range(1, len(paras) - 1):
+        if HEADING_LIKE.match(paras[k]) and (BYLINE_LINE.match(paras[k + 1]) or LEAD.match(paras[k + 1])):
+            return True
+    return sum(1 for p in paras if SIGNATURE.match(p)) >= 2
 
 
 def column_break(para, rng):
@@ -90,7 +123,8 @@ def column_break(para, rng):
     return a, b
 
 
-def build_page(items, layout, rng, damage):
+def build_page(items, layout, rng, damage, keep_roundups=False, skipped=None):
+    skipped = [] if skipped is None else skipped
     blocks = []  # for blocks layout: list of strings (one block each)
     raw_lines = []
     truth = []
@@ -99,6 +133,10 @@ def build_page(items, layout, rng, damage):
         kicker, title, subtitle, paras = parse_item(it["text"])
         lead, body, credit = body_and_credits(paras)
         if len(squash("".join(body))) < 30 or not title:
+            continue
+        if not keep_roundups and is_roundup(paras):
+            # Left off the page entirely (text and truth), so it neither counts nor misleads.
+            skipped.append(it["id"])
             continue
         first = squash("".join(body))[:20]
         last = squash("".join(body))[-20:]
@@ -150,6 +188,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--corpus", default="/work/shared/corpus")
     ap.add_argument("--no-damage", action="store_true")
+    ap.add_argument("--keep-roundups", action="store_true",
+                    help="keep round-up items (their crawler truth is one item for several pieces)")
     args = ap.parse_args()
     by_page = {}
     for path in sorted(glob.glob(os.path.join(args.corpus, "*.jsonl"))):
@@ -163,12 +203,16 @@ def main():
     os.makedirs(os.path.join(args.out, "pages"), exist_ok=True)
     os.makedirs(os.path.join(args.out, "truth"), exist_ok=True)
     made = 0
+    roundups = 0
     for key in keys:
         if made >= args.pages:
             break
         items = sorted(by_page[key], key=lambda d: d["item"])
         layout = "raw" if made % 4 == 3 else "blocks"
-        text, truth, artefacts = build_page(items, layout, rng, not args.no_damage)
+        skipped = []
+        text, truth, artefacts = build_page(items, layout, rng, not args.no_damage,
+                                            args.keep_roundups, skipped)
+        roundups += len(skipped)
         if len(truth) < 2:
             continue
         name = f"{key[0].replace('-', '')}-{key[1]}-{layout}"
@@ -178,7 +222,7 @@ def main():
             json.dump({"page_file": f"pages/{name}.txt", "layout": layout, "artefacts": artefacts,
                        "articles": truth}, f, ensure_ascii=False, indent=1)
         made += 1
-    print(f"{made} pages in {args.out}")
+    print(f"{made} pages in {args.out} ({roundups} round-up items left off)")
 
 
 if __name__ == "__main__":

@@ -211,6 +211,9 @@ pub fn split_photo_credit(s: &str) -> Option<(String, String)> {
 /// `（本报布鲁塞尔1月14日电）`, `（作者单位：…）`.
 pub fn is_credit_line(s: &str) -> bool {
     let s = s.trim();
+    if is_picture_text_credit(s) || matches!(s, "人民视觉" | "视觉中国") {
+        return true;
+    }
     let wrapped =
         (s.starts_with('（') && s.ends_with('）')) || (s.starts_with('(') && s.ends_with(')'));
     if !wrapped || visible_len(s) > 100 || s.contains('。') {
@@ -219,8 +222,16 @@ pub fn is_credit_line(s: &str) -> bool {
     // An author's name alone in brackets: `（周飞亚）`, `（狄 慧）`.
     let open_len = s.chars().next().map_or(0, char::len_utf8);
     let close_len = s.chars().next_back().map_or(0, char::len_utf8);
-    if s.len() > open_len + close_len && is_name_shape(&s[open_len..s.len() - close_len]) {
-        return true;
+    if s.len() > open_len + close_len {
+        let inner = &s[open_len..s.len() - close_len];
+        // A name alone, or a closing note without a clause in it (`（本系列评论到此结束）`,
+        // `（某某参与采写）`): never a kicker or headline.
+        let note = (4..=MAX_NOTE_CHARS).contains(&visible_len(inner))
+            && !inner.contains(['，', '；', '！', '？', '（', '(', '“'])
+            && inner.chars().any(is_cjk);
+        if is_name_shape(inner) || note {
+            return true;
+        }
     }
     [
         "作者",
@@ -236,6 +247,36 @@ pub fn is_credit_line(s: &str) -> bool {
     ]
     .iter()
     .any(|w| s.contains(w))
+}
+
+/// Longest closing note in brackets read as a credit line.
+const MAX_NOTE_CHARS: usize = 40;
+
+/// A picture-and-text credit of an illustrated column: `曹 一图 杨立新文`,
+/// `徐 骏图（新华社发） 苏 砥文` (a short name + `图`, a space, then a short name + `文`).
+pub fn is_picture_text_credit(s: &str) -> bool {
+    let s = s.trim();
+    let Some(head) = s.strip_suffix('文') else {
+        return false;
+    };
+    let Some(pos) = head.find('图') else {
+        return false;
+    };
+    let (pic, rest) = (&head[..pos], &head[pos + '图'.len_utf8()..]);
+    // An agency tag after the picture credit: `图（新华社发）`.
+    let rest = match rest.trim_start().strip_prefix('（') {
+        Some(r) => r.split_once('）').map_or("", |(_, after)| after),
+        None => rest,
+    };
+    let name = |t: &str| {
+        let n = visible_len(t);
+        (1..=6).contains(&n) && t.chars().all(|c| is_cjk(c) || c == ' ')
+    };
+    // The two credits are set apart by a space: `…图 杨立新文`.
+    rest.starts_with(char::is_whitespace)
+        && visible_len(pic) >= 2
+        && name(pic.trim())
+        && name(rest.trim())
 }
 
 /// Splits a trailing author credit such as `(梁 浩)` off the end of a paragraph.
@@ -404,6 +445,19 @@ mod tests {
         assert!(is_credit_line("（狄 慧）"));
         assert!(!is_credit_line("（上）"));
         assert!(!is_photo_credit("开发"));
+    }
+
+    #[test]
+    fn closing_notes_and_picture_text_credits_are_credit_lines_not_headlines() {
+        assert!(is_credit_line("（本组稿件到此结束）"));
+        assert!(is_credit_line("（某研究院研究员 王五）"));
+        assert!(is_credit_line("甲 乙图 丙丁文"));
+        assert!(is_credit_line("张 三图（新华社发） 李 四文"));
+        // A bracketed clause or a short tag is not a closing note.
+        assert!(!is_credit_line("（上）"));
+        assert!(!is_credit_line("（一份报告，两种读法）"));
+        // A headline that happens to end in 文 has no picture credit before it.
+        assert!(!is_picture_text_credit("地图上的说明文"));
     }
 
     #[test]

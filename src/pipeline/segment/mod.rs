@@ -38,16 +38,23 @@ use self::byline::{
     is_bare_name, is_byline_line, is_photo_credit, parse_byline, split_lead, split_trailing_credit,
 };
 use self::cohesion::{Bag, weakest_cut};
-use self::shape::{has_column_tag, is_box_label, is_label_shape, squash, visible_len};
+use self::shape::{
+    has_column_tag, has_sidebar_tag, is_box_label, is_label_shape, squash, visible_len,
+};
 use self::units::{Layout, Para, Unit};
 use super::normalize::Normalized;
 use crate::model::{Article, Caption, ItemKind};
 
-/// Paragraphs on each side compared when deciding whether a headline run is a subhead.
+/// Paragraphs compared on a side of a cut: after a headline run, around a displaced start.
 const COHESION_WINDOW: usize = 3;
+/// Paragraphs of the current item compared with those after a headline run: a feature's
+/// topic is spread over its whole body, not only its last paragraphs.
+const BEFORE_WINDOW: usize = 24;
+/// Most paragraphs of an article that may come before its displaced headline block.
+const MAX_PARAS_BEFORE_DISPLACED: usize = 3;
 /// Below this cosine between the paragraphs before and after a bare headline run, the run
 /// starts a new article.
-const NEW_ARTICLE_BELOW: f64 = 0.045;
+const NEW_ARTICLE_BELOW: f64 = 0.06;
 /// Longest line of a subhead couplet (two parallel lines of equal length).
 const COUPLET_CHARS: usize = 8;
 /// Paragraphs after a summary box (`核心阅读`) within which a headline run is taken for the
@@ -133,6 +140,12 @@ fn starts_new_item(
     if matches!(units.get(k + 1), Some(Unit::Caption { .. })) {
         return true;
     }
+    // A sidebar (`…（记者手记）`) belongs to the article above it.
+    if let [line] = lines.as_slice()
+        && has_sidebar_tag(line)
+    {
+        return false;
+    }
     // Two short lines of equal length (`精准研判震情` / `打好预报基础`) are a subhead couplet,
     // also under a short label (`现在` / `有路标、好查找` / `建立开放联盟`).
     let couplet = match lines.as_slice() {
@@ -162,17 +175,32 @@ fn starts_new_item(
     {
         return true;
     }
+    // A name alone after the text and before something other than text (the next headline,
+    // a credit) signs the letter or essay above it.
+    if let [name] = lines.as_slice()
+        && is_bare_name(name)
+        && units
+            .get(k + 1)
+            .is_some_and(|u| !matches!(u, Unit::Para(_)))
+    {
+        return false;
+    }
+    // With no layout cue left, a clause pair (`田园乡村建设，统筹城乡发展`) is an in-article
+    // subhead: headlines without a cue are rarely two clauses.
+    if lines.iter().any(|l| l.contains(['，', ','])) {
+        return false;
+    }
     // A summary box (`核心阅读` and its text) is followed by the article's own text.
     if cur.paras.first().is_some_and(|p| is_box_label(&p.text)) && cur.paras.len() <= BOX_LEAD_PARAS
     {
         return false;
     }
-    // Cohesion: the paragraphs before against the paragraphs after.
+    // Cohesion: the item's text so far against the paragraphs after.
     let before = Bag::union(
         cur.paras
             .iter()
             .rev()
-            .take(2 * COHESION_WINDOW)
+            .take(BEFORE_WINDOW)
             .map(|p| Bag::of(jieba, &p.text))
             .collect::<Vec<_>>()
             .iter(),
@@ -186,7 +214,12 @@ fn starts_new_item(
             _ => None,
         })
         .collect();
-    let sim = before.cosine(&Bag::union(after.iter()));
+    // The run's own words count on the after side: a subhead names what the article is about.
+    let mut after = Bag::union(after.iter());
+    for l in &lines {
+        after.add(&Bag::of(jieba, l));
+    }
+    let sim = before.cosine(&after);
     sim < NEW_ARTICLE_BELOW
 }
 
@@ -301,7 +334,10 @@ fn place_displaced(drafts: Vec<Draft>, jieba: &Jieba) -> Vec<Draft> {
                 .iter()
                 .map(|p| Bag::of(jieba, &p.text))
                 .collect();
-            weakest_cut(&bags, 1, j, COHESION_WINDOW).unwrap_or(j)
+            // The headline block lands in the first column of its article: a few paragraphs
+            // after the true start at most.
+            let lo = j.saturating_sub(MAX_PARAS_BEFORE_DISPLACED).max(1);
+            weakest_cut(&bags, lo, j, COHESION_WINDOW).unwrap_or(j)
         };
         if start == 0 && !d.has_title() {
             d.run = displaced;
@@ -676,6 +712,35 @@ mod tests {
             items[1].byline.as_ref().map(|b| b.reporters.clone()),
             Some(vec!["付炎".to_owned()])
         );
+    }
+
+    #[test]
+    fn a_clause_pair_subhead_and_a_sidebar_stay_inside_the_article() {
+        let page = format!(
+            "钢铁产能压减\n\n{}\n\n田园乡村建设，统筹城乡发展\n\n{}\n\n老船长的记事本（记者手记）\n\n{}\n",
+            para("钢厂淘汰落后产能", 3),
+            para("村民在田园里种植蔬菜", 3),
+            para("船长翻开记事本", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 1, "{items:#?}");
+        assert_eq!(items[0].paragraphs[1], "田园乡村建设，统筹城乡发展");
+    }
+
+    #[test]
+    fn a_name_before_the_author_note_signs_the_letter() {
+        let page = format!(
+            "写给远方的信（家书）\n\n{}\n\n王小明\n\n（作者为某县中学教师）\n\n另一篇文章\n\n{}\n",
+            para("亲爱的家人", 3),
+            para("工厂开工生产", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 2, "{items:#?}");
+        assert_eq!(
+            items[0].paragraphs.last().map(String::as_str),
+            Some("王小明")
+        );
+        assert_eq!(items[1].title.as_deref(), Some("另一篇文章"));
     }
 
     #[test]

@@ -181,6 +181,11 @@ pub fn is_signoff(s: &str) -> bool {
     sq.starts_with("——") && visible_len(&sq) <= 6
 }
 
+/// Longest column tag in brackets at the end of a headline.
+const MAX_COLUMN_TAG_CHARS: usize = 14;
+/// Longest series tag (with `·` or a dash inside) at the end of a headline.
+const MAX_SERIES_TAG_CHARS: usize = 32;
+
 /// The headline ends with a column tag in brackets, e.g. `（一线探民生）`, `(点赞新时代)`.
 pub fn has_column_tag(s: &str) -> bool {
     let s = s.trim_end();
@@ -197,7 +202,24 @@ pub fn has_column_tag(s: &str) -> bool {
     };
     let inner = &s[pos + open.len_utf8()..s.len() - close.len_utf8()];
     let n = visible_len(inner);
-    pos > 0 && (2..=14).contains(&n) && !inner.contains(['，', '。', ','])
+    // A series tag (`人民论坛·70华诞·…`, `…指引下——新时代…`) may be longer.
+    let max = if inner.contains(['·', '—']) {
+        MAX_SERIES_TAG_CHARS
+    } else {
+        MAX_COLUMN_TAG_CHARS
+    };
+    pos > 0 && (2..=max).contains(&n) && !inner.contains(['，', '。', ','])
+}
+
+/// Column tags of a sidebar printed inside an article (a reporter's notes, a short comment).
+const SIDEBAR_TAGS: &[&str] = &["记者手记", "短评", "编后", "编后语", "采访手记", "相关链接"];
+
+/// The headline of an in-article sidebar: it ends with a sidebar tag (`…（记者手记）`).
+pub fn has_sidebar_tag(s: &str) -> bool {
+    let t = s.trim_end();
+    SIDEBAR_TAGS
+        .iter()
+        .any(|tag| t.ends_with(&format!("（{tag}）")) || t.ends_with(&format!("({tag})")))
 }
 
 /// A column label (`政务动态`, `反馈`): two to four CJK characters and nothing else.

@@ -199,7 +199,11 @@ fn promote_exclamations(lines: &mut [Line]) {
 /// Whether a blocks-layout line can be a headline-block line: short, not ending a sentence or
 /// a clause, no sentence end inside, and not a credit, caption or signature.
 fn may_be_headline(t: &str) -> bool {
-    if !is_heading_shape(t) || t.ends_with(['，', '、', ',']) || has_inner_sentence_end(t) {
+    if !is_heading_shape(t)
+        || t.ends_with(['，', '、', ','])
+        || has_inner_sentence_end(t)
+        || is_number_callout(t)
+    {
         return false;
     }
     if t.ends_with(['：', ':']) && visible_len(t) > 12 {
@@ -220,6 +224,27 @@ fn may_be_headline(t: &str) -> bool {
         || split_photo_credit(t).is_some())
 }
 
+/// Longest unit after the figure of a big-number callout (`826门`, `5万辆`, `53%`).
+const MAX_CALLOUT_UNIT_CHARS: usize = 3;
+
+/// A big-number callout printed over a paragraph of a feature (`63%`, `800亿`, `5万辆`): a
+/// figure with at most a short unit. It is body text, never a headline.
+pub fn is_number_callout(s: &str) -> bool {
+    let t = s.trim();
+    let digits = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '．'))
+        .count();
+    if digits == 0 || !t.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let unit: Vec<char> = t.chars().skip(digits).collect();
+    unit.len() <= MAX_CALLOUT_UNIT_CHARS
+        && unit
+            .iter()
+            .all(|c| super::shape::is_cjk(*c) || matches!(c, '%' | '％' | '‰'))
+}
+
 /// A sentence end in the middle of a line (`…工程。新绛县要…`): headlines have none.
 fn has_inner_sentence_end(s: &str) -> bool {
     let t = s.trim_end();
@@ -238,10 +263,24 @@ fn is_furniture(s: &str) -> bool {
         "责任编辑：",
         "美术编辑：",
         "版式设计：",
+        "图片来源：",
+        "剧照摄影：",
     ]
     .iter()
     .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
-    (credit && visible_len(&t) <= 24) || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
+    // A joint credit (`版式、制图：…`): the roles listed before the colon.
+    let joint = t.split_once(['：', ':']).is_some_and(|(roles, _)| {
+        roles.contains('、')
+            && ["制图", "版式", "设计", "编辑"]
+                .iter()
+                .any(|r| roles.contains(r))
+    });
+    // A telephone line (`咨询电话：028—…`).
+    let phone = t.split_once(['：', ':']).is_some_and(|(label, number)| {
+        label.ends_with("电话") && number.starts_with(|c: char| c.is_ascii_digit())
+    });
+    ((credit || joint || phone) && visible_len(&t) <= 24)
+        || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
 }
 
 /// A line ending with a full date (`2019年10月15日`): the date of a letter, notice or speech,
@@ -443,6 +482,19 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn big_number_callouts_and_joint_credits_are_not_headlines() {
+        assert!(is_number_callout("63%"));
+        assert!(is_number_callout("5万辆"));
+        assert!(is_number_callout("826门"));
+        assert!(!is_number_callout("2019年春运大幕开启"));
+        assert!(!is_number_callout("新动能"));
+        assert!(!may_be_headline("800亿"));
+        assert!(is_furniture("版式、制图：某某"));
+        assert!(is_furniture("咨询电话：010—12345678"));
+        assert!(!is_furniture("电话里的乡愁"));
     }
 
     #[test]
