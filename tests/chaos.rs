@@ -270,10 +270,11 @@ impl Run {
                     Some(i) => logs.get(*i).and_then(first),
                     None => logs.iter().filter_map(first).reduce(f64::min),
                 };
-                if *new_session && end > began {
-                    if let Some(t) = after {
-                        outages.push(t - began);
-                    }
+                if *new_session
+                    && end > began
+                    && let Some(t) = after
+                {
+                    outages.push(t - began);
                 }
                 after.map_or(f64::NAN, |t| (t - end).max(0.0))
             })
