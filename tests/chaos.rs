@@ -572,8 +572,8 @@ async fn restart(ctx: &mut Ctx) -> Row {
     let mut run = Run::new(ctx, "restart", 0, None);
     // rabbitmqctl takes a second or two: slow the workers so the fault lands mid-stream.
     run.spec.concurrency = 1;
-    run.start(2, true).await;
-    let at = run.wait_progress(ctx.rng.float(0.05, 0.2)).await;
+    run.start(1, true).await;
+    let at = run.wait_progress(ctx.rng.float(0.01, 0.05)).await;
     let began = SystemTime::now();
     {
         let _guard = broker::AppGuard;
