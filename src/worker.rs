@@ -42,6 +42,9 @@ use crate::settings::Settings;
 /// How long a lost session waits for its in-flight pages before reconnecting.
 const LOST_SESSION_GRACE: Duration = Duration::from_secs(1);
 
+/// How long closing a channel may take before it is given up (the connection may be dead).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Header naming the input error class of a dead-lettered page.
 pub const ERROR_CLASS_HEADER: &str = "x-pagesift-error-class";
 /// Header with the human-readable reason of a dead-lettered page.
@@ -846,6 +849,7 @@ async fn consume(
             "in-flight pages did not finish in time; the broker will redeliver them"
         );
     }
+    // A close on a connection the broker already dropped may never resolve: bound it.
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, channel.close(200, short("bye"))).await;
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, publisher.close()).await;
     Ok(end)
