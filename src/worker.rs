@@ -42,7 +42,8 @@ use crate::settings::Settings;
 /// How long a lost session waits for its in-flight pages before reconnecting.
 const LOST_SESSION_GRACE: Duration = Duration::from_secs(1);
 
-/// How long closing a channel may take before it is given up (the connection may be dead).
+/// Longest wait for a cancel or close handshake: a blocked or dead connection (one the broker
+/// already reset) must not hang the reconnect or the shutdown.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Header naming the input error class of a dead-lettered page.
@@ -679,10 +680,6 @@ fn watch_connection(
         }
     })
 }
-
-/// Longest wait for a cancel or close handshake (a blocked or dead connection must not hang
-/// the shutdown).
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn close_connection(connection: &Connection) {
     if connection.status().connected() {
