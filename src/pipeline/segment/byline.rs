@@ -430,8 +430,8 @@ mod tests {
             parse_byline("杨武魁摄（影像中国）").photographers,
             vec!["杨武魁"]
         );
-        let b = parse_byline("据新华社大马士革1月13日电 （记者汪健、郑一晗）");
-        assert_eq!(b.reporters, vec!["汪健", "郑一晗"]);
+        let b = parse_byline("据新华社开罗3月2日电 （记者王明远、李华）");
+        assert_eq!(b.reporters, vec!["王明远", "李华"]);
     }
 
     #[test]

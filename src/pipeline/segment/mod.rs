@@ -635,12 +635,12 @@ mod tests {
     #[test]
     fn a_displaced_headline_opens_its_article_where_the_topic_changes() {
         let page = format!(
-            "暴雨中的坚守\n\n本报记者 牛嘉荣\n\n{}\n\n{}\n\n{}\n\n{}\n\n{}在最\n\n清淤保畅通\n\n周秀枝\n\n短时间内恢复路面整洁。\n\n{}\n",
+            "暴雨中的坚守\n\n本报记者 牛嘉荣\n\n{}\n\n{}\n\n{}\n\n{}\n\n{}在最\n\n清淤保畅通\n\n周秀枝\n\n短时间内恢复路面通畅。\n\n{}\n",
             para("文保所工作人员巡查古建筑文物排水系统", 2),
             para("文物保护人员检查古建筑屋顶和文物", 2),
             para("环卫工人清理路面淤泥冲洗车冲洗路面", 2),
             para("环卫中心出动冲洗车清扫车清理淤泥", 2),
-            "在积水严重的路段，环卫中心采取人机结合方式，紧张有序地开展主次干道排水清淤作业，环卫工人清理路面淤泥，",
+            "在积水严重的路段，环卫中心采取人机结合方式，紧张有序地开展主次干道排水疏浚作业，环卫工人清理路面淤泥，",
             para("淤泥运走后环卫车辆冲洗路面", 2),
         );
         let items = run(&page);
@@ -653,13 +653,13 @@ mod tests {
             Some("周秀枝")
         );
         assert!(items[1].paragraphs[0].starts_with("环卫工人清理路面淤泥"));
-        assert!(items[1].paragraphs[2].ends_with("在最短时间内恢复路面整洁。"));
+        assert!(items[1].paragraphs[2].ends_with("在最短时间内恢复路面通畅。"));
     }
 
     #[test]
     fn a_subhead_on_the_same_topic_stays_inside_the_article() {
         let page = format!(
-            "新疆258万户老乡住上抗震房\n\n{}\n\n建设安居工程\n\n{}\n",
+            "山区12万户村民搬进安全房\n\n{}\n\n建设安居工程\n\n{}\n",
             para("抗震安居工程提升农村住房抗震能力，地震中房屋完好", 3),
             para("农村安居工程按照抗震设防要求建房，地震来袭房屋无损", 3)
         );
@@ -671,7 +671,7 @@ mod tests {
     #[test]
     fn a_caption_with_its_credit_becomes_a_photo_or_a_caption_of_the_article() {
         let page = format!(
-            "市慈善总会发放援助药\n\n本报讯(记者 赵卓睿)7月17日，{}\n\n小朋友在博物馆参观，学习历史知识。 本报记者 常 奇 摄\n\n清淤保畅通\n\n{}\n\n下图：环卫工人在清理淤泥。 周秀枝 摄\n",
+            "市慈善总会发放援助药\n\n本报讯(记者 赵卓睿)7月17日，{}\n\n小朋友在博物馆参观，学习历史知识。 本报记者 常 奇 摄\n\n排水保通行\n\n{}\n\n下图：工人们在疏通排水口。 李青山 摄\n",
             para("工作人员为患者发放药品", 20),
             para("环卫工人清理淤泥", 30)
         );
@@ -684,24 +684,24 @@ mod tests {
             Some(vec!["常奇".to_owned()])
         );
         assert_eq!(items[2].captions.len(), 1);
-        assert_eq!(items[2].captions[0].credit.as_deref(), Some("周秀枝 摄"));
+        assert_eq!(items[2].captions[0].credit.as_deref(), Some("李青山 摄"));
     }
 
     #[test]
     fn kicker_title_and_subtitle_are_told_apart_by_their_marks() {
         let page = format!(
-            "地处欧亚地震带，5级以上地震年均发生5次左右——\n\n新疆 258万户老乡住上抗震房（一线探民生）\n\n核心阅读\n\n{}\n\n让问题隐患无处遁形\n\n——我市扎实推进工贸行业安全生产治本攻坚三年行动\n\n本报记者 付 炎\n\n{}\n",
+            "地处多震地带，中强地震时有发生——\n\n山区 12万户村民搬进安全房（一线探民生）\n\n核心阅读\n\n{}\n\n让安全隐患无处藏身\n\n——全市推进企业安全生产专项整治行动\n\n本报记者 付 炎\n\n{}\n",
             para("新疆地震活跃", 3),
-            para("工贸行业企业点多面广", 3)
+            para("企业数量多分布广", 3)
         );
         let items = run(&page);
         assert_eq!(items.len(), 2, "{items:#?}");
         assert_eq!(
             items[0].kicker.as_deref(),
-            Some("地处欧亚地震带，5级以上地震年均发生5次左右——")
+            Some("地处多震地带，中强地震时有发生——")
         );
         assert_eq!(items[0].paragraphs[0], "核心阅读");
-        assert_eq!(items[1].title.as_deref(), Some("让问题隐患无处遁形"));
+        assert_eq!(items[1].title.as_deref(), Some("让安全隐患无处藏身"));
         assert!(
             items[1]
                 .subtitle

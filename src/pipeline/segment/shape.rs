@@ -265,12 +265,12 @@ mod tests {
         assert!(starts_with_marker("第一章 总 则"));
         assert!(starts_with_marker("▲不要在家中"));
         assert!(!starts_with_marker("1.8万起案件"));
-        assert!(!starts_with_marker("第一时间明确责任分工。"));
+        assert!(!starts_with_marker("第一时间确定各方分工。"));
     }
 
     #[test]
     fn column_tags_close_a_headline() {
-        assert!(has_column_tag("让春运记忆越来越暖（民生观）"));
+        assert!(has_column_tag("让回乡的路更顺畅（民生观）"));
         assert!(has_column_tag("“摆渡”村医(点赞新时代)"));
         assert!(!has_column_tag("（作者为本报记者）"));
         assert!(!has_column_tag("市场研究机构——"));

@@ -509,18 +509,18 @@ mod tests {
 
     #[test]
     fn a_headline_inside_a_paragraph_is_lifted_out() {
-        let long = "在解放路立交桥等积水严重的路段，该中心采取人机结合方式开展清淤作业，".repeat(2);
-        let page = format!("{long}在最\n\n清淤保畅通\n\n周秀枝\n\n短时间内恢复路面整洁。\n");
+        let long = "在几处积水较深的路段，养护人员分组开展排水清淤作业，".repeat(2);
+        let page = format!("{long}在最\n\n排水保通行\n\n李青山\n\n短时间内恢复道路通行。\n");
         let (_, units) = units(&normalize(&page));
         let ps = paras(&units);
         assert_eq!(ps.len(), 1);
-        assert!(ps[0].text.ends_with("在最短时间内恢复路面整洁。"));
-        assert_eq!(ps[0].displaced, vec!["清淤保畅通", "周秀枝"]);
+        assert!(ps[0].text.ends_with("在最短时间内恢复道路通行。"));
+        assert_eq!(ps[0].displaced, vec!["排水保通行", "李青山"]);
     }
 
     #[test]
     fn indented_pages_take_unindented_lines_as_headlines() {
-        let page = "\n德国新能源汽车驶入快车道\n\n\u{3000}\u{3000}第一段。\n\u{3000}\u{3000}小标题\n\u{3000}\u{3000}第二段。\n";
+        let page = "\n欧洲电动汽车销量增长\n\n\u{3000}\u{3000}第一段。\n\u{3000}\u{3000}小标题\n\u{3000}\u{3000}第二段。\n";
         let (layout, units) = units(&normalize(page));
         assert_eq!(layout, Layout::Indented);
         assert!(matches!(&units[0], Unit::Run(r) if r.len() == 3));
