@@ -114,6 +114,30 @@ pub struct Article {
     pub char_count: usize,
 }
 
+impl Article {
+    /// An item with only a kind, a headline and paragraphs (every other field empty); `text`
+    /// and `char_count` are derived from the paragraphs. For tools and tests that build
+    /// articles from labelled data rather than from a page.
+    pub fn new(kind: ItemKind, title: Option<String>, paragraphs: Vec<String>) -> Article {
+        let text = paragraphs.join("\n");
+        Article {
+            index: 0,
+            kind,
+            section: None,
+            kicker: None,
+            title,
+            subtitle: None,
+            byline: None,
+            dateline: None,
+            char_count: text.chars().filter(|c| !c.is_whitespace()).count(),
+            paragraphs,
+            text,
+            captions: Vec::new(),
+            trailing_credit: None,
+        }
+    }
+}
+
 /// A keyword with its TF-IDF weight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Keyword {

@@ -29,22 +29,11 @@ fn dev_set() -> Vec<Labelled> {
 }
 
 fn article(kind: ItemKind, title: Option<&str>, paragraphs: &[&str]) -> Article {
-    let text = paragraphs.join("\n");
-    Article {
-        index: 0,
+    Article::new(
         kind,
-        section: None,
-        kicker: None,
-        title: title.map(str::to_owned),
-        subtitle: None,
-        byline: None,
-        dateline: None,
-        paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
-        char_count: text.chars().count(),
-        text,
-        captions: Vec::new(),
-        trailing_credit: None,
-    }
+        title.map(str::to_owned),
+        paragraphs.iter().map(|p| (*p).to_owned()).collect(),
+    )
 }
 
 #[test]

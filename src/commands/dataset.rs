@@ -97,21 +97,10 @@ fn make_article(
     paragraphs: Vec<String>,
     kind: ItemKind,
 ) -> Article {
-    let text = paragraphs.join("\n");
     Article {
-        index: 0,
-        kind,
-        section: None,
         kicker,
-        title,
         subtitle,
-        byline: None,
-        dateline: None,
-        char_count: text.chars().filter(|c| !c.is_whitespace()).count(),
-        paragraphs,
-        text,
-        captions: Vec::new(),
-        trailing_credit: None,
+        ..Article::new(kind, title, paragraphs)
     }
 }
 

@@ -434,22 +434,7 @@ mod tests {
 
     fn item(title: Option<&str>, body: &[&str]) -> Article {
         let paragraphs: Vec<String> = body.iter().map(|s| (*s).to_owned()).collect();
-        let text = paragraphs.join("\n");
-        Article {
-            index: 0,
-            kind: ItemKind::Article,
-            section: None,
-            kicker: None,
-            title: title.map(str::to_owned),
-            subtitle: None,
-            byline: None,
-            dateline: None,
-            char_count: text.chars().count(),
-            paragraphs,
-            text,
-            captions: Vec::new(),
-            trailing_credit: None,
-        }
+        Article::new(ItemKind::Article, title.map(str::to_owned), paragraphs)
     }
 
     fn truth() -> TruthPage {

@@ -181,21 +181,8 @@ mod tests {
     }"#;
 
     fn example(c: &Classifier, text: &str, fire: bool) -> Example {
-        let article = crate::model::Article {
-            index: 0,
-            kind: crate::model::ItemKind::Brief,
-            section: None,
-            kicker: None,
-            title: None,
-            subtitle: None,
-            byline: None,
-            dateline: None,
-            paragraphs: vec![text.to_owned()],
-            text: text.to_owned(),
-            captions: Vec::new(),
-            trailing_credit: None,
-            char_count: 0,
-        };
+        let article =
+            crate::model::Article::new(crate::model::ItemKind::Brief, None, vec![text.to_owned()]);
         Example {
             features: c.features(&article),
             gold: Gold {

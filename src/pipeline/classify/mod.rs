@@ -464,21 +464,11 @@ mod tests {
 
     /// A one-paragraph article with a headline (shared by the tests of the submodules).
     pub(crate) fn article(title: &str, text: &str) -> Article {
-        Article {
-            index: 0,
-            kind: ItemKind::Article,
-            section: None,
-            kicker: None,
-            title: Some(title.to_owned()),
-            subtitle: None,
-            byline: None,
-            dateline: None,
-            paragraphs: vec![text.to_owned()],
-            text: text.to_owned(),
-            captions: Vec::new(),
-            trailing_credit: None,
-            char_count: text.chars().count(),
-        }
+        Article::new(
+            ItemKind::Article,
+            Some(title.to_owned()),
+            vec![text.to_owned()],
+        )
     }
 
     fn classifier() -> Classifier {
