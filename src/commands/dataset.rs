@@ -254,6 +254,27 @@ pub fn load_truth(dir: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<String>)> {
     Ok((out, missing))
 }
 
+/// The labelled-data arguments shared by `train` and `eval-classifier`.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Labels files (JSON lines: id, safety, topics, event_kind), joined with --corpus on id.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Vec<PathBuf>,
+    /// Corpus files (JSON lines: id, text in crawler format) holding the labelled articles.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+    /// Truth directories (`NAME.json` with `page_file`); their entries are labelled articles.
+    #[arg(long, value_name = "DIR")]
+    pub truth: Vec<PathBuf>,
+}
+
+impl DataArgs {
+    /// Loads every labelled article the arguments name (see [`load_all`]).
+    pub fn load(&self) -> anyhow::Result<Vec<Labelled>> {
+        load_all(&self.labels, &self.corpus, &self.truth)
+    }
+}
+
 /// Loads every source the classifier commands accept: labels joined with the corpus, and
 /// truth directories. Warns on stderr about truth entries not found in their page.
 pub fn load_all(

@@ -20,15 +20,9 @@ use crate::settings::Settings;
 /// Arguments of `pagesift eval-classifier`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Labels files, joined with --corpus on id.
-    #[arg(long, value_name = "FILE")]
-    pub labels: Vec<PathBuf>,
-    /// Corpus files holding the labelled articles' text.
-    #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub corpus: Vec<PathBuf>,
-    /// Truth directories whose entries are labelled articles.
-    #[arg(long, value_name = "DIR")]
-    pub truth: Vec<PathBuf>,
+    /// The labelled articles.
+    #[command(flatten)]
+    pub data: dataset::DataArgs,
     /// k-fold cross-validation with this many folds; 0 scores the model file as it is.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
@@ -265,7 +259,7 @@ fn label(safety: bool, topics: &[Topic], kind: Option<EventKind>) -> String {
 
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let data = dataset::load_all(&args.labels, &args.corpus, &args.truth)?;
+    let data = args.data.load()?;
     let (name, predictions) = if args.folds >= 2 {
         let prior = super::train::load_prior(&args.lexicon)?;
         (

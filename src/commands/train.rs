@@ -17,15 +17,9 @@ use crate::settings::Settings;
 /// Arguments of `pagesift train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Labels files (JSON lines: id, safety, topics, event_kind), joined with --corpus on id.
-    #[arg(long, value_name = "FILE")]
-    pub labels: Vec<PathBuf>,
-    /// Corpus files (JSON lines: id, text in crawler format) holding the labelled articles.
-    #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub corpus: Vec<PathBuf>,
-    /// Truth directories (`NAME.json` with `page_file`); their entries are labelled articles.
-    #[arg(long, value_name = "DIR")]
-    pub truth: Vec<PathBuf>,
+    /// The labelled articles.
+    #[command(flatten)]
+    pub data: dataset::DataArgs,
     /// The lexicon prior (terms, masks, positions, thresholds, training parameters).
     #[arg(long, value_name = "FILE", default_value = "config/lexicon.json")]
     pub lexicon: PathBuf,
@@ -69,7 +63,7 @@ pub fn train(prior: &Classifier, articles: &[&Labelled]) -> anyhow::Result<Model
 /// Runs the command.
 pub fn run(_settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let prior = load_prior(&args.lexicon)?;
-    let data = dataset::load_all(&args.labels, &args.corpus, &args.truth)?;
+    let data = args.data.load()?;
     let refs: Vec<&Labelled> = data.iter().collect();
     let model = train(&prior, &refs)?;
     Classifier::new(model.clone()).context("the fitted model does not load")?;
