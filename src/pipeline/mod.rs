@@ -18,7 +18,9 @@ pub mod segment;
 use jieba_rs::Jieba;
 use sha2::{Digest, Sha256};
 
-use crate::model::{ARTICLE_SCHEMA, Article, ArticleEvent, PageRef, PipelineInfo, RawPage};
+use crate::model::{
+    ARTICLE_SCHEMA, Article, ArticleEvent, Nlp, PageRef, PipelineInfo, RawPage, Safety,
+};
 
 pub use input::{Hints, InputError, Limits};
 
@@ -152,6 +154,20 @@ impl Pipeline {
         Ok(articles)
     }
 
+    /// The NLP and classification parts of the events of one page's items (in page order):
+    /// what [`Pipeline::process`] adds to [`Pipeline::segment`]'s output.
+    pub fn enrich(&self, articles: &[Article]) -> Vec<(Nlp, Safety)> {
+        let safety = self.classifier.classify_page(articles);
+        articles
+            .iter()
+            .zip(safety)
+            .map(|(article, safety)| {
+                let tokens = nlp::tokenize(&self.jieba, article);
+                (self.enricher.enrich(&tokens, article), safety)
+            })
+            .collect()
+    }
+
     /// Runs the whole pipeline on a decoded page. `processed_at` is the caller's clock reading
     /// (RFC 3339); it is the only non-deterministic field of the events.
     pub fn process(&self, page: &RawPage, processed_at: &str) -> Result<Processed, InputError> {
@@ -168,23 +184,18 @@ impl Pipeline {
             classifier: self.classifier.version().to_owned(),
             processed_at: processed_at.to_owned(),
         };
-        let safety = self.classifier.classify_page(&articles);
+        let enriched = self.enrich(&articles);
         let events = articles
             .into_iter()
-            .zip(safety)
-            .map(|(article, safety)| {
-                let tokens = nlp::tokenize(&self.jieba, &article);
-                let nlp = self.enricher.enrich(&tokens, &article);
-                drop(tokens);
-                ArticleEvent {
-                    schema: ARTICLE_SCHEMA.to_owned(),
-                    event_id: event_id(&page.page_id, article.index),
-                    page: page_ref.clone(),
-                    article,
-                    nlp,
-                    safety,
-                    pipeline: info.clone(),
-                }
+            .zip(enriched)
+            .map(|(article, (nlp, safety))| ArticleEvent {
+                schema: ARTICLE_SCHEMA.to_owned(),
+                event_id: event_id(&page.page_id, article.index),
+                page: page_ref.clone(),
+                article,
+                nlp,
+                safety,
+                pipeline: info.clone(),
             })
             .collect();
         Ok(Processed { events })
