@@ -158,14 +158,8 @@ impl Pipeline {
     /// what [`Pipeline::process`] adds to [`Pipeline::segment`]'s output.
     pub fn enrich(&self, articles: &[Article]) -> Vec<(Nlp, Safety)> {
         let safety = self.classifier.classify_page(articles);
-        articles
-            .iter()
-            .zip(safety)
-            .map(|(article, safety)| {
-                let tokens = nlp::tokenize(&self.jieba, article);
-                (self.enricher.enrich(&tokens, article), safety)
-            })
-            .collect()
+        let nlp = self.enricher.enrich_page(&self.jieba, articles);
+        nlp.into_iter().zip(safety).collect()
     }
 
     /// Runs the whole pipeline on a decoded page. `processed_at` is the caller's clock reading
