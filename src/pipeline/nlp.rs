@@ -6,11 +6,13 @@
 //!   -> words of two characters or more:
 //!        keywords: counted when content words (POS, stop words); TF-IDF at the end
 //!        places / organisations / people: POS ns / nt / nr*
-//!   -> runs of single characters the dictionary could not join (an unknown name comes out so)
-//!      that hold a family name or a place / organisation suffix:
-//!        jieba's HMM cuts the run into words (cheap: no part-of-speech model)
-//!        people: family name + one or two given-name characters ([`person_name`])
-//!        places, organisations: three characters or more ending in 区, 村, 河 … / 部, 局, 社 …
+//!   -> runs of single characters the dictionary left unjoined (where unknown words end up):
+//!        jieba's segmentation HMM cuts the run into words (cheap: no part-of-speech model;
+//!        a run of two is judged without it), and each unknown word ([`unknown_word`]) is
+//!        people: family name + one or two given-name characters, or a transliterated
+//!                name of three to six characters ([`person_name`])
+//!        places / organisations: three characters or more ending in 区, 村, 河 … / 部, 局, 社 …
+//!        or else a keyword candidate
 //! ```
 //!
 //! The HMM of `tag` is off on purpose: with it, jieba-rs 0.11 runs its part-of-speech HMM
@@ -398,18 +400,120 @@ fn ends_name(c: char) -> bool {
 
 /// The person's name in `word`, a word jieba's HMM found in a run of characters the
 /// dictionary left unjoined, as its length in characters: a family name and one or two
-/// given-name characters that are not function words; a function word the HMM glued to the
-/// end (`…说`) is left off.
+/// given-name characters that are not function words, or three to six characters that
+/// transcribe a foreign name; a function word the HMM glued to the end (`…说`) is left off.
 pub fn person_name(word: &[char]) -> Option<usize> {
     let mut len = word.len();
     while len > 2 && word.get(len - 1).is_some_and(|c| ends_name(*c)) {
         len -= 1;
     }
-    let [c, given @ ..] = word.get(..len)? else {
+    let name = word.get(..len)?;
+    let [c, given @ ..] = name else {
         return None;
     };
-    (is_surname(*c) && matches!(given.len(), 1 | 2) && !given.iter().any(|g| ends_name(*g)))
-        .then_some(len)
+    let han =
+        is_surname(*c) && matches!(given.len(), 1 | 2) && !given.iter().any(|g| ends_name(*g));
+    // A transliterated name (尼加甫, 帕热哈提): three to six transcription characters.
+    let transliterated = (3..=6).contains(&len) && name.iter().all(|c| is_transliteration(*c));
+    (han || transliterated).then_some(len)
+}
+
+/// Characters that transcribe the sounds of names from other languages (Uyghur, Kazakh,
+/// English …): vocabulary of the recogniser of transliterated names.
+fn is_transliteration(c: char) -> bool {
+    matches!(
+        c,
+        '阿' | '玉'
+            | '雷'
+            | '艾'
+            | '安'
+            | '奥'
+            | '巴'
+            | '拜'
+            | '贝'
+            | '比'
+            | '波'
+            | '布'
+            | '卜'
+            | '达'
+            | '德'
+            | '登'
+            | '迪'
+            | '蒂'
+            | '尔'
+            | '法'
+            | '菲'
+            | '夫'
+            | '甫'
+            | '戈'
+            | '格'
+            | '哈'
+            | '汗'
+            | '赫'
+            | '基'
+            | '吉'
+            | '加'
+            | '杰'
+            | '卡'
+            | '凯'
+            | '科'
+            | '克'
+            | '库'
+            | '拉'
+            | '莱'
+            | '兰'
+            | '里'
+            | '利'
+            | '丽'
+            | '卢'
+            | '鲁'
+            | '洛'
+            | '玛'
+            | '麦'
+            | '曼'
+            | '梅'
+            | '米'
+            | '姆'
+            | '穆'
+            | '纳'
+            | '娜'
+            | '尼'
+            | '努'
+            | '诺'
+            | '帕'
+            | '佩'
+            | '普'
+            | '奇'
+            | '热'
+            | '萨'
+            | '赛'
+            | '莎'
+            | '什'
+            | '斯'
+            | '苏'
+            | '索'
+            | '塔'
+            | '泰'
+            | '特'
+            | '提'
+            | '吐'
+            | '托'
+            | '瓦'
+            | '威'
+            | '维'
+            | '沃'
+            | '乌'
+            | '吾'
+            | '希'
+            | '雅'
+            | '亚'
+            | '伊'
+            | '依'
+            | '约'
+            | '扎'
+            | '孜'
+            | '兹'
+    )
 }
 
 /// Characters that end a place name: administrative units and water bodies
@@ -565,49 +669,26 @@ impl<'a> Collector<'a> {
     }
 
     /// The run of one-character tokens `run` of `field` (`self.run` holds its characters):
-    /// when a family name, a place suffix or an organisation suffix stands in it, jieba's HMM
-    /// cuts the run into words (as `tag` with the HMM on would have), and the words shaped
-    /// like the name of a person, a place or an organisation are taken as such.
+    /// jieba's HMM cuts it into words (as `tag` with the HMM on would have; a run of two is
+    /// judged without it), see [`unknown_word`].
     fn flush_run(&mut self, field: &'a str, run: &[Tag<'a>]) {
         let n = self.run.len();
         // A family name that some character follows, or a place or organisation suffix after
         // two characters.
-        let candidate = n >= 2
+        if n >= 2
             && run.len() == n
-            && (self
-                .run
-                .iter()
-                .take(n.saturating_sub(1))
-                .any(|c| is_surname(*c))
-                || self
-                    .run
-                    .iter()
-                    .skip(2)
-                    .any(|c| is_place_suffix(*c) || is_org_suffix(*c)));
-        if candidate
             && let (Some(first), Some(last)) = (run.first(), run.last())
             && let Some(text) = field.get(first.byte_start..last.byte_end)
         {
-            for word in self.jieba.cut(text, true) {
-                let Some(chars) = self.run.get(word.start..word.end) else {
-                    continue;
-                };
-                if let Some(len) = person_name(chars) {
-                    let end = word
-                        .word
-                        .char_indices()
-                        .nth(len)
-                        .map_or(word.word.len(), |(i, _)| i);
-                    if let Some(name) = word.word.get(..end) {
-                        push_unique(&mut self.nlp.people, name);
-                        self.count(name);
+            if n == 2 {
+                // The HMM would join the two characters or leave them apart: one word unless
+                // one is a function word — without the cost of a jieba call.
+                unknown_word(&mut self.nlp, &mut self.counts, text, &self.run);
+            } else {
+                for word in self.jieba.cut(text, true) {
+                    if let Some(chars) = self.run.get(word.start..word.end) {
+                        unknown_word(&mut self.nlp, &mut self.counts, word.word, chars);
                     }
-                } else if is_place_name(chars) {
-                    push_unique(&mut self.nlp.places, word.word);
-                    self.count(word.word);
-                } else if is_org_name(chars) {
-                    push_unique(&mut self.nlp.organizations, word.word);
-                    self.count(word.word);
                 }
             }
         }
@@ -616,7 +697,12 @@ impl<'a> Collector<'a> {
 
     /// One field's tokens, in order.
     fn field(&mut self, field: &'a str, tags: &[Tag<'a>]) {
+        let mut skip = 0;
         for (i, tag) in tags.iter().enumerate() {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
             if let Some(c) = single_han(tag.word) {
                 self.run.push(c);
                 continue;
@@ -625,12 +711,55 @@ impl<'a> Collector<'a> {
                 let run = tags.get(i - self.run.len()..i).unwrap_or_default();
                 self.flush_run(field, run);
             }
-            if two_chars_or_more(tag.word) {
+            if let Some(word) = with_decimals(field, tags, i) {
+                self.word(word, tag.tag);
+                skip = 2;
+            } else if two_chars_or_more(tag.word) {
                 self.word(tag.word, tag.tag);
             }
         }
         let run = tags.get(tags.len() - self.run.len()..).unwrap_or_default();
         self.flush_run(field, run);
+    }
+}
+
+/// A word out of jieba's dictionary (`chars` are its characters), found in a run of
+/// characters the dictionary left unjoined: the name of a person, a place or an
+/// organisation when shaped like one; a keyword candidate unless it holds a function word.
+fn unknown_word<'a>(nlp: &mut Nlp, counts: &mut Counts<'a>, word: &'a str, chars: &[char]) {
+    if let Some(len) = person_name(chars) {
+        let end = word.char_indices().nth(len).map_or(word.len(), |(i, _)| i);
+        if let Some(name) = word.get(..end) {
+            push_unique(&mut nlp.people, name);
+            counts.add(name);
+        }
+    } else if is_place_name(chars) {
+        push_unique(&mut nlp.places, word);
+        counts.add(word);
+    } else if is_org_name(chars) {
+        push_unique(&mut nlp.organizations, word);
+        counts.add(word);
+    } else if chars.len() >= 2 && !chars.iter().any(|c| ends_name(*c)) {
+        counts.add(word);
+    }
+}
+
+/// Token `i` of `tags` joined with a decimal part that follows it (`PM2` `.` `5`: jieba
+/// without its HMM cuts `PM2.5` in three), when it is an ASCII word with a letter.
+fn with_decimals<'a>(field: &'a str, tags: &[Tag<'a>], i: usize) -> Option<&'a str> {
+    let word = tags.get(i)?;
+    if !word.word.as_bytes().first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let (dot, decimals) = (tags.get(i + 1)?, tags.get(i + 2)?);
+    let joined = word.word.bytes().all(|b| b.is_ascii_alphanumeric())
+        && dot.word == "."
+        && !decimals.word.is_empty()
+        && decimals.word.bytes().all(|b| b.is_ascii_digit());
+    if joined {
+        field.get(word.byte_start..decimals.byte_end)
+    } else {
+        None
     }
 }
 
@@ -886,6 +1015,8 @@ mod tests {
         assert_eq!(name("张说"), None);
         assert_eq!(name("新华"), None);
         assert_eq!(name("王"), None);
+        assert_eq!(name("尼加甫"), Some(3));
+        assert_eq!(name("尼加"), None);
     }
 
     #[test]
@@ -920,6 +1051,15 @@ mod tests {
             }
             assert_eq!(top.best, vec![("c", 3.0), ("e", 2.0), ("a", 1.0)]);
         }
+    }
+
+    #[test]
+    fn an_ascii_word_keeps_its_decimal_part() {
+        let jieba = Jieba::new();
+        let a = article("PM2.5浓度", "PM2.5浓度下降，PM2.5达标。");
+        let kw = enricher("", 10).enrich(&jieba, &a).keywords;
+        assert!(kw.iter().any(|k| k.term == "PM2.5"), "{kw:?}");
+        assert!(!kw.iter().any(|k| k.term == "PM2"), "{kw:?}");
     }
 
     #[test]
