@@ -206,7 +206,13 @@ pub fn event_id(page_id: &str, index: usize) -> String {
     h.update([0]);
     h.update(index.to_string().as_bytes());
     let digest = h.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    id
 }
 
 #[cfg(test)]
@@ -225,5 +231,7 @@ mod tests {
         assert_ne!(event_id("p", 0), event_id("p", 1));
         assert_ne!(event_id("p1", 0), event_id("p", 10));
         assert_eq!(event_id("p", 0).len(), 32);
+        // The id of the first item of page `001`, as published since schema v1.
+        assert_eq!(event_id("001", 0), "ff66ed5e7500edcefd4c34310b964ad7");
     }
 }
