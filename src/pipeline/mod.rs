@@ -97,8 +97,9 @@ impl Pipeline {
                 .load_dict(&mut reader)
                 .map_err(|e| ResourceError::UserDict(e.to_string()))?;
         }
-        // jieba-rs builds its part-of-speech tables lazily on the first `tag` call (~150M
-        // instructions); pay that at start-up, not on the first page.
+        // jieba-rs builds its part-of-speech tables lazily (~150M instructions) the first time
+        // `tag` meets a word it has no tag for — with the HMM off as in `nlp`, a character
+        // missing from the dictionary; pay that at start-up, not on some page.
         let _ = jieba.tag("预热词性标注表", true);
         let enricher = nlp::Enricher::new(resources)?;
         let classifier = classify::Classifier::from_model(&resources.classifier)?;
