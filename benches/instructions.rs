@@ -2,7 +2,8 @@
 //!
 //! Wall-clock benchmarks on a shared 2-core machine are noisy; instruction counts are not. Each
 //! stage runs in its own `#[inline(never)]` function, so callgrind's inclusive cost of
-//! `instructions::stage_cut`, `…::stage_segment` and `…::stage_process` gives the instructions
+//! `instructions::stage_cut`, `…::stage_segment`, `…::stage_enrich` (NLP + classification of
+//! the already segmented items) and `…::stage_process` gives the instructions
 //! of `ITERS` passes over one page. `benches/instructions.sh` runs this under
 //! `valgrind --tool=callgrind` for every page and prints the ratios.
 //!
@@ -14,7 +15,7 @@
 use std::hint::black_box;
 
 use jieba_rs::Jieba;
-use pagesift::model::{PageMeta, RawPage};
+use pagesift::model::{Article, PageMeta, RawPage};
 use pagesift::pipeline::Pipeline;
 
 #[path = "../benches/support/mod.rs"]
@@ -31,6 +32,15 @@ fn stage_cut(jieba: &Jieba, text: &str, iters: usize) -> usize {
 fn stage_segment(pipeline: &Pipeline, text: &str, iters: usize) -> usize {
     (0..iters)
         .map(|_| pipeline.segment(black_box(text)).map_or(0, |a| a.len()))
+        .sum()
+}
+
+/// NLP + classification only: [`Pipeline::enrich`] (the code `process` runs after
+/// segmentation) over the page's items, segmented once outside the measured function.
+#[inline(never)]
+fn stage_enrich(pipeline: &Pipeline, articles: &[Article], iters: usize) -> usize {
+    (0..iters)
+        .map(|_| pipeline.enrich(black_box(articles)).len())
         .sum()
 }
 
@@ -65,9 +75,11 @@ fn main() {
     let _ = black_box(pipeline.jieba().cut(&text, true));
     let tokens = stage_cut(pipeline.jieba(), &text, iters);
     let items = stage_segment(&pipeline, &text, iters);
+    let articles = pipeline.segment(&text).unwrap_or_default();
+    let enriched = stage_enrich(&pipeline, &articles, iters);
     let events = stage_process(&pipeline, &page, iters);
     println!(
-        "{name}: {} bytes, {iters} passes: {tokens} tokens, {items} items, {events} events; root: {}",
+        "{name}: {} bytes, {iters} passes: {tokens} tokens, {items} items, {enriched} enriched, {events} events; root: {}",
         text.len(),
         support::repo().display()
     );

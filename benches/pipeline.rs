@@ -1,7 +1,9 @@
 //! Criterion benchmarks of every pipeline stage, each next to its same-run baseline.
 //!
 //! For each page (the seed page, the seed page repeated 10×, and pages of 1,000 and 10,000 tiny
-//! paragraphs) the group `<page>` holds one benchmark per stage plus `cut`: one
+//! paragraphs) the group `<page>` holds one benchmark per stage (`enrich` is NLP and
+//! classification together, [`Pipeline::enrich`](pagesift::pipeline::Pipeline::enrich)) plus
+//! `cut`: one
 //! `jieba.cut(text, true)` pass over the same text with the pipeline's own [`Jieba`]. Every
 //! benchmark's throughput is the page's byte length, so criterion prints MB/s of page text and
 //! the ratios `stage / cut` are directly comparable. `benches/report.py` turns the saved runs
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group};
 use jieba_rs::Jieba;
 use pagesift::model::{ArticleEvent, PageMeta, RawPage};
-use pagesift::pipeline::{nlp, normalize, segment};
+use pagesift::pipeline::{normalize, segment};
 use pagesift::settings::Settings;
 
 #[path = "support/mod.rs"]
@@ -73,15 +75,16 @@ fn bench_pages(c: &mut Criterion) {
             b.iter(|| {
                 articles
                     .iter()
-                    .map(|a| {
-                        let tokens = nlp::tokenize(jieba, black_box(a));
-                        pipeline.enricher().enrich(&tokens, a)
-                    })
+                    .map(|a| pipeline.enricher().enrich(jieba, black_box(a)))
                     .collect::<Vec<_>>()
             })
         });
         group.bench_function("classify", |b| {
             b.iter(|| pipeline.classifier().classify_page(black_box(&articles)))
+        });
+        // NLP + classification together: exactly what `process` runs after segmentation.
+        group.bench_function("enrich", |b| {
+            b.iter(|| pipeline.enrich(black_box(&articles)))
         });
         group.bench_function("serialise", |b| {
             b.iter(|| {
@@ -178,6 +181,12 @@ fn paired(baseline: &str) {
         };
         let s = paired_ratio(&mut seg, &mut cut, 21);
         rows.insert("segment_total".into(), serde_json::json!([s.0, s.1, s.2]));
+        let articles = pipeline.segment(&text).unwrap_or_default();
+        let mut enrich = || {
+            black_box(pipeline.enrich(black_box(&articles)));
+        };
+        let e = paired_ratio(&mut enrich, &mut cut, 21);
+        rows.insert("enrich".into(), serde_json::json!([e.0, e.1, e.2]));
         // Absolute time of one cut pass, for the growth checks (seed_x10 vs seed, ...).
         let t = Instant::now();
         cut();
@@ -186,8 +195,9 @@ fn paired(baseline: &str) {
             serde_json::json!(t.elapsed().as_secs_f64()),
         );
         println!(
-            "  {name:>9}: process {:.3} [{:.3}, {:.3}]  segment_total {:.3} [{:.3}, {:.3}]",
-            r.1, r.0, r.2, s.1, s.0, s.2
+            "  {name:>9}: process {:.3} [{:.3}, {:.3}]  segment_total {:.3} [{:.3}, {:.3}]  \
+             enrich {:.3} [{:.3}, {:.3}]",
+            r.1, r.0, r.2, s.1, s.0, s.2, e.1, e.0, e.2
         );
         out.insert(name.into(), serde_json::Value::Object(rows));
     }

@@ -18,7 +18,9 @@ pub mod segment;
 use jieba_rs::Jieba;
 use sha2::{Digest, Sha256};
 
-use crate::model::{ARTICLE_SCHEMA, Article, ArticleEvent, PageRef, PipelineInfo, RawPage};
+use crate::model::{
+    ARTICLE_SCHEMA, Article, ArticleEvent, Nlp, PageRef, PipelineInfo, RawPage, Safety,
+};
 
 pub use input::{Hints, InputError, Limits};
 
@@ -95,8 +97,9 @@ impl Pipeline {
                 .load_dict(&mut reader)
                 .map_err(|e| ResourceError::UserDict(e.to_string()))?;
         }
-        // jieba-rs builds its part-of-speech tables lazily on the first `tag` call (~150M
-        // instructions); pay that at start-up, not on the first page.
+        // jieba-rs builds its part-of-speech tables lazily (~150M instructions) the first time
+        // `tag` meets a word it has no tag for — with the HMM off as in `nlp`, a character
+        // missing from the dictionary; pay that at start-up, not on some page.
         let _ = jieba.tag("预热词性标注表", true);
         let enricher = nlp::Enricher::new(resources)?;
         let classifier = classify::Classifier::from_model(&resources.classifier)?;
@@ -152,6 +155,14 @@ impl Pipeline {
         Ok(articles)
     }
 
+    /// The NLP and classification parts of the events of one page's items (in page order):
+    /// what [`Pipeline::process`] adds to [`Pipeline::segment`]'s output.
+    pub fn enrich(&self, articles: &[Article]) -> Vec<(Nlp, Safety)> {
+        let safety = self.classifier.classify_page(articles);
+        let nlp = self.enricher.enrich_page(&self.jieba, articles);
+        nlp.into_iter().zip(safety).collect()
+    }
+
     /// Runs the whole pipeline on a decoded page. `processed_at` is the caller's clock reading
     /// (RFC 3339); it is the only non-deterministic field of the events.
     pub fn process(&self, page: &RawPage, processed_at: &str) -> Result<Processed, InputError> {
@@ -168,23 +179,18 @@ impl Pipeline {
             classifier: self.classifier.version().to_owned(),
             processed_at: processed_at.to_owned(),
         };
-        let safety = self.classifier.classify_page(&articles);
+        let enriched = self.enrich(&articles);
         let events = articles
             .into_iter()
-            .zip(safety)
-            .map(|(article, safety)| {
-                let tokens = nlp::tokenize(&self.jieba, &article);
-                let nlp = self.enricher.enrich(&tokens, &article);
-                drop(tokens);
-                ArticleEvent {
-                    schema: ARTICLE_SCHEMA.to_owned(),
-                    event_id: event_id(&page.page_id, article.index),
-                    page: page_ref.clone(),
-                    article,
-                    nlp,
-                    safety,
-                    pipeline: info.clone(),
-                }
+            .zip(enriched)
+            .map(|(article, (nlp, safety))| ArticleEvent {
+                schema: ARTICLE_SCHEMA.to_owned(),
+                event_id: event_id(&page.page_id, article.index),
+                page: page_ref.clone(),
+                article,
+                nlp,
+                safety,
+                pipeline: info.clone(),
             })
             .collect();
         Ok(Processed { events })
@@ -201,7 +207,13 @@ pub fn event_id(page_id: &str, index: usize) -> String {
     h.update([0]);
     h.update(index.to_string().as_bytes());
     let digest = h.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    id
 }
 
 #[cfg(test)]
@@ -220,5 +232,7 @@ mod tests {
         assert_ne!(event_id("p", 0), event_id("p", 1));
         assert_ne!(event_id("p1", 0), event_id("p", 10));
         assert_eq!(event_id("p", 0).len(), 32);
+        // The id of the first item of page `001`, as published since schema v1.
+        assert_eq!(event_id("001", 0), "ff66ed5e7500edcefd4c34310b964ad7");
     }
 }

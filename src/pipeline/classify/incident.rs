@@ -15,8 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::{Deserialize, Serialize};
+
+use super::scan::Scanner;
 
 use crate::model::{Article, Topic};
 
@@ -68,7 +69,7 @@ impl IncidentRules {
     }
 }
 
-/// What a pattern of the incident automaton stands for.
+/// What a pattern of the incident rules stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Hazard(Topic),
@@ -80,10 +81,13 @@ enum Role {
     Mask,
 }
 
-/// The incident rules compiled into one automaton (built once with the classifier).
+/// The incident rules compiled (built once with the classifier). The classifier scans an
+/// article once for its lexicons and these rules together (see [`Scanner`]) and hands the
+/// matches to [`IncidentMatcher::collect`]; [`IncidentMatcher::verdict`] scans on its own.
 #[derive(Debug)]
 pub struct IncidentMatcher {
-    automaton: Option<AhoCorasick>,
+    /// Over [`IncidentMatcher::patterns`]; `None` when there is no hazard (layer off).
+    scanner: Option<Scanner>,
     roles: Vec<Role>,
     patterns: Vec<String>,
     soft: Vec<Topic>,
@@ -121,9 +125,9 @@ pub struct Incident {
     pub score: f64,
 }
 
-/// What one scan of a field found.
-#[derive(Default)]
-struct Found {
+/// What the scan of the headline block, or of the lead, found.
+#[derive(Debug, Default)]
+pub struct Found {
     hazards: Vec<(Topic, usize)>,
     events: bool,
     contexts: Vec<usize>,
@@ -164,19 +168,16 @@ impl IncidentMatcher {
         let has_hazards = roles.values().any(|r| matches!(r, Role::Hazard(_)));
         let (patterns, roles): (Vec<String>, Vec<Role>) =
             roles.into_iter().map(|(t, r)| (t.to_owned(), r)).unzip();
-        let automaton = if has_hazards {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&patterns)
-                    .map_err(|e| e.to_string())?,
-            )
+        let scanner = if has_hazards {
+            Some(Scanner::new(&[patterns
+                .iter()
+                .map(String::as_str)
+                .collect()])?)
         } else {
             None
         };
         Ok(IncidentMatcher {
-            automaton,
+            scanner,
             roles,
             patterns,
             soft: rules.soft.clone(),
@@ -185,11 +186,24 @@ impl IncidentMatcher {
         })
     }
 
-    fn scan(&self, ac: &AhoCorasick, text: &str, found: &mut Found) {
-        for m in ac.find_iter(text) {
-            let id = m.pattern().as_usize();
+    /// Every string of the rules (hazards, contexts, events, suppressing and vetoing terms,
+    /// masks), by pattern id.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Whether the layer can fire at all (the rules name some hazard).
+    pub fn is_active(&self) -> bool {
+        self.scanner.is_some()
+    }
+
+    /// Adds to `found` the leftmost-longest `matches` of [`IncidentMatcher::patterns`] in
+    /// `text`, as `(start, end, pattern id)` in text order.
+    pub fn collect(&self, text: &str, matches: &[(usize, usize, u32)], found: &mut Found) {
+        for &(start, end, id) in matches {
+            let id = id as usize;
             match self.roles.get(id) {
-                Some(Role::Hazard(_)) if quoted(text, m.start(), m.end()) => found.quoted = true,
+                Some(Role::Hazard(_)) if quoted(text, start, end) => found.quoted = true,
                 Some(Role::Hazard(t)) => found.hazards.push((*t, id)),
                 Some(Role::Context(c)) => found.contexts.push(*c),
                 Some(Role::Event) => found.events = true,
@@ -204,15 +218,22 @@ impl IncidentMatcher {
     /// Whether the article reports an incident, looking at its headline block and at the
     /// first `lead_chars` characters of its body.
     pub fn verdict(&self, article: &Article, lead_chars: usize) -> Verdict {
-        let Some(ac) = self.automaton.as_ref() else {
+        let Some(scanner) = self.scanner.as_ref() else {
             return Verdict::Undecided;
+        };
+        let (mut hits, mut matches) = (Vec::new(), Vec::new());
+        let mut scan = |text: &str, limit: usize, found: &mut Found| {
+            hits.clear();
+            scanner.scan(text, &mut hits);
+            scanner.leftmost_longest(&hits, 0, limit, &mut matches);
+            self.collect(text.get(..limit).unwrap_or(text), &matches, found);
         };
         let mut head = Found::default();
         for field in [&article.kicker, &article.title, &article.subtitle]
             .into_iter()
             .flatten()
         {
-            self.scan(ac, field, &mut head);
+            scan(field, field.len(), &mut head);
         }
         let text = article.text.as_str();
         let lead_end = text
@@ -220,7 +241,15 @@ impl IncidentMatcher {
             .nth(lead_chars)
             .map_or(text.len(), |(i, _)| i);
         let mut lead = Found::default();
-        self.scan(ac, text.get(..lead_end).unwrap_or(text), &mut lead);
+        scan(text, lead_end, &mut lead);
+        self.judge(&head, &lead)
+    }
+
+    /// The verdict from what the headline block and the lead hold.
+    pub fn judge(&self, head: &Found, lead: &Found) -> Verdict {
+        if !self.is_active() {
+            return Verdict::Undecided;
+        }
         let in_head = !head.hazards.is_empty();
         let events = head.events || lead.events;
         // A film, a page of history; or a headline that quotes a hazard as a metaphor (`行业

@@ -8,15 +8,15 @@
 //! ```
 //!
 //! The model is data ([`model::Model`], `config/classifier.json`): one automaton over every
-//! term is built once by [`Classifier::from_model`]; classifying an article is one scan of
-//! its text, with no jieba pass (the NLP pass tokenises once, see [`super::nlp`]).
+//! term of every lexicon and of the incident rules is built once by
+//! [`Classifier::from_model`] ([`scan::Scanner`]); classifying an article is one scan of its
+//! text, with no jieba pass (the NLP pass tokenises once, see [`super::nlp`]).
 //! [`fit`] fits the weights from labelled articles (`pagesift train`).
 
 pub mod fit;
 pub mod incident;
 pub mod model;
-
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+pub mod scan;
 
 use super::ResourceError;
 use crate::model::{Article, EventKind, ItemKind, Safety, Topic, TopicScore};
@@ -60,18 +60,36 @@ const HEADLINE: usize = 0;
 const LEAD: usize = 1;
 const BODY: usize = 2;
 
+/// Buffers of [`Classifier::scan`], reused from one article to the next of a page.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Every occurrence of every string in the field being scanned.
+    hits: Vec<scan::Hit>,
+    /// One family's leftmost-longest matches among them.
+    matches: Vec<(usize, usize, u32)>,
+}
+
+/// The families of [`Classifier::scanner`]: topic lexicons, event-kind lexicons, incident
+/// rules (each with the masks).
+const TOPIC_FAMILY: usize = 0;
+const KIND_FAMILY: usize = 1;
+const INCIDENT_FAMILY: usize = 2;
+
 /// The classifier, built once from its model file.
 #[derive(Debug)]
 pub struct Classifier {
     model: Model,
     /// Every term and mask, by term id. Topic lexicons and kind lexicons are two separate
-    /// families with their own ids (a string in both has two ids), each scanned by its own
-    /// automaton, so a longer term of one family never hides a term of the other.
+    /// families with their own ids (a string in both has two ids), each matched
+    /// leftmost-longest on its own (see [`scan`]), so a longer term of one family never hides
+    /// a term of the other.
     terms: Vec<String>,
     /// Whether a term id belongs to the event-kind family.
     kind_family: Vec<bool>,
-    /// Per family (topics, kinds): the automaton and the term id of each of its patterns.
-    automata: Vec<(AhoCorasick, Vec<usize>)>,
+    /// One automaton over the topic family, the kind family and the incident rules.
+    scanner: scan::Scanner,
+    /// Per lexicon family (topics, kinds): the term id of each of the family's strings.
+    family_terms: [Vec<usize>; 2],
     /// Per term: `(topic index, weight)` for the topics whose lexicon holds it.
     topic_weights: Vec<Vec<(usize, f64)>>,
     /// Per term: `(kind index, weight)`.
@@ -132,7 +150,7 @@ impl Classifier {
             (false, model.topics.values().collect::<Vec<_>>()),
             (true, model.event_kinds.values().collect::<Vec<_>>()),
         ];
-        let mut automata = Vec::new();
+        let mut family_terms: [Vec<usize>; 2] = Default::default();
         for (is_kind, scorers) in families {
             let mut ids: std::collections::BTreeMap<&str, usize> = Default::default();
             for (i, scorer) in scorers.iter().enumerate() {
@@ -160,25 +178,28 @@ impl Classifier {
                     terms.len() - 1
                 });
             }
-            if ids.is_empty() {
-                continue;
-            }
-            let (patterns, pattern_ids): (Vec<&str>, Vec<usize>) = ids.into_iter().unzip();
-            let automaton = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&patterns)
-                .map_err(|e| ResourceError::Classifier(e.to_string()))?;
-            automata.push((automaton, pattern_ids));
+            family_terms[usize::from(is_kind)] = ids.into_values().collect();
         }
         let incidents = incident::IncidentMatcher::new(&model.incident, &model.mask)
             .map_err(ResourceError::Classifier)?;
+        let strings = |ids: &[usize]| -> Vec<&str> {
+            ids.iter()
+                .filter_map(|id| terms.get(*id).map(String::as_str))
+                .collect()
+        };
+        let scanner = scan::Scanner::new(&[
+            strings(&family_terms[TOPIC_FAMILY]),
+            strings(&family_terms[KIND_FAMILY]),
+            incidents.patterns().iter().map(String::as_str).collect(),
+        ])
+        .map_err(ResourceError::Classifier)?;
         Ok(Classifier {
             incidents,
             model,
             terms,
             kind_family,
-            automata,
+            scanner,
+            family_terms,
             topic_weights,
             kind_weights,
             topics,
@@ -215,6 +236,17 @@ impl Classifier {
     /// The lexicon terms of one article with their counts per position (one scan of each
     /// field).
     pub fn features(&self, article: &Article) -> Features {
+        self.scan(article, false, &mut Scratch::default()).0
+    }
+
+    /// One scan of every field of an article: the lexicon features and, with `incident`, what
+    /// the incident layer finds in the headline block and in the lead.
+    fn scan(
+        &self,
+        article: &Article,
+        incident: bool,
+        scratch: &mut Scratch,
+    ) -> (Features, Option<(incident::Found, incident::Found)>) {
         let p = &self.model.positions;
         let mut counts: Vec<(usize, [f64; 3])> = Vec::new();
         let text = article.text.as_str();
@@ -235,53 +267,85 @@ impl Classifier {
         } else {
             1.0
         };
-        for (ac, ids) in &self.automata {
-            let mut add = |pattern: usize, position: usize, w: f64| {
-                let Some(&id) = ids.get(pattern) else { return };
-                if !self.is_lexicon_term(id) {
-                    return;
-                }
-                match counts.iter_mut().find(|(t, _)| *t == id) {
-                    Some((_, c)) => c[position] += w,
-                    None => {
-                        let mut c = [0.0; 3];
-                        c[position] = w;
-                        counts.push((id, c));
+        let Scratch { hits, matches } = scratch;
+        let mut add_family = |hits: &[scan::Hit],
+                              limit: usize,
+                              weigh: &dyn Fn(usize) -> (usize, f64),
+                              matches: &mut Vec<(usize, usize, u32)>| {
+            for family in [TOPIC_FAMILY, KIND_FAMILY] {
+                self.scanner.leftmost_longest(hits, family, limit, matches);
+                for &(start, _, member) in matches.iter() {
+                    let Some(&id) = self.family_terms[family].get(member as usize) else {
+                        continue;
+                    };
+                    if !self.is_lexicon_term(id) {
+                        continue;
+                    }
+                    let (position, w) = weigh(start);
+                    match counts.iter_mut().find(|(t, _)| *t == id) {
+                        Some((_, c)) => c[position] += w,
+                        None => {
+                            let mut c = [0.0; 3];
+                            c[position] = w;
+                            counts.push((id, c));
+                        }
                     }
                 }
-            };
-            for field in [&article.kicker, &article.title, &article.subtitle]
-                .into_iter()
-                .flatten()
-            {
-                for m in ac.find_iter(field.as_str()) {
-                    add(m.pattern().as_usize(), HEADLINE, 1.0);
-                }
             }
-            for m in ac.find_iter(text) {
-                if m.start() < lead_end {
-                    add(m.pattern().as_usize(), LEAD, 1.0);
-                } else {
-                    add(m.pattern().as_usize(), BODY, body_scale);
-                }
-            }
-            for caption in &article.captions {
-                for m in ac.find_iter(caption.text.as_str()) {
-                    add(m.pattern().as_usize(), BODY, body_scale);
-                }
+        };
+        let mut found = incident.then(<(incident::Found, incident::Found)>::default);
+        for field in [&article.kicker, &article.title, &article.subtitle]
+            .into_iter()
+            .flatten()
+        {
+            hits.clear();
+            self.scanner.scan(field, hits);
+            add_family(hits, field.len(), &|_| (HEADLINE, 1.0), matches);
+            if let Some((head, _)) = found.as_mut() {
+                self.scanner
+                    .leftmost_longest(hits, INCIDENT_FAMILY, field.len(), matches);
+                self.incidents.collect(field, matches, head);
             }
         }
+        hits.clear();
+        self.scanner.scan(text, hits);
+        let in_text = |start: usize| {
+            if start < lead_end {
+                (LEAD, 1.0)
+            } else {
+                (BODY, body_scale)
+            }
+        };
+        add_family(hits, text.len(), &in_text, matches);
+        if let Some((_, lead)) = found.as_mut() {
+            self.scanner
+                .leftmost_longest(hits, INCIDENT_FAMILY, lead_end, matches);
+            // The lead alone: a hazard that ends the lead has no closing quote after it.
+            self.incidents
+                .collect(text.get(..lead_end).unwrap_or(text), matches, lead);
+        }
+        for caption in &article.captions {
+            hits.clear();
+            self.scanner.scan(&caption.text, hits);
+            add_family(hits, caption.text.len(), &|_| (BODY, body_scale), matches);
+        }
         counts.sort_by_key(|(id, _)| *id);
-        Features(counts)
+        (Features(counts), found)
     }
 
     /// Scores one article.
     pub fn classify(&self, article: &Article) -> Safety {
-        let mut safety = self.classify_features(&self.features(article));
-        match self
-            .incidents
-            .verdict(article, self.model.positions.lead_chars)
-        {
+        self.classify_with(article, &mut Scratch::default())
+    }
+
+    fn classify_with(&self, article: &Article, scratch: &mut Scratch) -> Safety {
+        let (features, found) = self.scan(article, self.incidents.is_active(), scratch);
+        let mut safety = self.classify_features(&features);
+        let verdict = match found {
+            Some((head, lead)) => self.incidents.judge(&head, &lead),
+            None => incident::Verdict::Undecided,
+        };
+        match verdict {
             incident::Verdict::Incident(incident) => apply_incident(&incident, &mut safety),
             incident::Verdict::NotSafety => {
                 safety.is_safety = false;
@@ -359,7 +423,11 @@ impl Classifier {
     /// illustrates, so an untitled photo that is not safety on its own but whose evidence
     /// points at the topic of the safety story just before it takes that story's labels.
     pub fn classify_page(&self, articles: &[Article]) -> Vec<Safety> {
-        let mut out: Vec<Safety> = articles.iter().map(|a| self.classify(a)).collect();
+        let mut scratch = Scratch::default();
+        let mut out: Vec<Safety> = articles
+            .iter()
+            .map(|a| self.classify_with(a, &mut scratch))
+            .collect();
         apply_photo_context(articles, &mut out);
         out
     }
