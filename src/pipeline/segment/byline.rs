@@ -5,7 +5,7 @@
 //!
 //! Everything is hand-written over characters: no regular expressions, no panics on any input.
 
-use super::shape::{ends_sentence, is_cjk, is_name_shape, visible_len};
+use super::shape::{ends_sentence, is_cjk, is_name_shape, visible_at_most, visible_len};
 use crate::model::Byline;
 
 /// News agencies and papers that open an inline lead (`新华社北京…电`).
@@ -70,7 +70,7 @@ fn strip_bracket_group(s: &str) -> Option<(&str, &str)> {
     };
     let end = s.find(close)?;
     let inner = &s[s.chars().next()?.len_utf8()..end];
-    if visible_len(inner) > 40 || inner.contains(['。', '，', ',', '：']) {
+    if !visible_at_most(inner, 40) || inner.contains(['。', '，', ',', '：']) {
         return None;
     }
     let group_end = end + close.len_utf8();
@@ -160,7 +160,7 @@ pub fn split_lead(para: &str) -> Option<Lead> {
 /// `本报记者 沈童睿`).
 pub fn is_byline_line(s: &str) -> bool {
     let s = s.trim();
-    if visible_len(s) > 30 || s.contains(['。', '，', '：', '“']) {
+    if !visible_at_most(s, 30) || s.contains(['。', '，', '：', '“']) {
         return false;
     }
     ROLES.iter().any(|(role, _)| s.starts_with(role)) && s.chars().any(is_cjk)
@@ -169,8 +169,7 @@ pub fn is_byline_line(s: &str) -> bool {
 /// A photo credit: `… 摄`, `…摄（人民视觉）`, `…摄影报道`, `新华社发`, short, no sentence.
 pub fn is_photo_credit(s: &str) -> bool {
     let s = s.trim();
-    let n = visible_len(s);
-    if n == 0 || n > 26 || s.contains(['。', '，', '：', '“', '；']) {
+    if s.is_empty() || !visible_at_most(s, 26) || s.contains(['。', '，', '：', '“', '；']) {
         return false;
     }
     // Drop a trailing agency tag in brackets: 摄（人民视觉）.
@@ -216,7 +215,7 @@ pub fn is_credit_line(s: &str) -> bool {
     }
     let wrapped =
         (s.starts_with('（') && s.ends_with('）')) || (s.starts_with('(') && s.ends_with(')'));
-    if !wrapped || visible_len(s) > 100 || s.contains('。') {
+    if !wrapped || !visible_at_most(s, 100) || s.contains('。') {
         return false;
     }
     // An author's name alone in brackets: `（周飞亚）`, `（狄 慧）`.

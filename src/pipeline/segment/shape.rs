@@ -40,9 +40,18 @@ pub fn is_cjk(c: char) -> bool {
     matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}')
 }
 
+pub use crate::pipeline::normalize::is_space;
+
 /// Number of non-whitespace characters.
 pub fn visible_len(s: &str) -> usize {
-    s.chars().filter(|c| !c.is_whitespace()).count()
+    s.chars().filter(|&c| !is_space(c)).count()
+}
+
+/// Whether `s` has at most `max` non-whitespace characters: `visible_len(s) <= max`, but
+/// stops counting after `max + 1`, so a long paragraph costs no more than a short line.
+pub fn visible_at_most(s: &str, max: usize) -> bool {
+    // Every character takes at least one byte.
+    s.len() <= max || s.chars().filter(|&c| !is_space(c)).nth(max).is_none()
 }
 
 /// `s` without any whitespace (how truth files compare text).
@@ -106,14 +115,20 @@ pub fn starts_as_continuation(s: &str) -> bool {
 
 /// Shape of a headline-block line: short and not ending a sentence.
 pub fn is_heading_shape(s: &str) -> bool {
-    let n = visible_len(s);
-    n > 0 && n <= MAX_HEADING_CHARS && !ends_sentence(s)
+    !ends_sentence(s) && s.chars().any(|c| !is_space(c)) && visible_at_most(s, MAX_HEADING_CHARS)
 }
+
+/// Whether `s` with its whitespace removed equals `target` (no allocation).
+pub fn eq_squashed(s: &str, target: &str) -> bool {
+    s.chars().filter(|&c| !is_space(c)).eq(target.chars())
+}
+
+/// Longest box label (characters).
+const MAX_BOX_LABEL_CHARS: usize = 5;
 
 /// A box label such as `核心阅读`.
 pub fn is_box_label(s: &str) -> bool {
-    let sq = squash(s);
-    BOX_LABELS.contains(&sq.as_str())
+    visible_at_most(s, MAX_BOX_LABEL_CHARS) && BOX_LABELS.iter().any(|l| eq_squashed(s, l))
 }
 
 /// A line that starts with an enumeration or bullet marker: `一、`, `（二）`, `3.`, `第五条`,
@@ -177,8 +192,7 @@ pub fn starts_with_marker(s: &str) -> bool {
 
 /// A sign-off such as `——编者`: a dash followed by a short role.
 pub fn is_signoff(s: &str) -> bool {
-    let sq = squash(s);
-    sq.starts_with("——") && visible_len(&sq) <= 6
+    visible_at_most(s, 6) && squash(s).starts_with("——")
 }
 
 /// Longest column tag in brackets at the end of a headline.
@@ -217,9 +231,14 @@ const SIDEBAR_TAGS: &[&str] = &["记者手记", "短评", "编后", "编后语",
 /// The headline of an in-article sidebar: it ends with a sidebar tag (`…（记者手记）`).
 pub fn has_sidebar_tag(s: &str) -> bool {
     let t = s.trim_end();
-    SIDEBAR_TAGS
-        .iter()
-        .any(|tag| t.ends_with(&format!("（{tag}）")) || t.ends_with(&format!("({tag})")))
+    let closed = |open: char, close: char| {
+        t.strip_suffix(close).is_some_and(|t| {
+            SIDEBAR_TAGS
+                .iter()
+                .any(|tag| t.strip_suffix(tag).is_some_and(|t| t.ends_with(open)))
+        })
+    };
+    closed('（', '）') || closed('(', ')')
 }
 
 /// A column label (`政务动态`, `反馈`): two to four CJK characters and nothing else.
@@ -242,7 +261,7 @@ pub fn is_name_shape(s: &str) -> bool {
 /// A line that is page furniture or a credit rather than text: a contact address
 /// (`栏目投稿邮箱：…@…`).
 pub fn is_contact_line(s: &str) -> bool {
-    visible_len(s) <= 60 && (s.contains('@') || s.contains("http") || s.contains("www."))
+    (s.contains('@') || s.contains("http") || s.contains("www.")) && visible_at_most(s, 60)
 }
 
 #[cfg(test)]
@@ -274,6 +293,35 @@ mod tests {
         assert!(has_column_tag("“摆渡”村医(点赞新时代)"));
         assert!(!has_column_tag("（作者为本报记者）"));
         assert!(!has_column_tag("市场研究机构——"));
+    }
+
+    #[test]
+    fn box_labels_fit_the_length_checked_first() {
+        assert!(
+            BOX_LABELS
+                .iter()
+                .all(|l| visible_len(l) <= MAX_BOX_LABEL_CHARS)
+        );
+        assert!(is_box_label("核 心 阅 读"));
+        assert!(!is_box_label("核心阅读文章"));
+        assert!(has_sidebar_tag("老船长的记事本（记者手记）"));
+        assert!(has_sidebar_tag("一句话(编后语)"));
+        assert!(!has_sidebar_tag("记者手记）"));
+    }
+
+    #[test]
+    fn visible_lengths_skip_every_kind_of_space() {
+        let s = "a b\u{3000}中\u{a0}文\t。\u{2009}x";
+        assert_eq!(
+            visible_len(s),
+            s.chars().filter(|c| !c.is_whitespace()).count()
+        );
+        assert!(visible_at_most(s, 6));
+        assert!(!visible_at_most(s, 5));
+        assert!(visible_at_most("", 0));
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            assert_eq!(is_space(c), c.is_whitespace(), "{c:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use super::byline::{is_credit_line, is_photo_credit, split_photo_credit};
 use super::shape::{
     ends_complete, ends_sentence, is_box_label, is_contact_line, is_heading_shape, is_signoff,
-    starts_as_continuation, starts_with_marker, visible_len,
+    starts_as_continuation, starts_with_marker, visible_at_most,
 };
 use crate::pipeline::normalize::Normalized;
 
@@ -141,7 +141,7 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                 // A dash subtitle under a headline may be longer than a headline line.
                 let dash_subtitle = t.starts_with('—')
                     && matches!(out.last(), Some(Line::Heading(_)))
-                    && visible_len(t) <= MAX_SUBTITLE_CHARS
+                    && visible_at_most(t, MAX_SUBTITLE_CHARS)
                     && !has_inner_sentence_end(t)
                     && !ends_sentence(t);
                 let heading = dash_subtitle || (!fixed && !marker && !lead && may_be_headline(t));
@@ -177,7 +177,7 @@ fn promote_exclamations(lines: &mut [Line]) {
         else {
             continue;
         };
-        let short_cry = visible_len(text) <= 16
+        let short_cry = visible_at_most(text, 16)
             && text.trim_end().ends_with(['！', '？', '!', '?'])
             && !text.starts_with(['“', '"', '「'])
             && !text.contains('。');
@@ -206,7 +206,7 @@ fn may_be_headline(t: &str) -> bool {
     {
         return false;
     }
-    if t.ends_with(['：', ':']) && visible_len(t) > 12 {
+    if t.ends_with(['：', ':']) && !visible_at_most(t, 12) {
         return false;
     }
     // A news sentence opens with a date and a comma (`2月18日，…`); a headline does not.
@@ -255,7 +255,12 @@ fn has_inner_sentence_end(s: &str) -> bool {
 /// Page furniture printed inside an item: graphics credits (`本版制图：…`, `制图：…`) and
 /// advertisement marks (`·广告·`).
 fn is_furniture(s: &str) -> bool {
+    // Every kind below is short: most lines are settled without looking further.
+    if !visible_at_most(s, MAX_FURNITURE_CHARS) {
+        return false;
+    }
     let t = super::shape::squash(s);
+    let unprefixed = t.strip_prefix("本版");
     let credit = [
         "制图：",
         "制图:",
@@ -267,7 +272,7 @@ fn is_furniture(s: &str) -> bool {
         "剧照摄影：",
     ]
     .iter()
-    .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
+    .any(|p| t.starts_with(p) || unprefixed.is_some_and(|u| u.starts_with(p)));
     // A joint credit (`版式、制图：…`): the roles listed before the colon.
     let joint = t.split_once(['：', ':']).is_some_and(|(roles, _)| {
         roles.contains('、')
@@ -279,9 +284,11 @@ fn is_furniture(s: &str) -> bool {
     let phone = t.split_once(['：', ':']).is_some_and(|(label, number)| {
         label.ends_with("电话") && number.starts_with(|c: char| c.is_ascii_digit())
     });
-    ((credit || joint || phone) && visible_len(&t) <= 24)
-        || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
+    credit || joint || phone || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
 }
+
+/// Longest furniture line (non-whitespace characters).
+const MAX_FURNITURE_CHARS: usize = 24;
 
 /// A line ending with a full date (`2019年10月15日`): the date of a letter, notice or speech,
 /// never a headline.
@@ -321,8 +328,8 @@ fn is_note(s: &str) -> bool {
 /// A letter's salutation (`编辑同志：`).
 fn is_salutation(s: &str) -> bool {
     let t = s.trim();
-    visible_len(t) <= 12
-        && t.ends_with(['：', ':'])
+    t.ends_with(['：', ':'])
+        && visible_at_most(t, 12)
         && (t.contains("同志")
             || t.starts_with("尊敬的")
             || t.starts_with("亲爱的")
@@ -336,7 +343,7 @@ pub fn is_signature(s: &str) -> bool {
         return false;
     };
     let place = place.trim();
-    visible_len(place) <= 12
+    visible_at_most(place, 12)
         && place.ends_with(['省', '市', '县', '区', '州', '镇', '乡', '村', '旗', '盟'])
         && place.chars().all(|c| super::shape::is_cjk(c) || c == ' ')
         && super::shape::is_name_shape(name)
