@@ -48,44 +48,111 @@ pub fn is_space(c: char) -> bool {
     }
 }
 
-/// Whether `c` is dropped or folded into a space: whitespace, zero-width characters, control
-/// characters.
-#[inline]
-fn is_special(c: char) -> bool {
-    // Ideographs, kana, full-width forms…: nothing above U+3000 is special but these two.
-    if c > '\u{3000}' {
-        return c == '\u{feff}';
-    }
-    c.is_control() || c == '\u{200b}' || is_space(c)
+/// What a whitespace, zero-width or control character does to a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Special {
+    /// Whitespace and zero-width characters: folded into one ASCII space, dropped at the ends.
+    Space,
+    /// Control characters: removed.
+    Drop,
 }
 
+/// The special character whose UTF-8 encoding starts at `b[0]`, with its length; `None` for
+/// an ordinary character. Byte patterns: C0 controls and ASCII whitespace; `C2 80..9F` (C1
+/// controls, `C2 85` is whitespace); `C2 A0`; `E1 9A 80` (U+1680); `E2 80 80..8B` (U+2000 to
+/// the zero-width space U+200B); `E2 80 A8|A9|AF`; `E2 81 9F` (U+205F); `E3 80 80` (U+3000);
+/// `EF BB BF` (U+FEFF).
+#[inline]
+fn special(b: &[u8]) -> Option<(Special, usize)> {
+    use Special::{Drop, Space};
+    match *b {
+        [b' ' | b'\t'..=b'\r', ..] => Some((Space, 1)),
+        [0x00..=0x1f | 0x7f, ..] => Some((Drop, 1)),
+        [0xc2, 0x85 | 0xa0, ..] => Some((Space, 2)),
+        [0xc2, 0x80..=0x9f, ..] => Some((Drop, 2)),
+        [0xe1, 0x9a, 0x80, ..]
+        | [0xe2, 0x80, 0x80..=0x8b | 0xa8 | 0xa9 | 0xaf, ..]
+        | [0xe2, 0x81, 0x9f, ..]
+        | [0xe3, 0x80, 0x80, ..]
+        | [0xef, 0xbb, 0xbf, ..] => Some((Space, 3)),
+        _ => None,
+    }
+}
+
+/// Length of the UTF-8 sequence a lead byte starts.
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xf0..=0xff => 4,
+        0xe0..=0xef => 3,
+        0xc0..=0xdf => 2,
+        _ => 1,
+    }
+}
+
+/// For each lead byte: the length of its character when that character can never be
+/// [special], 0 when it may be (ASCII space and controls, and the lead bytes `C2`, `E1`, `E2`,
+/// `E3`, `EF`). One table look-up settles most characters.
+const ORDINARY_LEN: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = match b {
+            0x00..=0x20 | 0x7f | 0xc2 | 0xe1 | 0xe2 | 0xe3 | 0xef => 0,
+            0xf0..=0xff => 4,
+            0xe0..=0xef => 3,
+            0xc0..=0xdf => 2,
+            _ => 1,
+        };
+        i += 1;
+    }
+    table
+};
+
 /// One line trimmed, inner whitespace runs folded to one ASCII space, control characters
-/// removed. Runs of ordinary characters are copied as slices.
+/// removed. Works on bytes: only lead bytes that can start a special character are looked at
+/// closely, runs of ordinary characters are copied as slices.
 fn clean(raw: &str) -> String {
+    let b = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
     let mut start = 0;
-    fn flush(out: &mut String, pending_space: &mut bool, run: &str) {
-        if run.is_empty() {
-            return;
+    let mut i = 0;
+    while i < b.len() {
+        let lead = b[i];
+        let step = ORDINARY_LEN[usize::from(lead)];
+        if step != 0 {
+            i += usize::from(step);
+            continue;
         }
-        if *pending_space {
+        let Some((kind, len)) = special(&b[i..]) else {
+            i += utf8_len(lead);
+            continue;
+        };
+        if let Some(run) = raw.get(start..i)
+            && !run.is_empty()
+        {
+            if pending_space {
+                out.push(' ');
+            }
+            out.push_str(run);
+            pending_space = false;
+        }
+        if kind == Special::Space {
+            pending_space = !out.is_empty();
+        }
+        i += len;
+        start = i;
+    }
+    if let Some(run) = raw.get(start..)
+        && !run.is_empty()
+    {
+        if pending_space {
             out.push(' ');
-            *pending_space = false;
         }
         out.push_str(run);
     }
-    for (i, c) in raw.char_indices() {
-        if !is_special(c) {
-            continue;
-        }
-        flush(&mut out, &mut pending_space, &raw[start..i]);
-        if c == '\u{feff}' || c == '\u{200b}' || is_space(c) {
-            pending_space = !out.is_empty();
-        }
-        start = i + c.len_utf8();
-    }
-    flush(&mut out, &mut pending_space, &raw[start..]);
     out
 }
 
@@ -124,8 +191,22 @@ mod tests {
             "\u{feff}标题\u{200b}一\u{a0}\u{a0}二\t ",
             "x\u{85}y\u{7f}z\u{2009}\u{3000}",
             "中文\u{9f}，English words  here。",
+            "😀 \u{10ffff}\u{3001}\u{2010}",
         ] {
             assert_eq!(clean(raw), reference(raw), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn every_character_is_kept_folded_or_dropped_like_the_reference() {
+        let mut raw = String::new();
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            raw.clear();
+            for piece in ["a", "", "中", "", ""] {
+                raw.push_str(piece);
+                raw.push(c);
+            }
+            assert_eq!(clean(&raw), reference(&raw), "{c:?}");
         }
     }
 }

@@ -194,10 +194,7 @@ pub fn is_photo_credit(s: &str) -> bool {
 /// its text and photo credit.
 pub fn split_photo_credit(s: &str) -> Option<(String, String)> {
     let s = s.trim();
-    for (i, c) in s.char_indices() {
-        if c != ' ' {
-            continue;
-        }
+    for (i, _) in s.match_indices(' ') {
         let (head, tail) = (s[..i].trim_end(), s[i..].trim());
         if !head.is_empty() && ends_sentence(head) && is_photo_credit(tail) {
             return Some((head.to_owned(), tail.to_owned()));

@@ -572,7 +572,8 @@ fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> A
         subtitle: head.subtitle,
         byline,
         dateline,
-        char_count: visible_len(&text),
+        // The paragraphs' characters: the newlines joining them are whitespace.
+        char_count: chars,
         paragraphs,
         text,
         captions: d.captions,
