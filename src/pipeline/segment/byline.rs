@@ -48,15 +48,15 @@ enum Role {
     Correspondent,
 }
 
-/// An inline lead split off the start of a paragraph.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lead {
+/// An inline lead split off the start of a paragraph (parts of the paragraph, borrowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lead<'a> {
     /// The lead as printed, trimmed (goes to `byline.raw`).
-    pub raw: String,
+    pub raw: &'a str,
     /// The rest of the paragraph, trimmed.
-    pub rest: String,
-    /// The dateline, a copy of text in `raw` (`北京1月7日`) or at the start of `rest` (`7月15日`).
-    pub dateline: Option<String>,
+    pub rest: &'a str,
+    /// The dateline, text in `raw` (`北京1月7日`) or at the start of `rest` (`7月15日`).
+    pub dateline: Option<&'a str>,
 }
 
 fn strip_bracket_group(s: &str) -> Option<(&str, &str)> {
@@ -99,7 +99,7 @@ pub fn leading_date(s: &str) -> Option<usize> {
 }
 
 /// Splits an inline lead off the start of a paragraph, if it has one.
-pub fn split_lead(para: &str) -> Option<Lead> {
+pub fn split_lead(para: &str) -> Option<Lead<'_>> {
     let body = para.trim_start();
     let after_ju = body.strip_prefix('据').unwrap_or(body);
     if let Some(rest) = after_ju.strip_prefix("本报讯") {
@@ -109,10 +109,10 @@ pub fn split_lead(para: &str) -> Option<Lead> {
         };
         let raw_end = body.len() - rest.len();
         let rest = rest.trim_start();
-        let dateline = leading_date(rest).map(|n| rest[..n].to_owned());
+        let dateline = leading_date(rest).and_then(|n| rest.get(..n));
         return Some(Lead {
-            raw: body[..raw_end].trim_end().to_owned(),
-            rest: rest.to_owned(),
+            raw: body[..raw_end].trim_end(),
+            rest,
             dateline,
         });
     }
@@ -126,8 +126,8 @@ pub fn split_lead(para: &str) -> Option<Lead> {
         };
         let raw_end = body.len() - rest.len();
         return Some(Lead {
-            raw: body[..raw_end].trim_end().to_owned(),
-            rest: rest.trim_start().to_owned(),
+            raw: body[..raw_end].trim_end(),
+            rest: rest.trim_start(),
             dateline: None,
         });
     }
@@ -150,9 +150,9 @@ pub fn split_lead(para: &str) -> Option<Lead> {
     };
     let raw_end = body.len() - rest.len();
     Some(Lead {
-        raw: body[..raw_end].trim_end().to_owned(),
-        rest: rest.trim_start().to_owned(),
-        dateline: Some(place_date.to_owned()).filter(|d| !d.is_empty()),
+        raw: body[..raw_end].trim_end(),
+        rest: rest.trim_start(),
+        dateline: Some(place_date).filter(|d| !d.is_empty()),
     })
 }
 
@@ -169,14 +169,19 @@ pub fn is_byline_line(s: &str) -> bool {
 /// A photo credit: `… 摄`, `…摄（人民视觉）`, `…摄影报道`, `新华社发`, short, no sentence.
 pub fn is_photo_credit(s: &str) -> bool {
     let s = s.trim();
-    if s.is_empty() || !visible_at_most(s, 26) || s.contains(['。', '，', '：', '“', '；']) {
-        return false;
-    }
     // Drop a trailing agency tag in brackets: 摄（人民视觉）.
-    let core = match s.rfind(['（', '(']) {
-        Some(pos) if s.ends_with(['）', ')']) && pos > 0 => s[..pos].trim_end(),
+    let core = match s.ends_with(['）', ')']).then(|| s.rfind(['（', '('])) {
+        Some(Some(pos)) if pos > 0 => s[..pos].trim_end(),
         _ => s,
     };
+    // The suffix first: it settles most lines at once.
+    if !PHOTO_SUFFIXES.iter().any(|suf| core.ends_with(suf))
+        || s.is_empty()
+        || !visible_at_most(s, 26)
+        || s.contains(['。', '，', '：', '“', '；'])
+    {
+        return false;
+    }
     PHOTO_SUFFIXES.iter().any(|suf| {
         core.ends_with(suf) && {
             let before = visible_len(&core[..core.len() - suf.len()]);

@@ -37,7 +37,7 @@ use self::byline::{
 };
 use self::cohesion::{Counts, Window, weakest_cut};
 use self::shape::{
-    has_column_tag, has_sidebar_tag, is_box_label, is_label_shape, squash, visible_len,
+    has_column_tag, has_sidebar_tag, is_box_label, is_label_shape, is_space, squashed, visible_len,
 };
 use self::units::{Layout, Para, Unit};
 use super::normalize::Normalized;
@@ -333,14 +333,11 @@ fn place_displaced(drafts: Vec<Draft>) -> Vec<Draft> {
             0
         } else {
             let end = (j + COHESION_WINDOW).min(d.paras.len());
-            let terms: Vec<Vec<u32>> = d.paras[..end]
-                .iter()
-                .map(|p| cohesion::terms_of(&p.text))
-                .collect();
+            let texts: Vec<&str> = d.paras[..end].iter().map(|p| p.text.as_str()).collect();
             // The headline block lands in the first column of its article: a few paragraphs
             // after the true start at most.
             let lo = j.saturating_sub(MAX_PARAS_BEFORE_DISPLACED).max(1);
-            weakest_cut(&terms, lo, j, COHESION_WINDOW).unwrap_or(j)
+            weakest_cut(&texts, lo, j, COHESION_WINDOW).unwrap_or(j)
         };
         if start == 0 && !d.has_title() {
             d.run = displaced;
@@ -442,10 +439,19 @@ fn assign_kts(head: &mut Head, mut lines: Vec<String>) {
     }
 }
 
+/// The paragraphs' text joined, without whitespace.
+fn squash_paras(paras: &[Para]) -> String {
+    paras
+        .iter()
+        .flat_map(|p| p.text.chars())
+        .filter(|&c| !is_space(c))
+        .collect()
+}
+
 fn parse_head(
     run: &[String],
     layout: Layout,
-    body: &str,
+    body: &[Para],
     lead_first: bool,
     active: Option<&str>,
 ) -> Head {
@@ -467,7 +473,7 @@ fn parse_head(
         && !lead_first
         && let Some(last) = lines.last()
         && visible_len(last) >= 20
-        && squash(body).contains(&squash(last))
+        && squash_paras(body).contains(&*squashed(last))
     {
         head.body.insert(0, lines.pop().unwrap_or_default());
     }
@@ -495,12 +501,11 @@ fn parse_head(
 }
 
 fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Article {
-    let body_text: String = d.paras.iter().map(|p| p.text.as_str()).collect();
     let lead_first = d
         .paras
         .first()
         .is_some_and(|p| split_lead(&p.text).is_some());
-    let mut head = parse_head(&d.run, layout, &body_text, lead_first, active);
+    let mut head = parse_head(&d.run, layout, &d.paras, lead_first, active);
     // A deck printed between the headline and an inline lead is the subtitle (the indented
     // layout has its own subtitle slot).
     if layout == Layout::Blocks
@@ -523,10 +528,10 @@ fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> A
             && let Some(lead) = split_lead(&p.text)
         {
             lead_found = true;
-            byline_raw.push(lead.raw);
-            dateline = lead.dateline;
+            byline_raw.push(lead.raw.to_owned());
+            dateline = lead.dateline.map(str::to_owned);
             if !lead.rest.is_empty() {
-                paragraphs.push(lead.rest);
+                paragraphs.push(lead.rest.to_owned());
             }
             continue;
         }

@@ -87,6 +87,15 @@ pub fn squash(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
+/// [`squash`], borrowing `s` when it has no whitespace.
+pub fn squashed(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(is_space) {
+        std::borrow::Cow::Owned(squash(s))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 fn last_char(s: &str) -> Option<char> {
     s.trim_end().chars().next_back()
 }
@@ -189,11 +198,34 @@ pub fn starts_with_marker(s: &str) -> bool {
     if matches!(first, '①'..='⑳') {
         return true;
     }
-    let numeral = |c: char| "一二三四五六七八九十百零〇".contains(c) || c.is_ascii_digit();
+    let numeral = |c: char| {
+        c.is_ascii_digit()
+            || matches!(
+                c,
+                '一' | '二'
+                    | '三'
+                    | '四'
+                    | '五'
+                    | '六'
+                    | '七'
+                    | '八'
+                    | '九'
+                    | '十'
+                    | '百'
+                    | '零'
+                    | '〇'
+            )
+    };
+    // The byte length of the numerals `s` starts with.
+    let numerals = |s: &str| {
+        s.char_indices()
+            .find(|&(_, c)| !numeral(c))
+            .map_or(s.len(), |(i, _)| i)
+    };
     // 一、 / 1、 / 1. / 1．
-    let head: String = s.chars().take_while(|&c| numeral(c)).collect();
-    if !head.is_empty() {
-        let rest = &s[head.len()..];
+    let head = numerals(s);
+    if head > 0 {
+        let rest = &s[head..];
         let mut after = rest.chars();
         if matches!(after.next(), Some('、' | '．' | '.')) {
             // "1.8万" is a number, not a marker.
@@ -202,16 +234,16 @@ pub fn starts_with_marker(s: &str) -> bool {
     }
     // （一） (1)
     if let Some(rest) = s.strip_prefix(['（', '(']) {
-        let head: String = rest.chars().take_while(|&c| numeral(c)).collect();
-        if !head.is_empty() && rest[head.len()..].starts_with(['）', ')']) {
+        let head = numerals(rest);
+        if head > 0 && rest[head..].starts_with(['）', ')']) {
             return true;
         }
     }
     // 第X条 / 第X章 / 第X节 / 第X部分
     if let Some(rest) = s.strip_prefix('第') {
-        let head: String = rest.chars().take_while(|&c| numeral(c)).collect();
-        if !head.is_empty() {
-            let after = rest[head.len()..].trim_start();
+        let head = numerals(rest);
+        if head > 0 {
+            let after = rest[head..].trim_start();
             return after.starts_with(['条', '章', '节', '款', '编']) || after.starts_with("部分");
         }
     }
@@ -220,7 +252,7 @@ pub fn starts_with_marker(s: &str) -> bool {
 
 /// A sign-off such as `——编者`: a dash followed by a short role.
 pub fn is_signoff(s: &str) -> bool {
-    visible_at_most(s, 6) && squash(s).starts_with("——")
+    visible_at_most(s, 6) && squashed(s).starts_with("——")
 }
 
 /// Longest column tag in brackets at the end of a headline.

@@ -259,7 +259,7 @@ fn is_furniture(s: &str) -> bool {
     if !visible_at_most(s, MAX_FURNITURE_CHARS) {
         return false;
     }
-    let t = super::shape::squash(s);
+    let t = super::shape::squashed(s);
     let unprefixed = t.strip_prefix("本版");
     let credit = [
         "制图：",
@@ -284,7 +284,7 @@ fn is_furniture(s: &str) -> bool {
     let phone = t.split_once(['：', ':']).is_some_and(|(label, number)| {
         label.ends_with("电话") && number.starts_with(|c: char| c.is_ascii_digit())
     });
-    credit || joint || phone || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
+    credit || joint || phone || matches!(&*t, "·广告·" | "广告" | "（广告）")
 }
 
 /// Longest furniture line (non-whitespace characters).
@@ -339,6 +339,10 @@ fn is_salutation(s: &str) -> bool {
 /// A letter's signature: a place and a name (`山东济南市 马洪利`).
 pub fn is_signature(s: &str) -> bool {
     let t = s.trim();
+    // A place of at most 12 characters and a name of at most 4.
+    if !visible_at_most(t, 16) {
+        return false;
+    }
     let Some((place, name)) = t.rsplit_once(' ') else {
         return false;
     };
