@@ -2,24 +2,27 @@
 //! non-breaking and full-width spaces. Leading indentation is kept as a marker because the
 //! raw-dump layout uses it to mark paragraph starts.
 
+use std::borrow::Cow;
+
 /// Normalised page text: one entry per input line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Normalized {
+pub struct Normalized<'a> {
     /// The lines, trimmed, control characters removed.
-    pub lines: Vec<Line>,
+    pub lines: Vec<Line<'a>>,
 }
 
 /// One line of the page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Line {
-    /// The line's text without leading/trailing whitespace; inner spaces folded to one ASCII space.
-    pub text: String,
+pub struct Line<'a> {
+    /// The line's text without leading/trailing whitespace; inner spaces folded to one ASCII
+    /// space. Borrowed from the input when it is already so (most lines).
+    pub text: Cow<'a, str>,
     /// The line was indented (leading full-width or ASCII spaces) in the input.
     pub indented: bool,
 }
 
 /// Normalises a page's text.
-pub fn normalize(text: &str) -> Normalized {
+pub fn normalize(text: &str) -> Normalized<'_> {
     let lines = text
         .split('\n')
         .map(|raw| {
@@ -111,9 +114,44 @@ const ORDINARY_LEN: [u8; 256] = {
 };
 
 /// One line trimmed, inner whitespace runs folded to one ASCII space, control characters
-/// removed. Works on bytes: only lead bytes that can start a special character are looked at
-/// closely, runs of ordinary characters are copied as slices.
-fn clean(raw: &str) -> String {
+/// removed: borrowed when the line is already so.
+fn clean(raw: &str) -> Cow<'_, str> {
+    if is_clean(raw) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(clean_owned(raw))
+    }
+}
+
+/// Whether [`clean`] leaves `raw` as it is: no special character but single ASCII spaces
+/// between two ordinary characters.
+fn is_clean(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let lead = b[i];
+        let step = ORDINARY_LEN[usize::from(lead)];
+        if step != 0 {
+            i += usize::from(step);
+            continue;
+        }
+        match special(&b[i..]) {
+            None => i += utf8_len(lead),
+            // The character before was ordinary, or this scan would have stopped there.
+            Some(_)
+                if lead == b' ' && i > 0 && i + 1 < b.len() && special(&b[i + 1..]).is_none() =>
+            {
+                i += 1;
+            }
+            Some(_) => return false,
+        }
+    }
+    true
+}
+
+/// [`clean`] into a new string. Works on bytes: only lead bytes that can start a special
+/// character are looked at closely, runs of ordinary characters are copied as slices.
+fn clean_owned(raw: &str) -> String {
     let b = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
@@ -194,6 +232,7 @@ mod tests {
             "😀 \u{10ffff}\u{3001}\u{2010}",
         ] {
             assert_eq!(clean(raw), reference(raw), "{raw:?}");
+            assert_eq!(clean_owned(raw), reference(raw), "{raw:?}");
         }
     }
 
@@ -206,6 +245,10 @@ mod tests {
                 raw.push_str(piece);
                 raw.push(c);
             }
+            assert_eq!(clean(&raw), reference(&raw), "{c:?}");
+            // Borrowed exactly when nothing changes.
+            assert_eq!(is_clean(&raw), reference(&raw) == raw, "{c:?}");
+            raw.insert(0, ' ');
             assert_eq!(clean(&raw), reference(&raw), "{c:?}");
         }
     }

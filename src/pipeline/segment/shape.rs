@@ -70,7 +70,9 @@ pub fn visible_at_most(s: &str, max: usize) -> bool {
     if s.len() <= max {
         return true;
     }
-    let mut cut = 4 * (max + 1);
+    // A prefix long enough to hold more than `max` ideographs (three bytes each) and a few
+    // spaces settles a long line; otherwise count it all.
+    let mut cut = 3 * (max + 1) + 8;
     if cut < s.len() {
         while !s.is_char_boundary(cut) {
             cut -= 1;
@@ -80,6 +82,34 @@ pub fn visible_at_most(s: &str, max: usize) -> bool {
         }
     }
     visible_len(s) <= max
+}
+
+/// `s.trim()`, settled by looking at the two end characters when there is nothing to trim
+/// (normalised lines never have anything to trim).
+pub fn trim(s: &str) -> &str {
+    if s.chars().next().is_some_and(is_space) || s.chars().next_back().is_some_and(is_space) {
+        s.trim()
+    } else {
+        s
+    }
+}
+
+/// `s.trim_start()`, quick when there is nothing to trim.
+pub fn trim_start(s: &str) -> &str {
+    if s.chars().next().is_some_and(is_space) {
+        s.trim_start()
+    } else {
+        s
+    }
+}
+
+/// `s.trim_end()`, quick when there is nothing to trim.
+pub fn trim_end(s: &str) -> &str {
+    if s.chars().next_back().is_some_and(is_space) {
+        s.trim_end()
+    } else {
+        s
+    }
 }
 
 /// `s` without any whitespace (how truth files compare text).
@@ -97,7 +127,7 @@ pub fn squashed(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn last_char(s: &str) -> Option<char> {
-    s.trim_end().chars().next_back()
+    trim_end(s).chars().next_back()
 }
 
 /// Punctuation that ends a sentence.
@@ -107,7 +137,7 @@ fn is_sentence_punct(c: char) -> bool {
 
 /// The line ends a sentence: `。！？…；`, or a closing quote right after one of them.
 pub fn ends_sentence(s: &str) -> bool {
-    let mut rev = s.trim_end().chars().rev();
+    let mut rev = trim_end(s).chars().rev();
     match rev.next() {
         Some(c) if is_sentence_punct(c) => true,
         Some('”' | '’' | '」' | '』' | '"' | '\'') => {
@@ -171,7 +201,7 @@ pub fn is_box_label(s: &str) -> bool {
 /// A line that starts with an enumeration or bullet marker: `一、`, `（二）`, `3.`, `第五条`,
 /// `第二章`, `▲`, `●`, `■`… Such lines are subheads or rule lines inside an article.
 pub fn starts_with_marker(s: &str) -> bool {
-    let s = s.trim_start();
+    let s = trim_start(s);
     let Some(first) = s.chars().next() else {
         return false;
     };
@@ -356,6 +386,23 @@ mod tests {
     }
 
     #[test]
+    fn quick_trims_trim_like_the_standard_library() {
+        for s in [
+            "",
+            " ",
+            "中文",
+            " 中文\u{3000}",
+            "\u{3000}a",
+            "a\u{a0}",
+            "。 x 。",
+        ] {
+            assert_eq!(trim(s), s.trim());
+            assert_eq!(trim_start(s), s.trim_start());
+            assert_eq!(trim_end(s), s.trim_end());
+        }
+    }
+
+    #[test]
     fn box_labels_fit_the_length_checked_first() {
         assert!(
             BOX_LABELS
@@ -377,7 +424,7 @@ mod tests {
         for c in (0..=0x10_ffff).filter_map(char::from_u32) {
             raw.clear();
             raw.extend([c, '中', c, c, 'a', '，', ' ', c]);
-            for line in normalize(&raw).lines {
+            for line in &normalize(&raw).lines {
                 assert_eq!(visible_len(&line.text), slow(&line.text), "{c:?}");
             }
         }

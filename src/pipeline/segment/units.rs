@@ -65,12 +65,13 @@ enum Join {
     Any,
 }
 
+/// A classified line, borrowing its text from the normalised page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Line {
-    Heading(String),
+enum Line<'a> {
+    Heading(&'a str),
     Slot,
-    Body { text: String, joinable: Join },
-    Credit(String),
+    Body { text: &'a str, joinable: Join },
+    Credit(&'a str),
     Caption { text: String, credit: String },
 }
 
@@ -88,28 +89,25 @@ pub fn layout(text: &Normalized) -> Layout {
     }
 }
 
-fn classify_body(text: &str, joinable: Join) -> Line {
+fn classify_body(text: &str, joinable: Join) -> Line<'_> {
     if is_credit_line(text)
         || is_contact_line(text)
         || is_photo_credit(text)
         || is_signature(text)
         || is_furniture(text)
     {
-        return Line::Credit(text.to_owned());
+        return Line::Credit(text);
     }
     if let Some((text, credit)) = split_photo_credit(text) {
         return Line::Caption { text, credit };
     }
-    Line::Body {
-        text: text.to_owned(),
-        joinable,
-    }
+    Line::Body { text, joinable }
 }
 
-fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
+fn classify<'a>(text: &'a Normalized<'_>, layout: Layout) -> Vec<Line<'a>> {
     let mut out = Vec::new();
     for line in &text.lines {
-        let t = line.text.as_str();
+        let t: &str = &line.text;
         match layout {
             Layout::Indented => {
                 if t.is_empty() {
@@ -119,9 +117,9 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                 } else if line.indented {
                     out.push(classify_body(t, Join::No));
                 } else if is_credit_line(t) || is_contact_line(t) || is_furniture(t) {
-                    out.push(Line::Credit(t.to_owned()));
+                    out.push(Line::Credit(t));
                 } else {
-                    out.push(Line::Heading(t.to_owned()));
+                    out.push(Line::Heading(t));
                 }
             }
             Layout::Blocks => {
@@ -146,7 +144,7 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                     && !ends_sentence(t);
                 let heading = dash_subtitle || (!fixed && !marker && !lead && may_be_headline(t));
                 if heading {
-                    out.push(Line::Heading(t.to_owned()));
+                    out.push(Line::Heading(t));
                 } else {
                     let joinable = if fixed || ends_complete(t) {
                         Join::No
@@ -191,7 +189,7 @@ fn promote_exclamations(lines: &mut [Line]) {
             Some(Line::Body { .. } | Line::Caption { .. })
         );
         if short_cry && after_head && before_body {
-            lines[i] = Line::Heading(text.clone());
+            lines[i] = Line::Heading(text);
         }
     }
 }
@@ -338,7 +336,7 @@ fn is_salutation(s: &str) -> bool {
 
 /// A letter's signature: a place and a name (`山东济南市 马洪利`).
 pub fn is_signature(s: &str) -> bool {
-    let t = s.trim();
+    let t = super::shape::trim(s);
     // A place of at most 12 characters and a name of at most 4.
     if !visible_at_most(t, 16) {
         return false;
@@ -356,17 +354,23 @@ pub fn is_signature(s: &str) -> bool {
 /// Joins two halves of a paragraph cut by a column break: no space between CJK characters,
 /// one space between two ASCII words.
 pub fn join_break(a: &str, b: &str) -> String {
-    let a = a.trim_end();
-    let b = b.trim_start();
-    let ascii_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    if ascii_word(a.chars().next_back()) && ascii_word(b.chars().next()) {
-        format!("{a} {b}")
-    } else {
-        format!("{a}{b}")
-    }
+    let mut out = a.to_owned();
+    join_onto(&mut out, b);
+    out
 }
 
-fn join_of(line: &Line, text: &str) -> Join {
+/// [`join_break`] in place: appends `b` to `a`.
+fn join_onto(a: &mut String, b: &str) {
+    a.truncate(super::shape::trim_end(a).len());
+    let b = super::shape::trim_start(b);
+    let ascii_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if ascii_word(a.chars().next_back()) && ascii_word(b.chars().next()) {
+        a.push(' ');
+    }
+    a.push_str(b);
+}
+
+fn join_of(line: &Line<'_>, text: &str) -> Join {
     match line {
         Line::Body { joinable, .. } => *joinable,
         _ if ends_complete(text) => Join::No,
@@ -374,8 +378,8 @@ fn join_of(line: &Line, text: &str) -> Join {
     }
 }
 
-fn body_text(line: &Line) -> Option<&str> {
-    match line {
+fn body_text<'a>(line: &Line<'a>) -> Option<&'a str> {
+    match *line {
         Line::Body { text, .. } => Some(text),
         Line::Heading(text) if starts_as_continuation(text) => Some(text),
         _ => None,
@@ -398,7 +402,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                         if !run.is_empty() && starts_as_continuation(t) {
                             break;
                         }
-                        run.push(t.clone());
+                        run.push((*t).to_owned());
                     } else {
                         run.push(String::new());
                     }
@@ -408,7 +412,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                     // A continuation line with no paragraph before it: keep it as body.
                     if let Some(Line::Heading(t)) = lines.get(i) {
                         out.push(Unit::Para(Para {
-                            text: t.clone(),
+                            text: (*t).to_owned(),
                             displaced: Vec::new(),
                         }));
                         i += 1;
@@ -420,7 +424,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                 }
             }
             Line::Credit(t) => {
-                out.push(Unit::Credit(t.clone()));
+                out.push(Unit::Credit((*t).to_owned()));
                 i += 1;
             }
             Line::Caption { text, credit } => {
@@ -432,7 +436,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
             }
             Line::Body { text, joinable } => {
                 let mut para = Para {
-                    text: text.clone(),
+                    text: (*text).to_owned(),
                     displaced: Vec::new(),
                 };
                 let mut joinable = *joinable;
@@ -442,7 +446,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                     if let Some(next) = lines.get(i).and_then(body_text)
                         && (joinable == Join::Any || starts_as_continuation(next))
                     {
-                        para.text = join_break(&para.text, next);
+                        join_onto(&mut para.text, next);
                         joinable = join_of(&lines[i], next);
                         i += 1;
                         continue;
@@ -463,10 +467,10 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                     {
                         for l in &lines[i..j] {
                             if let Line::Heading(t) = l {
-                                para.displaced.push(t.clone());
+                                para.displaced.push((*t).to_owned());
                             }
                         }
-                        para.text = join_break(&para.text, next);
+                        join_onto(&mut para.text, next);
                         joinable = join_of(&lines[j], next);
                         i = j + 1;
                         continue;
