@@ -1,7 +1,8 @@
 //! Lexical cohesion between runs of paragraphs, TextTiling-style, over CJK character bigrams:
 //! a paragraph's terms are its pairs of adjacent ideographs, two windows of paragraphs are
 //! compared by the cosine of their term counts. No tokenizer: a bigram is two `char`s packed
-//! into a `u32` (every ideograph [`is_cjk`] accepts lies in the Basic Multilingual Plane).
+//! into a `u32` (every ideograph [`is_cjk`](super::shape::is_cjk) accepts lies in the Basic
+//! Multilingual Plane).
 //!
 //! Used where layout cues run out: deciding whether a bare headline run is an in-article
 //! subhead or a new article ([`Window`] keeps the item's last paragraphs counted, so each
@@ -12,6 +13,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
+#[cfg(test)]
 use super::shape::is_cjk;
 
 /// Characters so common in any Chinese text (particles, pronouns, prepositions, the most
@@ -35,15 +37,8 @@ const COMMON_BITS: [u64; 328] = {
     bits
 };
 
-fn is_common_char(c: char) -> bool {
-    let k = (c as usize).wrapping_sub(0x4e00);
-    COMMON_BITS
-        .get(k / 64)
-        .is_some_and(|w| w & (1 << (k % 64)) != 0)
-}
-
 /// Appends the terms of `text` to `out`: every pair of adjacent CJK ideographs, as
-/// `(first << 16) | second`, unless either is a [common character](is_common_char).
+/// `(first << 16) | second`, unless either is a [common character](COMMON_CHARS).
 ///
 /// On a set of 4,595 decisions built from the development corpus (an in-article subhead
 /// against the text before it, or the first paragraphs of the next item on the page against
@@ -51,31 +46,52 @@ fn is_common_char(c: char) -> bool {
 /// better (ROC area 0.888) than keeping every pair (0.872) or the former jieba content words
 /// (0.868).
 pub fn terms(text: &str, out: &mut Vec<u32>) {
-    // On bytes: every ideograph `is_cjk` accepts takes three bytes in UTF-8, so the other
-    // characters are skipped by their lead byte without decoding.
+    // On bytes: every ideograph `is_cjk` accepts takes three bytes in UTF-8 (lead byte E3 to
+    // EF), so other characters are skipped by their lead byte without decoding.
     let b = text.as_bytes();
-    // The previous character, when it is an ideograph that is not common.
-    let mut prev: Option<u32> = None;
+    // At most one term per ideograph.
+    out.reserve(b.len() / 3);
+    // The previous character when it is an ideograph that is not common, else 0.
+    let mut prev = 0u32;
     let mut i = 0;
-    while i < b.len() {
-        let lead = b[i];
-        let (len, next) = match (lead, b.get(i + 1), b.get(i + 2)) {
-            (0xe0..=0xef, Some(&b1), Some(&b2)) => {
-                let c = (u32::from(lead & 0x0f) << 12)
-                    | (u32::from(b1 & 0x3f) << 6)
-                    | u32::from(b2 & 0x3f);
-                let keep = char::from_u32(c).is_some_and(|c| is_cjk(c) && !is_common_char(c));
-                (3, keep.then_some(c))
-            }
-            (0xf0..=0xff, ..) => (4, None),
-            (0xc0..=0xdf, ..) => (2, None),
-            _ => (1, None),
-        };
-        if let (Some(p), Some(n)) = (prev, next) {
-            out.push((p << 16) | n);
+    while let Some(&[lead, b1, b2]) = b.get(i..i + 3) {
+        if !(0xe3..=0xef).contains(&lead) {
+            prev = 0;
+            i += utf8_len(lead);
+            continue;
+        }
+        let c = (u32::from(lead & 0x0f) << 12) | (u32::from(b1 & 0x3f) << 6) | u32::from(b2 & 0x3f);
+        let next = if is_kept(c) { c } else { 0 };
+        if prev != 0 && next != 0 {
+            out.push((prev << 16) | next);
         }
         prev = next;
-        i += len;
+        i += 3;
+    }
+}
+
+/// Whether code point `c` is an ideograph [`is_cjk`](super::shape::is_cjk) accepts that is not
+/// common.
+#[inline]
+fn is_kept(c: u32) -> bool {
+    if (0x4e00..=0x9fff).contains(&c) {
+        let k = (c - 0x4e00) as usize;
+        COMMON_BITS
+            .get(k / 64)
+            .is_some_and(|w| w & (1 << (k % 64)) == 0)
+    } else {
+        (0x3400..=0x4dbf).contains(&c) || (0xf900..=0xfaff).contains(&c)
+    }
+}
+
+/// Length of the UTF-8 sequence a lead byte starts.
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xf0..=0xff => 4,
+        0xe0..=0xef => 3,
+        0xc0..=0xdf => 2,
+        _ => 1,
     }
 }
 
@@ -364,13 +380,14 @@ mod tests {
         assert!(COMMON_CHARS.windows(2).all(|w| w[0] < w[1]));
         assert!(COMMON_CHARS.iter().all(|&c| is_cjk(c) && c <= '\u{9fff}'));
         for c in ['的', '一', '都', '路', '㐀', '\u{f900}', 'a', '。'] {
-            assert_eq!(is_common_char(c), COMMON_CHARS.contains(&c), "{c}");
+            let kept = is_cjk(c) && !COMMON_CHARS.contains(&c);
+            assert_eq!(is_kept(u32::from(c)), kept, "{c}");
         }
         assert!(terms_of("我们的").is_empty());
         // Every ideograph, in every block `is_cjk` accepts, pairs with its neighbour.
         for c in (0..=0x10_ffff).filter_map(char::from_u32) {
             let text: String = ['路', c, '面'].iter().collect();
-            let want = if is_cjk(c) && !is_common_char(c) {
+            let want = if is_cjk(c) && !COMMON_CHARS.contains(&c) {
                 2
             } else {
                 0
@@ -419,6 +436,7 @@ mod tests {
         assert_eq!(weakest_cut(&texts, 1, 3, 2), Some(2));
         // The same answer as comparing fresh windows at every cut.
         let fresh = |p: usize| {
+            // Counted with hash maps, as the item window is.
             let count = |ts: &[&str]| Counts::of(&terms_of(&ts.concat()));
             let (l, r) = (
                 count(&texts[p.saturating_sub(2)..p]),

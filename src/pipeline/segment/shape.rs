@@ -191,7 +191,7 @@ pub fn eq_squashed(s: &str, target: &str) -> bool {
 }
 
 /// Longest box label (characters).
-const MAX_BOX_LABEL_CHARS: usize = 5;
+pub const MAX_BOX_LABEL_CHARS: usize = 5;
 
 /// A box label such as `核心阅读`.
 pub fn is_box_label(s: &str) -> bool {
@@ -282,8 +282,13 @@ pub fn starts_with_marker(s: &str) -> bool {
 
 /// A sign-off such as `——编者`: a dash followed by a short role.
 pub fn is_signoff(s: &str) -> bool {
-    visible_at_most(s, 6) && squashed(s).starts_with("——")
+    trim_start(s).starts_with('—')
+        && visible_at_most(s, MAX_SIGNOFF_CHARS)
+        && squashed(s).starts_with("——")
 }
+
+/// Longest sign-off (characters).
+pub const MAX_SIGNOFF_CHARS: usize = 6;
 
 /// Longest column tag in brackets at the end of a headline.
 const MAX_COLUMN_TAG_CHARS: usize = 14;
@@ -348,10 +353,14 @@ pub fn is_name_shape(s: &str) -> bool {
         && (parts.len() == 1 || parts.iter().all(|p| p.chars().count() == 1))
 }
 
+/// Longest contact line (characters).
+pub const MAX_CONTACT_CHARS: usize = 60;
+
 /// A line that is page furniture or a credit rather than text: a contact address
 /// (`栏目投稿邮箱：…@…`).
 pub fn is_contact_line(s: &str) -> bool {
-    visible_at_most(s, 60) && (s.contains('@') || s.contains("http") || s.contains("www."))
+    visible_at_most(s, MAX_CONTACT_CHARS)
+        && (s.contains('@') || s.contains("http") || s.contains("www."))
 }
 
 #[cfg(test)]

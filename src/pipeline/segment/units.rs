@@ -7,8 +7,9 @@
 
 use super::byline::{is_credit_line, is_photo_credit, split_photo_credit};
 use super::shape::{
-    ends_complete, ends_sentence, is_box_label, is_contact_line, is_heading_shape, is_signoff,
-    starts_as_continuation, starts_with_marker, visible_at_most,
+    MAX_BOX_LABEL_CHARS, MAX_CONTACT_CHARS, MAX_SIGNOFF_CHARS, ends_complete, ends_sentence,
+    is_box_label, is_contact_line, is_heading_shape, is_signoff, starts_as_continuation,
+    starts_with_marker, visible_at_most,
 };
 use crate::pipeline::normalize::Normalized;
 
@@ -89,12 +90,14 @@ pub fn layout(text: &Normalized) -> Layout {
     }
 }
 
-fn classify_body(text: &str, joinable: Join) -> Line<'_> {
+/// Classifies a body line of `visible` non-whitespace characters. The length guards repeat
+/// the first test of the checks they stand before, from the count normalisation made.
+fn classify_body(text: &str, visible: usize, joinable: Join) -> Line<'_> {
     if is_credit_line(text)
-        || is_contact_line(text)
+        || (visible <= MAX_CONTACT_CHARS && is_contact_line(text))
         || is_photo_credit(text)
-        || is_signature(text)
-        || is_furniture(text)
+        || (visible <= MAX_SIGNATURE_CHARS && is_signature(text))
+        || (visible <= MAX_FURNITURE_CHARS && is_furniture(text))
     {
         return Line::Credit(text);
     }
@@ -115,7 +118,7 @@ fn classify<'a>(text: &'a Normalized<'_>, layout: Layout) -> Vec<Line<'a>> {
                         out.push(Line::Slot);
                     }
                 } else if line.indented {
-                    out.push(classify_body(t, Join::No));
+                    out.push(classify_body(t, line.visible, Join::No));
                 } else if is_credit_line(t) || is_contact_line(t) || is_furniture(t) {
                     out.push(Line::Credit(t));
                 } else {
@@ -129,8 +132,8 @@ fn classify<'a>(text: &'a Normalized<'_>, layout: Layout) -> Vec<Line<'a>> {
                 let after_body = matches!(out.last(), Some(Line::Body { .. }));
                 // `——某某说` after a paragraph attributes a quote; a subtitle follows a headline.
                 let attribution = after_body && t.starts_with('—');
-                let fixed = is_signoff(t)
-                    || is_box_label(t)
+                let fixed = (line.visible <= MAX_SIGNOFF_CHARS && is_signoff(t))
+                    || (line.visible <= MAX_BOX_LABEL_CHARS && is_box_label(t))
                     || is_salutation(t)
                     || is_note(t)
                     || attribution;
@@ -153,7 +156,7 @@ fn classify<'a>(text: &'a Normalized<'_>, layout: Layout) -> Vec<Line<'a>> {
                     } else {
                         Join::Any
                     };
-                    out.push(classify_body(t, joinable));
+                    out.push(classify_body(t, line.visible, joinable));
                 }
             }
         }
@@ -334,11 +337,13 @@ fn is_salutation(s: &str) -> bool {
             || t.contains("编辑"))
 }
 
+/// Longest signature: a place of at most 12 characters and a name of at most 4.
+const MAX_SIGNATURE_CHARS: usize = 16;
+
 /// A letter's signature: a place and a name (`山东济南市 马洪利`).
 pub fn is_signature(s: &str) -> bool {
     let t = super::shape::trim(s);
-    // A place of at most 12 characters and a name of at most 4.
-    if !visible_at_most(t, 16) {
+    if !visible_at_most(t, MAX_SIGNATURE_CHARS) {
         return false;
     }
     let Some((place, name)) = t.rsplit_once(' ') else {
