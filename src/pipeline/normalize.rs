@@ -53,6 +53,18 @@ pub fn normalize(text: &str) -> Normalized<'_> {
             (chars, spaces) = (0, 0);
             continue;
         }
+        // Common punctuation shares lead bytes with the special characters: `。` and `、`
+        // (`E3 80 8x`), full-width forms (`EF xx xx`), quotes and dashes (`E2 80 xx`).
+        let plain_3 = match lead {
+            0xe3 => b.get(i + 1..i + 3) != Some(&[0x80, 0x80]),
+            0xef => b.get(i + 1) != Some(&0xbb),
+            _ => false,
+        };
+        if plain_3 {
+            i += 3;
+            chars += 1;
+            continue;
+        }
         if !is_clean {
             // The rest of the line is read by `clean`: go to its end.
             i = text

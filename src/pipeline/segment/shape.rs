@@ -84,10 +84,35 @@ pub fn visible_at_most(s: &str, max: usize) -> bool {
     visible_len(s) <= max
 }
 
+/// Whether a character starting with byte `b` may be whitespace: ASCII whitespace, or the
+/// lead byte of a non-ASCII one (U+0085 and U+00A0 start with `C2`, U+1680 with `E1`,
+/// U+2000..U+205F with `E2`, U+3000 with `E3`).
+fn may_start_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ' | 0xc2 | 0xe1 | 0xe2 | 0xe3)
+}
+
+/// Whether the character ending `s` is whitespace; the last byte settles most characters
+/// (every non-ASCII whitespace character ends with one of a few bytes).
+fn ends_with_space(s: &str) -> bool {
+    match s.as_bytes().last() {
+        Some(&b) if b < 0x80 => matches!(b, b'\t'..=b'\r' | b' '),
+        Some(0x80..=0x8a | 0x9f | 0xa0 | 0xa8 | 0xa9 | 0xaf) => {
+            s.chars().next_back().is_some_and(is_space)
+        }
+        _ => false,
+    }
+}
+
+/// Whether the character starting `s` is whitespace.
+fn starts_with_space(s: &str) -> bool {
+    s.as_bytes().first().is_some_and(|&b| may_start_space(b))
+        && s.chars().next().is_some_and(is_space)
+}
+
 /// `s.trim()`, settled by looking at the two end characters when there is nothing to trim
 /// (normalised lines never have anything to trim).
 pub fn trim(s: &str) -> &str {
-    if s.chars().next().is_some_and(is_space) || s.chars().next_back().is_some_and(is_space) {
+    if starts_with_space(s) || ends_with_space(s) {
         s.trim()
     } else {
         s
@@ -96,7 +121,7 @@ pub fn trim(s: &str) -> &str {
 
 /// `s.trim_start()`, quick when there is nothing to trim.
 pub fn trim_start(s: &str) -> &str {
-    if s.chars().next().is_some_and(is_space) {
+    if starts_with_space(s) {
         s.trim_start()
     } else {
         s
@@ -105,11 +130,7 @@ pub fn trim_start(s: &str) -> &str {
 
 /// `s.trim_end()`, quick when there is nothing to trim.
 pub fn trim_end(s: &str) -> &str {
-    if s.chars().next_back().is_some_and(is_space) {
-        s.trim_end()
-    } else {
-        s
-    }
+    if ends_with_space(s) { s.trim_end() } else { s }
 }
 
 /// `s` without any whitespace (how truth files compare text).

@@ -274,18 +274,30 @@ fn is_furniture(s: &str) -> bool {
     ]
     .iter()
     .any(|p| t.starts_with(p) || unprefixed.is_some_and(|u| u.starts_with(p)));
+    let colon = split_at_colon(&t);
     // A joint credit (`版式、制图：…`): the roles listed before the colon.
-    let joint = t.split_once(['：', ':']).is_some_and(|(roles, _)| {
+    let joint = colon.is_some_and(|(roles, _)| {
         roles.contains('、')
             && ["制图", "版式", "设计", "编辑"]
                 .iter()
                 .any(|r| roles.contains(r))
     });
     // A telephone line (`咨询电话：028—…`).
-    let phone = t.split_once(['：', ':']).is_some_and(|(label, number)| {
+    let phone = colon.is_some_and(|(label, number)| {
         label.ends_with("电话") && number.starts_with(|c: char| c.is_ascii_digit())
     });
     credit || joint || phone || matches!(&*t, "·广告·" | "广告" | "（广告）")
+}
+
+/// `t.split_once(['：', ':'])`, each colon found with `memchr`.
+fn split_at_colon(t: &str) -> Option<(&str, &str)> {
+    let at = match (t.find('：'), t.find(':')) {
+        (Some(full), Some(half)) if half < full => (half, ':'.len_utf8()),
+        (Some(full), _) => (full, '：'.len_utf8()),
+        (None, Some(half)) => (half, ':'.len_utf8()),
+        (None, None) => return None,
+    };
+    Some((t.get(..at.0)?, t.get(at.0 + at.1..)?))
 }
 
 /// Longest furniture line (non-whitespace characters).
@@ -515,6 +527,9 @@ mod tests {
         assert!(is_furniture("版式、制图：某某"));
         assert!(is_furniture("咨询电话：010—12345678"));
         assert!(!is_furniture("电话里的乡愁"));
+        for t in ["a：b:c", "a:b：c", "ab", "：", "x:"] {
+            assert_eq!(split_at_colon(t), t.split_once(['：', ':']), "{t}");
+        }
     }
 
     #[test]
