@@ -105,21 +105,22 @@ pub fn normalize(text: &str) -> Normalized<'_> {
 fn line(raw: &str, visible: Option<usize>) -> Line<'_> {
     let indented = raw.starts_with(['\u{3000}', ' ', '\t', '\u{a0}']);
     let stripped = raw.strip_suffix('\r');
-    match (visible, stripped) {
-        (Some(visible), None) => Line {
-            text: Cow::Borrowed(raw),
-            indented,
-            visible,
-        },
-        _ => {
-            let text = clean(stripped.unwrap_or(raw));
-            let visible = text.chars().filter(|&c| c != ' ').count();
-            Line {
-                text,
-                indented,
-                visible,
-            }
+    let (text, visible) = match (visible, stripped) {
+        (Some(visible), None) => (Cow::Borrowed(raw), visible),
+        // A `\r` before the line break stopped the scan: the line itself may be clean.
+        (_, Some(line)) if is_clean(line) => (
+            Cow::Borrowed(line),
+            line.chars().filter(|&c| c != ' ').count(),
+        ),
+        (_, line) => {
+            let (text, visible) = clean_owned(line.unwrap_or(raw));
+            (Cow::Owned(text), visible)
         }
+    };
+    Line {
+        text,
+        indented,
+        visible,
     }
 }
 
@@ -202,11 +203,12 @@ const ORDINARY_LEN: [u8; 256] = {
 
 /// One line trimmed, inner whitespace runs folded to one ASCII space, control characters
 /// removed: borrowed when the line is already so.
+#[cfg(test)]
 fn clean(raw: &str) -> Cow<'_, str> {
     if is_clean(raw) {
         Cow::Borrowed(raw)
     } else {
-        Cow::Owned(clean_owned(raw))
+        Cow::Owned(clean_owned(raw).0)
     }
 }
 
@@ -236,11 +238,13 @@ fn is_clean(raw: &str) -> bool {
     true
 }
 
-/// [`clean`] into a new string. Works on bytes: only lead bytes that can start a special
-/// character are looked at closely, runs of ordinary characters are copied as slices.
-fn clean_owned(raw: &str) -> String {
+/// A line cleaned into a new string, with its number of non-whitespace characters. Works on
+/// bytes: only lead bytes that can start a special character are looked at closely, runs of
+/// ordinary characters are copied as slices.
+fn clean_owned(raw: &str) -> (String, usize) {
     let b = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
+    let mut visible = 0;
     let mut pending_space = false;
     let mut start = 0;
     let mut i = 0;
@@ -249,10 +253,12 @@ fn clean_owned(raw: &str) -> String {
         let step = ORDINARY_LEN[usize::from(lead)];
         if step != 0 {
             i += usize::from(step);
+            visible += 1;
             continue;
         }
         let Some((kind, len)) = special(&b[i..]) else {
             i += utf8_len(lead);
+            visible += 1;
             continue;
         };
         if let Some(run) = raw.get(start..i)
@@ -278,7 +284,7 @@ fn clean_owned(raw: &str) -> String {
         }
         out.push_str(run);
     }
-    out
+    (out, visible)
 }
 
 #[cfg(test)]
@@ -319,7 +325,7 @@ mod tests {
             "😀 \u{10ffff}\u{3001}\u{2010}",
         ] {
             assert_eq!(clean(raw), reference(raw), "{raw:?}");
-            assert_eq!(clean_owned(raw), reference(raw), "{raw:?}");
+            assert_eq!(clean_owned(raw).0, reference(raw), "{raw:?}");
         }
     }
 

@@ -256,8 +256,11 @@ fn has_inner_sentence_end(s: &str) -> bool {
 /// Page furniture printed inside an item: graphics credits (`本版制图：…`, `制图：…`) and
 /// advertisement marks (`·广告·`).
 fn is_furniture(s: &str) -> bool {
-    // Every kind below is short: most lines are settled without looking further.
-    if !visible_at_most(s, MAX_FURNITURE_CHARS) {
+    // Every kind below is short and has a colon or names an advertisement (`广告`): most
+    // lines are settled without looking further.
+    if !visible_at_most(s, MAX_FURNITURE_CHARS)
+        || !(s.contains('：') || s.contains(':') || s.contains('广'))
+    {
         return false;
     }
     let t = super::shape::squashed(s);
