@@ -423,7 +423,7 @@ mod tests {
         let lead = split_lead("本报讯(记者 孙 雄)7月15日，揭牌仪式举行。").expect("lead");
         assert_eq!(lead.raw, "本报讯(记者 孙 雄)");
         assert_eq!(lead.rest, "7月15日，揭牌仪式举行。");
-        assert_eq!(lead.dateline.as_deref(), Some("7月15日"));
+        assert_eq!(lead.dateline, Some("7月15日"));
         let bare = split_lead("本报讯 7月16日，副市长调研。").expect("lead");
         assert_eq!(bare.raw, "本报讯");
     }
@@ -432,7 +432,7 @@ mod tests {
     fn an_agency_lead_gives_place_and_date() {
         let lead = split_lead("本报北京1月7日电 （记者丁怡婷）近日，会议召开。").expect("lead");
         assert_eq!(lead.raw, "本报北京1月7日电 （记者丁怡婷）");
-        assert_eq!(lead.dateline.as_deref(), Some("北京1月7日"));
+        assert_eq!(lead.dateline, Some("北京1月7日"));
         assert_eq!(lead.rest, "近日，会议召开。");
         let xinhua = split_lead("据新华社联合国1月13日电 （记者尚绪谦）联合国邮政").expect("lead");
         assert_eq!(xinhua.rest, "联合国邮政");
