@@ -53,7 +53,7 @@ fn bench_pages(c: &mut Criterion) {
         };
         // Inputs of the later stages, computed once outside the timed loops.
         let normalized = normalize::normalize(&text);
-        let articles = segment::segment(&normalized, jieba);
+        let articles = segment::segment(&normalized);
         let events: Vec<ArticleEvent> = pipeline
             .process(&page, PROCESSED_AT)
             .expect("bench page is accepted")
@@ -66,7 +66,7 @@ fn bench_pages(c: &mut Criterion) {
             b.iter(|| normalize::normalize(black_box(&text)))
         });
         group.bench_function("segment", |b| {
-            b.iter(|| segment::segment(black_box(&normalized), jieba))
+            b.iter(|| segment::segment(black_box(&normalized)))
         });
         group.bench_function("segment_total", |b| {
             b.iter(|| pipeline.segment(black_box(&text)))

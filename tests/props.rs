@@ -8,19 +8,12 @@
 //! and is not counted; `text` repeats `paragraphs` and is not counted.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
-use jieba_rs::Jieba;
 use pagesift::model::Article;
 use pagesift::pipeline::input::is_blank;
 use pagesift::pipeline::normalize::normalize;
 use pagesift::pipeline::segment::segment;
 use proptest::prelude::*;
-
-fn jieba() -> &'static Jieba {
-    static JIEBA: OnceLock<Jieba> = OnceLock::new();
-    JIEBA.get_or_init(Jieba::new)
-}
 
 fn counts<'a>(texts: impl IntoIterator<Item = &'a str>) -> HashMap<char, usize> {
     let mut m = HashMap::new();
@@ -56,7 +49,7 @@ fn output_fields(items: &[Article]) -> Vec<&str> {
 }
 
 fn assert_lossless(page: &str) {
-    let items = segment(&normalize(page), jieba());
+    let items = segment(&normalize(page));
     let want = counts([page]);
     let got = counts(output_fields(&items));
     if want != got {
@@ -158,7 +151,7 @@ proptest! {
 
 #[test]
 fn a_page_of_only_blank_lines_yields_no_items() {
-    let items = segment(&normalize("\n\n \u{3000}\n\r\n\t\n"), jieba());
+    let items = segment(&normalize("\n\n \u{3000}\n\r\n\t\n"));
     assert!(items.is_empty());
 }
 
@@ -166,7 +159,7 @@ fn a_page_of_only_blank_lines_yields_no_items() {
 fn a_huge_line_is_one_paragraph() {
     let line = "安全生产责任落实到位，".repeat(50_000) + "。";
     assert_lossless(&line);
-    let items = segment(&normalize(&line), jieba());
+    let items = segment(&normalize(&line));
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].paragraphs.len(), 1);
 }

@@ -176,25 +176,34 @@ pub fn check_text(text: &str, limits: &Limits) -> Result<(), InputError> {
             limit: limits.max_page_bytes,
         });
     }
-    let chars = text.chars().count();
-    if chars > limits.max_page_chars {
-        return Err(InputError::TooManyChars {
-            chars,
-            limit: limits.max_page_chars,
-        });
+    // A character takes at least one byte: only a longer text needs counting.
+    if text.len() > limits.max_page_chars {
+        let chars = text.chars().count();
+        if chars > limits.max_page_chars {
+            return Err(InputError::TooManyChars {
+                chars,
+                limit: limits.max_page_chars,
+            });
+        }
     }
     if text.chars().all(is_blank) {
         return Err(InputError::Empty);
     }
-    let lines = text
-        .split(['\n', '\r'])
-        .filter(|l| !l.chars().all(is_blank))
-        .count();
-    if lines > limits.max_paragraphs {
-        return Err(InputError::TooManyParagraphs {
-            lines,
-            limit: limits.max_paragraphs,
-        });
+    // A non-blank line takes at least one byte and, but for the last, a line break: only a
+    // longer text needs counting.
+    if text.len() / 2 + 1 > limits.max_paragraphs {
+        // Single-character patterns search with memchr.
+        let lines = text
+            .split('\n')
+            .flat_map(|l| l.split('\r'))
+            .filter(|l| !l.chars().all(is_blank))
+            .count();
+        if lines > limits.max_paragraphs {
+            return Err(InputError::TooManyParagraphs {
+                lines,
+                limit: limits.max_paragraphs,
+            });
+        }
     }
     Ok(())
 }
@@ -405,6 +414,21 @@ mod tests {
                 .class(),
             "too_large"
         );
+    }
+
+    #[test]
+    fn character_and_line_limits_count_exactly_at_the_edge() {
+        let l = Limits {
+            max_page_chars: 8,
+            max_paragraphs: 2,
+            ..Limits::default()
+        };
+        // 18 bytes but 8 characters; 3 lines but 2 of them not blank.
+        assert!(check_text("中文\r\n\u{3000}\n字符", &l).is_ok());
+        let chars = check_text("中文字符号中文字符", &l).expect_err("9 characters");
+        assert_eq!(chars.class(), "too_many_chars");
+        let lines = check_text("a\nb\rc", &l).expect_err("3 lines");
+        assert_eq!(lines.class(), "too_many_paragraphs");
     }
 
     #[test]

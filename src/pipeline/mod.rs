@@ -145,7 +145,7 @@ impl Pipeline {
     pub fn segment(&self, text: &str) -> Result<Vec<Article>, InputError> {
         input::check_text(text, &self.limits)?;
         let normalized = normalize::normalize(text);
-        let articles = segment::segment(&normalized, &self.jieba);
+        let articles = segment::segment(&normalized);
         if articles.len() > self.limits.max_articles {
             return Err(InputError::TooManyArticles {
                 articles: articles.len(),

@@ -5,7 +5,9 @@
 //!
 //! Everything is hand-written over characters: no regular expressions, no panics on any input.
 
-use super::shape::{ends_sentence, is_cjk, is_name_shape, visible_len};
+use super::shape::{
+    ends_sentence, is_cjk, is_name_shape, trim, trim_end, trim_start, visible_at_most, visible_len,
+};
 use crate::model::Byline;
 
 /// News agencies and papers that open an inline lead (`新华社北京…电`).
@@ -48,15 +50,15 @@ enum Role {
     Correspondent,
 }
 
-/// An inline lead split off the start of a paragraph.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lead {
+/// An inline lead split off the start of a paragraph (parts of the paragraph, borrowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lead<'a> {
     /// The lead as printed, trimmed (goes to `byline.raw`).
-    pub raw: String,
+    pub raw: &'a str,
     /// The rest of the paragraph, trimmed.
-    pub rest: String,
-    /// The dateline, a copy of text in `raw` (`北京1月7日`) or at the start of `rest` (`7月15日`).
-    pub dateline: Option<String>,
+    pub rest: &'a str,
+    /// The dateline, text in `raw` (`北京1月7日`) or at the start of `rest` (`7月15日`).
+    pub dateline: Option<&'a str>,
 }
 
 fn strip_bracket_group(s: &str) -> Option<(&str, &str)> {
@@ -70,7 +72,7 @@ fn strip_bracket_group(s: &str) -> Option<(&str, &str)> {
     };
     let end = s.find(close)?;
     let inner = &s[s.chars().next()?.len_utf8()..end];
-    if visible_len(inner) > 40 || inner.contains(['。', '，', ',', '：']) {
+    if !visible_at_most(inner, 40) || inner.contains(['。', '，', ',', '：']) {
         return None;
     }
     let group_end = end + close.len_utf8();
@@ -99,8 +101,8 @@ pub fn leading_date(s: &str) -> Option<usize> {
 }
 
 /// Splits an inline lead off the start of a paragraph, if it has one.
-pub fn split_lead(para: &str) -> Option<Lead> {
-    let body = para.trim_start();
+pub fn split_lead(para: &str) -> Option<Lead<'_>> {
+    let body = trim_start(para);
     let after_ju = body.strip_prefix('据').unwrap_or(body);
     if let Some(rest) = after_ju.strip_prefix("本报讯") {
         let rest = match strip_bracket_group(rest) {
@@ -109,10 +111,10 @@ pub fn split_lead(para: &str) -> Option<Lead> {
         };
         let raw_end = body.len() - rest.len();
         let rest = rest.trim_start();
-        let dateline = leading_date(rest).map(|n| rest[..n].to_owned());
+        let dateline = leading_date(rest).and_then(|n| rest.get(..n));
         return Some(Lead {
-            raw: body[..raw_end].trim_end().to_owned(),
-            rest: rest.to_owned(),
+            raw: body[..raw_end].trim_end(),
+            rest,
             dateline,
         });
     }
@@ -126,8 +128,8 @@ pub fn split_lead(para: &str) -> Option<Lead> {
         };
         let raw_end = body.len() - rest.len();
         return Some(Lead {
-            raw: body[..raw_end].trim_end().to_owned(),
-            rest: rest.trim_start().to_owned(),
+            raw: body[..raw_end].trim_end(),
+            rest: rest.trim_start(),
             dateline: None,
         });
     }
@@ -150,17 +152,17 @@ pub fn split_lead(para: &str) -> Option<Lead> {
     };
     let raw_end = body.len() - rest.len();
     Some(Lead {
-        raw: body[..raw_end].trim_end().to_owned(),
-        rest: rest.trim_start().to_owned(),
-        dateline: Some(place_date.to_owned()).filter(|d| !d.is_empty()),
+        raw: body[..raw_end].trim_end(),
+        rest: rest.trim_start(),
+        dateline: Some(place_date).filter(|d| !d.is_empty()),
     })
 }
 
 /// A byline printed on its own line: role words and names (`本报记者 付 炎`,
 /// `本报记者 沈童睿`).
 pub fn is_byline_line(s: &str) -> bool {
-    let s = s.trim();
-    if visible_len(s) > 30 || s.contains(['。', '，', '：', '“']) {
+    let s = trim(s);
+    if !visible_at_most(s, 30) || s.contains(['。', '，', '：', '“']) {
         return false;
     }
     ROLES.iter().any(|(role, _)| s.starts_with(role)) && s.chars().any(is_cjk)
@@ -168,16 +170,16 @@ pub fn is_byline_line(s: &str) -> bool {
 
 /// A photo credit: `… 摄`, `…摄（人民视觉）`, `…摄影报道`, `新华社发`, short, no sentence.
 pub fn is_photo_credit(s: &str) -> bool {
-    let s = s.trim();
-    let n = visible_len(s);
-    if n == 0 || n > 26 || s.contains(['。', '，', '：', '“', '；']) {
+    let s = trim(s);
+    // The suffix first: it settles most lines at once.
+    if !ends_like_photo_credit(s)
+        || s.is_empty()
+        || !visible_at_most(s, 26)
+        || s.contains(['。', '，', '：', '“', '；'])
+    {
         return false;
     }
-    // Drop a trailing agency tag in brackets: 摄（人民视觉）.
-    let core = match s.rfind(['（', '(']) {
-        Some(pos) if s.ends_with(['）', ')']) && pos > 0 => s[..pos].trim_end(),
-        _ => s,
-    };
+    let core = credit_core(s);
     PHOTO_SUFFIXES.iter().any(|suf| {
         core.ends_with(suf) && {
             let before = visible_len(&core[..core.len() - suf.len()]);
@@ -191,15 +193,31 @@ pub fn is_photo_credit(s: &str) -> bool {
     })
 }
 
+/// A credit without a trailing agency tag in brackets (`摄（人民视觉）` → `摄`).
+fn credit_core(s: &str) -> &str {
+    match s.ends_with(['）', ')']).then(|| s.rfind(['（', '('])) {
+        Some(Some(pos)) if pos > 0 => trim_end(&s[..pos]),
+        _ => s,
+    }
+}
+
+/// Whether trimmed `s` ends as a photo credit does: a photo suffix, possibly before an agency
+/// tag. Every line holding a photo credit at its end passes.
+fn ends_like_photo_credit(s: &str) -> bool {
+    let core = credit_core(s);
+    PHOTO_SUFFIXES.iter().any(|suf| core.ends_with(suf))
+}
+
 /// Splits a caption line `text credit` (credit after the last sentence end and a space) into
 /// its text and photo credit.
 pub fn split_photo_credit(s: &str) -> Option<(String, String)> {
-    let s = s.trim();
-    for (i, c) in s.char_indices() {
-        if c != ' ' {
-            continue;
-        }
-        let (head, tail) = (s[..i].trim_end(), s[i..].trim());
+    let s = trim(s);
+    // The credit ends the line: a line that does not end like one has none.
+    if !ends_like_photo_credit(s) {
+        return None;
+    }
+    for (i, _) in s.match_indices(' ') {
+        let (head, tail) = (trim_end(&s[..i]), trim(&s[i..]));
         if !head.is_empty() && ends_sentence(head) && is_photo_credit(tail) {
             return Some((head.to_owned(), tail.to_owned()));
         }
@@ -210,13 +228,13 @@ pub fn split_photo_credit(s: &str) -> Option<(String, String)> {
 /// A standalone credit line at the end of an item: `（作者为…）`, `（本报记者 徐 隽整理）`,
 /// `（本报布鲁塞尔1月14日电）`, `（作者单位：…）`.
 pub fn is_credit_line(s: &str) -> bool {
-    let s = s.trim();
+    let s = trim(s);
     if is_picture_text_credit(s) || matches!(s, "人民视觉" | "视觉中国") {
         return true;
     }
     let wrapped =
         (s.starts_with('（') && s.ends_with('）')) || (s.starts_with('(') && s.ends_with(')'));
-    if !wrapped || visible_len(s) > 100 || s.contains('。') {
+    if !wrapped || !visible_at_most(s, 100) || s.contains('。') {
         return false;
     }
     // An author's name alone in brackets: `（周飞亚）`, `（狄 慧）`.
@@ -255,7 +273,7 @@ const MAX_NOTE_CHARS: usize = 40;
 /// A picture-and-text credit of an illustrated column: `曹 一图 杨立新文`,
 /// `徐 骏图（新华社发） 苏 砥文` (a short name + `图`, a space, then a short name + `文`).
 pub fn is_picture_text_credit(s: &str) -> bool {
-    let s = s.trim();
+    let s = trim(s);
     let Some(head) = s.strip_suffix('文') else {
         return false;
     };
@@ -327,11 +345,11 @@ pub fn parse_byline(raw: &str) -> Byline {
         }
         _ => raw,
     };
-    let mut body = inner.trim().to_owned();
+    let mut body = trim(inner);
     if photo {
         for suf in PHOTO_SUFFIXES {
             if let Some(stripped) = body.strip_suffix(suf) {
-                body = stripped.trim_end().to_owned();
+                body = trim_end(stripped);
                 break;
             }
         }
@@ -344,30 +362,22 @@ pub fn parse_byline(raw: &str) -> Byline {
     if body.starts_with("作者") || body.ends_with("整理") && !body.contains("记者") {
         return byline;
     }
-    let body = body.strip_suffix("整理").unwrap_or(&body).to_owned();
+    let body = body.strip_suffix("整理").unwrap_or(body);
     let mut role = if photo { None } else { Some(Role::Reporter) };
-    let mut pending: Vec<String> = Vec::new();
-    let flush = |pending: &mut Vec<String>, role: Option<Role>, b: &mut Byline| {
+    let mut pending: Vec<&str> = Vec::new();
+    let flush = |pending: &mut Vec<&str>, role: Option<Role>, b: &mut Byline| {
         if pending.is_empty() {
             return;
         }
         let singles = pending.iter().all(|p| p.chars().count() == 1);
-        let names: Vec<String> = if singles {
-            vec![pending.concat()]
+        if singles {
+            add_name(b, role, &pending.concat());
         } else {
-            pending.clone()
-        };
-        pending.clear();
-        for name in names {
-            if !(2..=5).contains(&name.chars().count()) || !name.chars().all(is_cjk) {
-                continue;
-            }
-            match role {
-                None => b.photographers.push(name),
-                Some(Role::Reporter) => b.reporters.push(name),
-                Some(Role::Correspondent) => b.correspondents.push(name),
+            for name in pending.iter() {
+                add_name(b, role, name);
             }
         }
+        pending.clear();
     };
     for token in body.split([' ', '、', '，', ',']).filter(|t| !t.is_empty()) {
         let mut token = token;
@@ -379,11 +389,24 @@ pub fn parse_byline(raw: &str) -> Byline {
             token = &token[word.len()..];
         }
         if !token.is_empty() {
-            pending.push(token.to_owned());
+            pending.push(token);
         }
     }
     flush(&mut pending, role, &mut byline);
     byline
+}
+
+/// Adds a name (two to five ideographs; anything else is not a name) to the list of `role`.
+fn add_name(b: &mut Byline, role: Option<Role>, name: &str) {
+    if !(2..=5).contains(&name.chars().count()) || !name.chars().all(is_cjk) {
+        return;
+    }
+    let name = name.to_owned();
+    match role {
+        None => b.photographers.push(name),
+        Some(Role::Reporter) => b.reporters.push(name),
+        Some(Role::Correspondent) => b.correspondents.push(name),
+    }
 }
 
 /// Whether a byline line holds only a name (`周秀枝`, `付 炎`).
@@ -400,7 +423,7 @@ mod tests {
         let lead = split_lead("本报讯(记者 孙 雄)7月15日，揭牌仪式举行。").expect("lead");
         assert_eq!(lead.raw, "本报讯(记者 孙 雄)");
         assert_eq!(lead.rest, "7月15日，揭牌仪式举行。");
-        assert_eq!(lead.dateline.as_deref(), Some("7月15日"));
+        assert_eq!(lead.dateline, Some("7月15日"));
         let bare = split_lead("本报讯 7月16日，副市长调研。").expect("lead");
         assert_eq!(bare.raw, "本报讯");
     }
@@ -409,7 +432,7 @@ mod tests {
     fn an_agency_lead_gives_place_and_date() {
         let lead = split_lead("本报北京1月7日电 （记者丁怡婷）近日，会议召开。").expect("lead");
         assert_eq!(lead.raw, "本报北京1月7日电 （记者丁怡婷）");
-        assert_eq!(lead.dateline.as_deref(), Some("北京1月7日"));
+        assert_eq!(lead.dateline, Some("北京1月7日"));
         assert_eq!(lead.rest, "近日，会议召开。");
         let xinhua = split_lead("据新华社联合国1月13日电 （记者尚绪谦）联合国邮政").expect("lead");
         assert_eq!(xinhua.rest, "联合国邮政");

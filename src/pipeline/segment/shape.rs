@@ -40,9 +40,97 @@ pub fn is_cjk(c: char) -> bool {
     matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}')
 }
 
-/// Number of non-whitespace characters.
+pub use crate::pipeline::normalize::is_space;
+
+/// Number of characters that are not ASCII whitespace. In normalised text — all the segmenter
+/// sees — every whitespace character is ASCII (`normalize` folds the others into spaces), so
+/// this is the number of non-whitespace characters.
+///
+/// Counted on bytes, in blocks of at most 255 with a `u8` counter so the loop vectorises: a
+/// character is a byte that is not a UTF-8 continuation byte.
 pub fn visible_len(s: &str) -> usize {
-    s.chars().filter(|c| !c.is_whitespace()).count()
+    s.as_bytes()
+        .chunks(255)
+        .map(|block| {
+            let n = block.iter().fold(0u8, |n, &x| {
+                let lead = (x as i8) >= -0x40;
+                // ' ', '\t', '\n', '\x0b', '\x0c', '\r'
+                let space = (x == b' ') | (x.wrapping_sub(b'\t') <= 4);
+                n.wrapping_add(u8::from(lead & !space))
+            });
+            usize::from(n)
+        })
+        .sum()
+}
+
+/// Whether `s` has at most `max` non-whitespace characters: `visible_len(s) <= max`, but a
+/// long line is settled on a short prefix.
+pub fn visible_at_most(s: &str, max: usize) -> bool {
+    // Every character takes one to four bytes.
+    if s.len() <= max {
+        return true;
+    }
+    // A prefix long enough to hold more than `max` ideographs (three bytes each) and a few
+    // spaces settles a long line; otherwise count it all.
+    let mut cut = 3 * (max + 1) + 8;
+    if cut < s.len() {
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if s.get(..cut).is_some_and(|p| visible_len(p) > max) {
+            return false;
+        }
+    }
+    visible_len(s) <= max
+}
+
+/// Whether a character starting with byte `b` may be whitespace: ASCII whitespace, or the
+/// lead byte of a non-ASCII one (U+0085 and U+00A0 start with `C2`, U+1680 with `E1`,
+/// U+2000..U+205F with `E2`, U+3000 with `E3`).
+fn may_start_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ' | 0xc2 | 0xe1 | 0xe2 | 0xe3)
+}
+
+/// Whether the character ending `s` is whitespace; the last byte settles most characters
+/// (every non-ASCII whitespace character ends with one of a few bytes).
+fn ends_with_space(s: &str) -> bool {
+    match s.as_bytes().last() {
+        Some(&b) if b < 0x80 => matches!(b, b'\t'..=b'\r' | b' '),
+        Some(0x80..=0x8a | 0x9f | 0xa0 | 0xa8 | 0xa9 | 0xaf) => {
+            s.chars().next_back().is_some_and(is_space)
+        }
+        _ => false,
+    }
+}
+
+/// Whether the character starting `s` is whitespace.
+fn starts_with_space(s: &str) -> bool {
+    s.as_bytes().first().is_some_and(|&b| may_start_space(b))
+        && s.chars().next().is_some_and(is_space)
+}
+
+/// `s.trim()`, settled by looking at the two end characters when there is nothing to trim
+/// (normalised lines never have anything to trim).
+pub fn trim(s: &str) -> &str {
+    if starts_with_space(s) || ends_with_space(s) {
+        s.trim()
+    } else {
+        s
+    }
+}
+
+/// `s.trim_start()`, quick when there is nothing to trim.
+pub fn trim_start(s: &str) -> &str {
+    if starts_with_space(s) {
+        s.trim_start()
+    } else {
+        s
+    }
+}
+
+/// `s.trim_end()`, quick when there is nothing to trim.
+pub fn trim_end(s: &str) -> &str {
+    if ends_with_space(s) { s.trim_end() } else { s }
 }
 
 /// `s` without any whitespace (how truth files compare text).
@@ -50,8 +138,17 @@ pub fn squash(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
+/// [`squash`], borrowing `s` when it has no whitespace.
+pub fn squashed(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(is_space) {
+        std::borrow::Cow::Owned(squash(s))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 fn last_char(s: &str) -> Option<char> {
-    s.trim_end().chars().next_back()
+    trim_end(s).chars().next_back()
 }
 
 /// Punctuation that ends a sentence.
@@ -61,7 +158,7 @@ fn is_sentence_punct(c: char) -> bool {
 
 /// The line ends a sentence: `。！？…；`, or a closing quote right after one of them.
 pub fn ends_sentence(s: &str) -> bool {
-    let mut rev = s.trim_end().chars().rev();
+    let mut rev = trim_end(s).chars().rev();
     match rev.next() {
         Some(c) if is_sentence_punct(c) => true,
         Some('”' | '’' | '」' | '』' | '"' | '\'') => {
@@ -106,20 +203,26 @@ pub fn starts_as_continuation(s: &str) -> bool {
 
 /// Shape of a headline-block line: short and not ending a sentence.
 pub fn is_heading_shape(s: &str) -> bool {
-    let n = visible_len(s);
-    n > 0 && n <= MAX_HEADING_CHARS && !ends_sentence(s)
+    !ends_sentence(s) && s.chars().any(|c| !is_space(c)) && visible_at_most(s, MAX_HEADING_CHARS)
 }
+
+/// Whether `s` with its whitespace removed equals `target` (no allocation).
+pub fn eq_squashed(s: &str, target: &str) -> bool {
+    s.chars().filter(|&c| !is_space(c)).eq(target.chars())
+}
+
+/// Longest box label (characters).
+pub const MAX_BOX_LABEL_CHARS: usize = 5;
 
 /// A box label such as `核心阅读`.
 pub fn is_box_label(s: &str) -> bool {
-    let sq = squash(s);
-    BOX_LABELS.contains(&sq.as_str())
+    visible_at_most(s, MAX_BOX_LABEL_CHARS) && BOX_LABELS.iter().any(|l| eq_squashed(s, l))
 }
 
 /// A line that starts with an enumeration or bullet marker: `一、`, `（二）`, `3.`, `第五条`,
 /// `第二章`, `▲`, `●`, `■`… Such lines are subheads or rule lines inside an article.
 pub fn starts_with_marker(s: &str) -> bool {
-    let s = s.trim_start();
+    let s = trim_start(s);
     let Some(first) = s.chars().next() else {
         return false;
     };
@@ -146,11 +249,34 @@ pub fn starts_with_marker(s: &str) -> bool {
     if matches!(first, '①'..='⑳') {
         return true;
     }
-    let numeral = |c: char| "一二三四五六七八九十百零〇".contains(c) || c.is_ascii_digit();
+    let numeral = |c: char| {
+        c.is_ascii_digit()
+            || matches!(
+                c,
+                '一' | '二'
+                    | '三'
+                    | '四'
+                    | '五'
+                    | '六'
+                    | '七'
+                    | '八'
+                    | '九'
+                    | '十'
+                    | '百'
+                    | '零'
+                    | '〇'
+            )
+    };
+    // The byte length of the numerals `s` starts with.
+    let numerals = |s: &str| {
+        s.char_indices()
+            .find(|&(_, c)| !numeral(c))
+            .map_or(s.len(), |(i, _)| i)
+    };
     // 一、 / 1、 / 1. / 1．
-    let head: String = s.chars().take_while(|&c| numeral(c)).collect();
-    if !head.is_empty() {
-        let rest = &s[head.len()..];
+    let head = numerals(s);
+    if head > 0 {
+        let rest = &s[head..];
         let mut after = rest.chars();
         if matches!(after.next(), Some('、' | '．' | '.')) {
             // "1.8万" is a number, not a marker.
@@ -159,16 +285,16 @@ pub fn starts_with_marker(s: &str) -> bool {
     }
     // （一） (1)
     if let Some(rest) = s.strip_prefix(['（', '(']) {
-        let head: String = rest.chars().take_while(|&c| numeral(c)).collect();
-        if !head.is_empty() && rest[head.len()..].starts_with(['）', ')']) {
+        let head = numerals(rest);
+        if head > 0 && rest[head..].starts_with(['）', ')']) {
             return true;
         }
     }
     // 第X条 / 第X章 / 第X节 / 第X部分
     if let Some(rest) = s.strip_prefix('第') {
-        let head: String = rest.chars().take_while(|&c| numeral(c)).collect();
-        if !head.is_empty() {
-            let after = rest[head.len()..].trim_start();
+        let head = numerals(rest);
+        if head > 0 {
+            let after = rest[head..].trim_start();
             return after.starts_with(['条', '章', '节', '款', '编']) || after.starts_with("部分");
         }
     }
@@ -177,9 +303,13 @@ pub fn starts_with_marker(s: &str) -> bool {
 
 /// A sign-off such as `——编者`: a dash followed by a short role.
 pub fn is_signoff(s: &str) -> bool {
-    let sq = squash(s);
-    sq.starts_with("——") && visible_len(&sq) <= 6
+    trim_start(s).starts_with('—')
+        && visible_at_most(s, MAX_SIGNOFF_CHARS)
+        && squashed(s).starts_with("——")
 }
+
+/// Longest sign-off (characters).
+pub const MAX_SIGNOFF_CHARS: usize = 6;
 
 /// Longest column tag in brackets at the end of a headline.
 const MAX_COLUMN_TAG_CHARS: usize = 14;
@@ -217,9 +347,14 @@ const SIDEBAR_TAGS: &[&str] = &["记者手记", "短评", "编后", "编后语",
 /// The headline of an in-article sidebar: it ends with a sidebar tag (`…（记者手记）`).
 pub fn has_sidebar_tag(s: &str) -> bool {
     let t = s.trim_end();
-    SIDEBAR_TAGS
-        .iter()
-        .any(|tag| t.ends_with(&format!("（{tag}）")) || t.ends_with(&format!("({tag})")))
+    let closed = |open: char, close: char| {
+        t.strip_suffix(close).is_some_and(|t| {
+            SIDEBAR_TAGS
+                .iter()
+                .any(|tag| t.strip_suffix(tag).is_some_and(|t| t.ends_with(open)))
+        })
+    };
+    closed('（', '）') || closed('(', ')')
 }
 
 /// A column label (`政务动态`, `反馈`): two to four CJK characters and nothing else.
@@ -239,10 +374,14 @@ pub fn is_name_shape(s: &str) -> bool {
         && (parts.len() == 1 || parts.iter().all(|p| p.chars().count() == 1))
 }
 
+/// Longest contact line (characters).
+pub const MAX_CONTACT_CHARS: usize = 60;
+
 /// A line that is page furniture or a credit rather than text: a contact address
 /// (`栏目投稿邮箱：…@…`).
 pub fn is_contact_line(s: &str) -> bool {
-    visible_len(s) <= 60 && (s.contains('@') || s.contains("http") || s.contains("www."))
+    visible_at_most(s, MAX_CONTACT_CHARS)
+        && (s.contains('@') || s.contains("http") || s.contains("www."))
 }
 
 #[cfg(test)]
@@ -274,6 +413,68 @@ mod tests {
         assert!(has_column_tag("“摆渡”村医(点赞新时代)"));
         assert!(!has_column_tag("（作者为本报记者）"));
         assert!(!has_column_tag("市场研究机构——"));
+    }
+
+    #[test]
+    fn quick_trims_trim_like_the_standard_library() {
+        for s in [
+            "",
+            " ",
+            "中文",
+            " 中文\u{3000}",
+            "\u{3000}a",
+            "a\u{a0}",
+            "。 x 。",
+        ] {
+            assert_eq!(trim(s), s.trim());
+            assert_eq!(trim_start(s), s.trim_start());
+            assert_eq!(trim_end(s), s.trim_end());
+        }
+    }
+
+    #[test]
+    fn box_labels_fit_the_length_checked_first() {
+        assert!(
+            BOX_LABELS
+                .iter()
+                .all(|l| visible_len(l) <= MAX_BOX_LABEL_CHARS)
+        );
+        assert!(is_box_label("核 心 阅 读"));
+        assert!(!is_box_label("核心阅读文章"));
+        assert!(has_sidebar_tag("老船长的记事本（记者手记）"));
+        assert!(has_sidebar_tag("一句话(编后语)"));
+        assert!(!has_sidebar_tag("记者手记）"));
+    }
+
+    #[test]
+    fn visible_lengths_count_like_the_standard_library_on_normalised_text() {
+        use crate::pipeline::normalize::normalize;
+        let slow = |s: &str| s.chars().filter(|c| !c.is_whitespace()).count();
+        let mut raw = String::new();
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            raw.clear();
+            raw.extend([c, '中', c, c, 'a', '，', ' ', c]);
+            for line in &normalize(&raw).lines {
+                assert_eq!(visible_len(&line.text), slow(&line.text), "{c:?}");
+            }
+        }
+        let long = "一二三 四五\t六".repeat(100);
+        assert_eq!(visible_len(&long), slow(&long));
+        for max in [0, 1, 5, 50, 599, 600, 700] {
+            assert_eq!(visible_at_most(&long, max), slow(&long) <= max, "{max}");
+        }
+    }
+
+    #[test]
+    fn visible_lengths_skip_ascii_whitespace() {
+        let s = "a b\t中 文\n。 x";
+        assert_eq!(visible_len(s), 6);
+        assert!(visible_at_most(s, 6));
+        assert!(!visible_at_most(s, 5));
+        assert!(visible_at_most("", 0));
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            assert_eq!(is_space(c), c.is_whitespace(), "{c:?}");
+        }
     }
 
     #[test]

@@ -7,8 +7,9 @@
 
 use super::byline::{is_credit_line, is_photo_credit, split_photo_credit};
 use super::shape::{
-    ends_complete, ends_sentence, is_box_label, is_contact_line, is_heading_shape, is_signoff,
-    starts_as_continuation, starts_with_marker, visible_len,
+    MAX_BOX_LABEL_CHARS, MAX_CONTACT_CHARS, MAX_SIGNOFF_CHARS, ends_complete, ends_sentence,
+    is_box_label, is_contact_line, is_heading_shape, is_signoff, starts_as_continuation,
+    starts_with_marker, visible_at_most,
 };
 use crate::pipeline::normalize::Normalized;
 
@@ -65,12 +66,13 @@ enum Join {
     Any,
 }
 
+/// A classified line, borrowing its text from the normalised page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Line {
-    Heading(String),
+enum Line<'a> {
+    Heading(&'a str),
     Slot,
-    Body { text: String, joinable: Join },
-    Credit(String),
+    Body { text: &'a str, joinable: Join },
+    Credit(&'a str),
     Caption { text: String, credit: String },
 }
 
@@ -88,28 +90,27 @@ pub fn layout(text: &Normalized) -> Layout {
     }
 }
 
-fn classify_body(text: &str, joinable: Join) -> Line {
+/// Classifies a body line of `visible` non-whitespace characters. The length guards repeat
+/// the first test of the checks they stand before, from the count normalisation made.
+fn classify_body(text: &str, visible: usize, joinable: Join) -> Line<'_> {
     if is_credit_line(text)
-        || is_contact_line(text)
+        || (visible <= MAX_CONTACT_CHARS && is_contact_line(text))
         || is_photo_credit(text)
-        || is_signature(text)
-        || is_furniture(text)
+        || (visible <= MAX_SIGNATURE_CHARS && is_signature(text))
+        || (visible <= MAX_FURNITURE_CHARS && is_furniture(text))
     {
-        return Line::Credit(text.to_owned());
+        return Line::Credit(text);
     }
     if let Some((text, credit)) = split_photo_credit(text) {
         return Line::Caption { text, credit };
     }
-    Line::Body {
-        text: text.to_owned(),
-        joinable,
-    }
+    Line::Body { text, joinable }
 }
 
-fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
+fn classify<'a>(text: &'a Normalized<'_>, layout: Layout) -> Vec<Line<'a>> {
     let mut out = Vec::new();
     for line in &text.lines {
-        let t = line.text.as_str();
+        let t: &str = &line.text;
         match layout {
             Layout::Indented => {
                 if t.is_empty() {
@@ -117,11 +118,11 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                         out.push(Line::Slot);
                     }
                 } else if line.indented {
-                    out.push(classify_body(t, Join::No));
+                    out.push(classify_body(t, line.visible, Join::No));
                 } else if is_credit_line(t) || is_contact_line(t) || is_furniture(t) {
-                    out.push(Line::Credit(t.to_owned()));
+                    out.push(Line::Credit(t));
                 } else {
-                    out.push(Line::Heading(t.to_owned()));
+                    out.push(Line::Heading(t));
                 }
             }
             Layout::Blocks => {
@@ -131,8 +132,8 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                 let after_body = matches!(out.last(), Some(Line::Body { .. }));
                 // `——某某说` after a paragraph attributes a quote; a subtitle follows a headline.
                 let attribution = after_body && t.starts_with('—');
-                let fixed = is_signoff(t)
-                    || is_box_label(t)
+                let fixed = (line.visible <= MAX_SIGNOFF_CHARS && is_signoff(t))
+                    || (line.visible <= MAX_BOX_LABEL_CHARS && is_box_label(t))
                     || is_salutation(t)
                     || is_note(t)
                     || attribution;
@@ -141,12 +142,12 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                 // A dash subtitle under a headline may be longer than a headline line.
                 let dash_subtitle = t.starts_with('—')
                     && matches!(out.last(), Some(Line::Heading(_)))
-                    && visible_len(t) <= MAX_SUBTITLE_CHARS
+                    && visible_at_most(t, MAX_SUBTITLE_CHARS)
                     && !has_inner_sentence_end(t)
                     && !ends_sentence(t);
                 let heading = dash_subtitle || (!fixed && !marker && !lead && may_be_headline(t));
                 if heading {
-                    out.push(Line::Heading(t.to_owned()));
+                    out.push(Line::Heading(t));
                 } else {
                     let joinable = if fixed || ends_complete(t) {
                         Join::No
@@ -155,7 +156,7 @@ fn classify(text: &Normalized, layout: Layout) -> Vec<Line> {
                     } else {
                         Join::Any
                     };
-                    out.push(classify_body(t, joinable));
+                    out.push(classify_body(t, line.visible, joinable));
                 }
             }
         }
@@ -177,7 +178,7 @@ fn promote_exclamations(lines: &mut [Line]) {
         else {
             continue;
         };
-        let short_cry = visible_len(text) <= 16
+        let short_cry = visible_at_most(text, 16)
             && text.trim_end().ends_with(['！', '？', '!', '?'])
             && !text.starts_with(['“', '"', '「'])
             && !text.contains('。');
@@ -191,7 +192,7 @@ fn promote_exclamations(lines: &mut [Line]) {
             Some(Line::Body { .. } | Line::Caption { .. })
         );
         if short_cry && after_head && before_body {
-            lines[i] = Line::Heading(text.clone());
+            lines[i] = Line::Heading(text);
         }
     }
 }
@@ -206,7 +207,7 @@ fn may_be_headline(t: &str) -> bool {
     {
         return false;
     }
-    if t.ends_with(['：', ':']) && visible_len(t) > 12 {
+    if t.ends_with(['：', ':']) && !visible_at_most(t, 12) {
         return false;
     }
     // A news sentence opens with a date and a comma (`2月18日，…`); a headline does not.
@@ -255,7 +256,15 @@ fn has_inner_sentence_end(s: &str) -> bool {
 /// Page furniture printed inside an item: graphics credits (`本版制图：…`, `制图：…`) and
 /// advertisement marks (`·广告·`).
 fn is_furniture(s: &str) -> bool {
-    let t = super::shape::squash(s);
+    // Every kind below is short and has a colon or names an advertisement (`广告`): most
+    // lines are settled without looking further.
+    if !visible_at_most(s, MAX_FURNITURE_CHARS)
+        || !(s.contains('：') || s.contains(':') || s.contains('广'))
+    {
+        return false;
+    }
+    let t = super::shape::squashed(s);
+    let unprefixed = t.strip_prefix("本版");
     let credit = [
         "制图：",
         "制图:",
@@ -267,21 +276,35 @@ fn is_furniture(s: &str) -> bool {
         "剧照摄影：",
     ]
     .iter()
-    .any(|p| t.starts_with(p) || t.starts_with(&format!("本版{p}")));
+    .any(|p| t.starts_with(p) || unprefixed.is_some_and(|u| u.starts_with(p)));
+    let colon = split_at_colon(&t);
     // A joint credit (`版式、制图：…`): the roles listed before the colon.
-    let joint = t.split_once(['：', ':']).is_some_and(|(roles, _)| {
+    let joint = colon.is_some_and(|(roles, _)| {
         roles.contains('、')
             && ["制图", "版式", "设计", "编辑"]
                 .iter()
                 .any(|r| roles.contains(r))
     });
     // A telephone line (`咨询电话：028—…`).
-    let phone = t.split_once(['：', ':']).is_some_and(|(label, number)| {
+    let phone = colon.is_some_and(|(label, number)| {
         label.ends_with("电话") && number.starts_with(|c: char| c.is_ascii_digit())
     });
-    ((credit || joint || phone) && visible_len(&t) <= 24)
-        || matches!(t.as_str(), "·广告·" | "广告" | "（广告）")
+    credit || joint || phone || matches!(&*t, "·广告·" | "广告" | "（广告）")
 }
+
+/// `t.split_once(['：', ':'])`, each colon found with `memchr`.
+fn split_at_colon(t: &str) -> Option<(&str, &str)> {
+    let at = match (t.find('：'), t.find(':')) {
+        (Some(full), Some(half)) if half < full => (half, ':'.len_utf8()),
+        (Some(full), _) => (full, '：'.len_utf8()),
+        (None, Some(half)) => (half, ':'.len_utf8()),
+        (None, None) => return None,
+    };
+    Some((t.get(..at.0)?, t.get(at.0 + at.1..)?))
+}
+
+/// Longest furniture line (non-whitespace characters).
+const MAX_FURNITURE_CHARS: usize = 24;
 
 /// A line ending with a full date (`2019年10月15日`): the date of a letter, notice or speech,
 /// never a headline.
@@ -321,22 +344,28 @@ fn is_note(s: &str) -> bool {
 /// A letter's salutation (`编辑同志：`).
 fn is_salutation(s: &str) -> bool {
     let t = s.trim();
-    visible_len(t) <= 12
-        && t.ends_with(['：', ':'])
+    t.ends_with(['：', ':'])
+        && visible_at_most(t, 12)
         && (t.contains("同志")
             || t.starts_with("尊敬的")
             || t.starts_with("亲爱的")
             || t.contains("编辑"))
 }
 
+/// Longest signature: a place of at most 12 characters and a name of at most 4.
+const MAX_SIGNATURE_CHARS: usize = 16;
+
 /// A letter's signature: a place and a name (`山东济南市 马洪利`).
 pub fn is_signature(s: &str) -> bool {
-    let t = s.trim();
+    let t = super::shape::trim(s);
+    if !visible_at_most(t, MAX_SIGNATURE_CHARS) {
+        return false;
+    }
     let Some((place, name)) = t.rsplit_once(' ') else {
         return false;
     };
     let place = place.trim();
-    visible_len(place) <= 12
+    visible_at_most(place, 12)
         && place.ends_with(['省', '市', '县', '区', '州', '镇', '乡', '村', '旗', '盟'])
         && place.chars().all(|c| super::shape::is_cjk(c) || c == ' ')
         && super::shape::is_name_shape(name)
@@ -345,17 +374,23 @@ pub fn is_signature(s: &str) -> bool {
 /// Joins two halves of a paragraph cut by a column break: no space between CJK characters,
 /// one space between two ASCII words.
 pub fn join_break(a: &str, b: &str) -> String {
-    let a = a.trim_end();
-    let b = b.trim_start();
-    let ascii_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    if ascii_word(a.chars().next_back()) && ascii_word(b.chars().next()) {
-        format!("{a} {b}")
-    } else {
-        format!("{a}{b}")
-    }
+    let mut out = a.to_owned();
+    join_onto(&mut out, b);
+    out
 }
 
-fn join_of(line: &Line, text: &str) -> Join {
+/// [`join_break`] in place: appends `b` to `a`.
+fn join_onto(a: &mut String, b: &str) {
+    a.truncate(super::shape::trim_end(a).len());
+    let b = super::shape::trim_start(b);
+    let ascii_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if ascii_word(a.chars().next_back()) && ascii_word(b.chars().next()) {
+        a.push(' ');
+    }
+    a.push_str(b);
+}
+
+fn join_of(line: &Line<'_>, text: &str) -> Join {
     match line {
         Line::Body { joinable, .. } => *joinable,
         _ if ends_complete(text) => Join::No,
@@ -363,8 +398,8 @@ fn join_of(line: &Line, text: &str) -> Join {
     }
 }
 
-fn body_text(line: &Line) -> Option<&str> {
-    match line {
+fn body_text<'a>(line: &Line<'a>) -> Option<&'a str> {
+    match *line {
         Line::Body { text, .. } => Some(text),
         Line::Heading(text) if starts_as_continuation(text) => Some(text),
         _ => None,
@@ -387,7 +422,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                         if !run.is_empty() && starts_as_continuation(t) {
                             break;
                         }
-                        run.push(t.clone());
+                        run.push((*t).to_owned());
                     } else {
                         run.push(String::new());
                     }
@@ -397,7 +432,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                     // A continuation line with no paragraph before it: keep it as body.
                     if let Some(Line::Heading(t)) = lines.get(i) {
                         out.push(Unit::Para(Para {
-                            text: t.clone(),
+                            text: (*t).to_owned(),
                             displaced: Vec::new(),
                         }));
                         i += 1;
@@ -409,7 +444,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                 }
             }
             Line::Credit(t) => {
-                out.push(Unit::Credit(t.clone()));
+                out.push(Unit::Credit((*t).to_owned()));
                 i += 1;
             }
             Line::Caption { text, credit } => {
@@ -421,7 +456,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
             }
             Line::Body { text, joinable } => {
                 let mut para = Para {
-                    text: text.clone(),
+                    text: (*text).to_owned(),
                     displaced: Vec::new(),
                 };
                 let mut joinable = *joinable;
@@ -431,7 +466,7 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                     if let Some(next) = lines.get(i).and_then(body_text)
                         && (joinable == Join::Any || starts_as_continuation(next))
                     {
-                        para.text = join_break(&para.text, next);
+                        join_onto(&mut para.text, next);
                         joinable = join_of(&lines[i], next);
                         i += 1;
                         continue;
@@ -452,10 +487,10 @@ pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
                     {
                         for l in &lines[i..j] {
                             if let Line::Heading(t) = l {
-                                para.displaced.push(t.clone());
+                                para.displaced.push((*t).to_owned());
                             }
                         }
-                        para.text = join_break(&para.text, next);
+                        join_onto(&mut para.text, next);
                         joinable = join_of(&lines[j], next);
                         i = j + 1;
                         continue;
@@ -495,6 +530,9 @@ mod tests {
         assert!(is_furniture("版式、制图：某某"));
         assert!(is_furniture("咨询电话：010—12345678"));
         assert!(!is_furniture("电话里的乡愁"));
+        for t in ["a：b:c", "a:b：c", "ab", "：", "x:"] {
+            assert_eq!(split_at_colon(t), t.split_once(['：', ':']), "{t}");
+        }
     }
 
     #[test]
