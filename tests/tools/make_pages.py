@@ -188,6 +188,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--corpus", default="/work/shared/corpus")
     ap.add_argument("--no-damage", action="store_true")
+    ap.add_argument("--layout", choices=["mixed", "blocks", "raw"], default="mixed",
+                    help="layout of every page (default: every fourth page raw, the rest blocks)")
     ap.add_argument("--keep-roundups", action="store_true",
                     help="keep round-up items (their crawler truth is one item for several pieces)")
     args = ap.parse_args()
@@ -208,7 +210,7 @@ def main():
         if made >= args.pages:
             break
         items = sorted(by_page[key], key=lambda d: d["item"])
-        layout = "raw" if made % 4 == 3 else "blocks"
+        layout = args.layout if args.layout != "mixed" else ("raw" if made % 4 == 3 else "blocks")
         skipped = []
         text, truth, artefacts = build_page(items, layout, rng, not args.no_damage,
                                             args.keep_roundups, skipped)

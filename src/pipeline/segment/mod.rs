@@ -29,6 +29,7 @@
 
 pub mod byline;
 pub mod cohesion;
+pub mod heads;
 pub mod shape;
 pub mod units;
 
@@ -391,25 +392,37 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// Assigns kicker, title and subtitle to one to three headline lines.
-fn assign_kts(head: &mut Head, mut lines: Vec<String>) {
+/// Assigns kicker, title and subtitle to one to three headline lines; `lead_first`: the text
+/// opens with an inline lead.
+fn assign_kts(head: &mut Head, mut lines: Vec<String>, lead_first: bool) {
     match lines.len() {
         0 => {}
         1 => head.title = lines.pop(),
         2 => {
             let b = lines.pop().unwrap_or_default();
             let a = lines.pop().unwrap_or_default();
-            let (la, lb) = (visible_len(&a), visible_len(&b));
-            let title_subtitle = b.starts_with('—')
-                || (!a.ends_with(['—', '：', ':'])
-                    && !has_column_tag(&b)
-                    && (has_column_tag(&a) || (la >= 12 && lb >= la + 3)));
-            if title_subtitle {
-                head.title = Some(a);
-                head.subtitle = Some(b);
+            // Marks decide first: a dash subtitle, a kicker ending in a dash or colon, a
+            // column tag on the second line (it closes the title); the shape model after.
+            let pair = if b.starts_with('—') {
+                heads::Pair::TitleSubtitle
+            } else if a.ends_with(['—', '：', ':']) || has_column_tag(&b) {
+                heads::Pair::KickerTitle
             } else {
-                head.kicker = Some(a);
-                head.title = Some(b);
+                heads::classify(&a, &b, lead_first)
+            };
+            match pair {
+                heads::Pair::KickerTitle => {
+                    head.kicker = Some(a);
+                    head.title = Some(b);
+                }
+                heads::Pair::TitleSubtitle => {
+                    head.title = Some(a);
+                    head.subtitle = Some(b);
+                }
+                heads::Pair::TitleBody => {
+                    head.title = Some(a);
+                    head.body.insert(0, b);
+                }
             }
         }
         _ => {
@@ -477,8 +490,9 @@ fn parse_head(
     {
         head.body.insert(0, lines.pop().unwrap_or_default());
     }
-    // A deck after a headline with a column tag is a pull quote from the text: body.
-    if lines.len() >= 2
+    // A deck after a kicker and a headline with a column tag is a pull quote from the text:
+    // body (two-line blocks are left to the shape model).
+    if lines.len() >= 3
         && !lead_first
         && let Some(t) = lines.iter().position(|l| has_column_tag(l))
         && t + 2 == lines.len()
@@ -496,7 +510,7 @@ fn parse_head(
     if lines.len() >= 2 && is_label_shape(&lines[0]) && active != Some(lines[0].as_str()) {
         head.section = Some(lines.remove(0));
     }
-    assign_kts(&mut head, lines);
+    assign_kts(&mut head, lines, lead_first);
     head
 }
 
