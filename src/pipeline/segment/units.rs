@@ -390,8 +390,8 @@ fn body_text<'a>(line: &Line<'a>) -> Option<&'a str> {
 /// headline line.
 const MIN_FRAGMENT_CHARS: usize = 12;
 
-/// Whether a dictionary word runs across the end of `a` and the start of `b` (`…柬埔寨王` /
-/// `家舞团…`): the two are one text cut mid-word. `words` answers whether a string is a word.
+/// Whether a dictionary word runs across the end of `a` and the start of `b` (`…开展安全生` /
+/// `产大检查…`): the two are one text cut mid-word. `words` answers whether a string is a word.
 fn word_across(a: &str, b: &str, words: &dyn Fn(&str) -> bool) -> bool {
     let tail: Vec<char> = a.trim_end().chars().rev().take(3).collect();
     let head: Vec<char> = b.trim_start().chars().take(3).collect();
