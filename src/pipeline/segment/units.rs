@@ -606,6 +606,26 @@ mod tests {
     }
 
     #[test]
+    fn a_short_fragment_cut_mid_word_before_a_displaced_headline_is_body() {
+        let long = "在几处积水较深的路段，养护人员分组开展排水清淤作业。".repeat(3);
+        let page = format!(
+            "{long}\n\n各镇街在全市范围内，组织开展安全生\n\n排水保通行\n\n产大检查，消除隐患。\n"
+        );
+        let words = |w: &str| w == "生产";
+        let (_, with) = units(&normalize(&page), &words);
+        let ps = paras(&with);
+        assert_eq!(ps.len(), 2, "{with:#?}");
+        assert!(ps[1].text.ends_with("组织开展安全生产大检查，消除隐患。"));
+        assert_eq!(ps[1].displaced, vec!["排水保通行"]);
+        // Without a word across the cut, the fragment stays a headline line.
+        let (_, without) = units(&normalize(&page), &|_| false);
+        assert!(
+            matches!(&without[1], Unit::Run(r) if r.len() == 2),
+            "{without:#?}"
+        );
+    }
+
+    #[test]
     fn indented_pages_take_unindented_lines_as_headlines() {
         let page = "\n欧洲电动汽车销量增长\n\n\u{3000}\u{3000}第一段。\n\u{3000}\u{3000}小标题\n\u{3000}\u{3000}第二段。\n";
         let (layout, units) = units(&normalize(page), &|_| false);
