@@ -145,7 +145,8 @@ impl Pipeline {
     pub fn segment(&self, text: &str) -> Result<Vec<Article>, InputError> {
         input::check_text(text, &self.limits)?;
         let normalized = normalize::normalize(text);
-        let articles = segment::segment(&normalized);
+        let jieba = &self.jieba;
+        let articles = segment::segment_with_words(&normalized, &|w| jieba.has_word(w));
         if articles.len() > self.limits.max_articles {
             return Err(InputError::TooManyArticles {
                 articles: articles.len(),

@@ -602,7 +602,14 @@ fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> A
 
 /// Splits a normalised page into its items, in page order.
 pub fn segment(text: &Normalized) -> Vec<Article> {
-    let (layout, units) = units::units(text);
+    segment_with_words(text, &|_| false)
+}
+
+/// [`segment`] with a dictionary: `words` tells whether a string is a word, which confirms a
+/// column break inside a short, headline-shaped fragment of a paragraph (the pipeline passes
+/// jieba's dictionary).
+pub fn segment_with_words(text: &Normalized, words: &dyn Fn(&str) -> bool) -> Vec<Article> {
+    let (layout, units) = units::units(text, words);
     let drafts = place_displaced(group(units, layout));
     let mut out: Vec<Article> = Vec::with_capacity(drafts.len());
     for d in drafts {

@@ -8,8 +8,8 @@
 use super::byline::{is_credit_line, is_photo_credit, split_photo_credit};
 use super::shape::{
     MAX_BOX_LABEL_CHARS, MAX_CONTACT_CHARS, MAX_SIGNOFF_CHARS, ends_complete, ends_sentence,
-    is_box_label, is_contact_line, is_heading_shape, is_signoff, starts_as_continuation,
-    starts_with_marker, visible_at_most,
+    is_box_label, is_cjk, is_contact_line, is_heading_shape, is_signoff, starts_as_continuation,
+    starts_with_marker, visible_at_most, visible_len,
 };
 use crate::pipeline::normalize::Normalized;
 
@@ -406,11 +406,83 @@ fn body_text<'a>(line: &Line<'a>) -> Option<&'a str> {
     }
 }
 
+/// Shortest fragment (visible characters) checked for a column break that made it look like a
+/// headline line.
+const MIN_FRAGMENT_CHARS: usize = 12;
+
+/// Whether a dictionary word runs across the end of `a` and the start of `b` (`…开展安全生` /
+/// `产大检查…`): the two are one text cut mid-word. `words` answers whether a string is a word.
+fn word_across(a: &str, b: &str, words: &dyn Fn(&str) -> bool) -> bool {
+    let tail: Vec<char> = a.trim_end().chars().rev().take(3).collect();
+    let head: Vec<char> = b.trim_start().chars().take(3).collect();
+    let (Some(&last), Some(&first)) = (tail.first(), head.first()) else {
+        return false;
+    };
+    if !is_cjk(last) || !is_cjk(first) {
+        return false;
+    }
+    let mut s = String::with_capacity(16);
+    for k in 1..=tail.len() {
+        for m in 1..=head.len() {
+            if k + m > 4 {
+                break;
+            }
+            s.clear();
+            s.extend(tail[..k].iter().rev());
+            s.extend(&head[..m]);
+            if s.chars().all(is_cjk) && words(&s) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// A paragraph cut by a column break early enough that its first part is short enough to pass
+/// for a headline line: a clause (a comma inside, no end) directly before body text — or
+/// before a displaced headline block and then body text — that continues it mid-word. Such a
+/// line goes back to the body, so the break is repaired and the headline lifted out.
+fn reclaim_fragments(lines: &mut [Line<'_>], words: &dyn Fn(&str) -> bool) {
+    for i in 0..lines.len() {
+        let Line::Heading(x) = lines[i] else {
+            continue;
+        };
+        let after_heading = i > 0 && matches!(lines[i - 1], Line::Heading(_) | Line::Slot);
+        if after_heading
+            || !x.contains(['，', '、', ','])
+            || ends_complete(x)
+            || visible_len(x) < MIN_FRAGMENT_CHARS
+        {
+            continue;
+        }
+        let mut j = i + 1;
+        while matches!(lines.get(j), Some(Line::Heading(t)) if !starts_as_continuation(t)) {
+            j += 1;
+        }
+        if j - i - 1 > MAX_DISPLACED_LINES {
+            continue;
+        }
+        if let Some(y) = lines.get(j).and_then(body_text)
+            && super::byline::split_lead(y).is_none()
+            && word_across(x, y, words)
+        {
+            lines[i] = Line::Body {
+                text: x,
+                joinable: Join::Any,
+            };
+        }
+    }
+}
+
 /// Turns a normalised page into layout units, repairing column breaks and lifting displaced
-/// headline blocks out of the paragraphs they landed in.
-pub fn units(text: &Normalized) -> (Layout, Vec<Unit>) {
+/// headline blocks out of the paragraphs they landed in. `words` tells whether a string is a
+/// dictionary word (it confirms column breaks inside short fragments; `|_| false` skips that).
+pub fn units(text: &Normalized, words: &dyn Fn(&str) -> bool) -> (Layout, Vec<Unit>) {
     let layout = layout(text);
-    let lines = classify(text, layout);
+    let mut lines = classify(text, layout);
+    if layout == Layout::Blocks {
+        reclaim_fragments(&mut lines, words);
+    }
     let mut out: Vec<Unit> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -539,7 +611,7 @@ mod tests {
     fn a_paragraph_cut_mid_word_is_joined_without_a_space() {
         let long = "又通过落实一批“人防、技防、工程防、管理防”措施，".repeat(3);
         let page = format!("标题\n\n{long}治本之\n\n策，从根本上补齐短板弱项。\n");
-        let (_, units) = units(&normalize(&page));
+        let (_, units) = units(&normalize(&page), &|_| false);
         let ps = paras(&units);
         assert_eq!(ps.len(), 1);
         assert!(ps[0].text.ends_with("治本之策，从根本上补齐短板弱项。"));
@@ -549,7 +621,7 @@ mod tests {
     fn a_headline_inside_a_paragraph_is_lifted_out() {
         let long = "在几处积水较深的路段，养护人员分组开展排水清淤作业，".repeat(2);
         let page = format!("{long}在最\n\n排水保通行\n\n李青山\n\n短时间内恢复道路通行。\n");
-        let (_, units) = units(&normalize(&page));
+        let (_, units) = units(&normalize(&page), &|_| false);
         let ps = paras(&units);
         assert_eq!(ps.len(), 1);
         assert!(ps[0].text.ends_with("在最短时间内恢复道路通行。"));
@@ -557,9 +629,29 @@ mod tests {
     }
 
     #[test]
+    fn a_short_fragment_cut_mid_word_before_a_displaced_headline_is_body() {
+        let long = "在几处积水较深的路段，养护人员分组开展排水清淤作业。".repeat(3);
+        let page = format!(
+            "{long}\n\n各镇街在全市范围内，组织开展安全生\n\n排水保通行\n\n产大检查，消除隐患。\n"
+        );
+        let words = |w: &str| w == "生产";
+        let (_, with) = units(&normalize(&page), &words);
+        let ps = paras(&with);
+        assert_eq!(ps.len(), 2, "{with:#?}");
+        assert!(ps[1].text.ends_with("组织开展安全生产大检查，消除隐患。"));
+        assert_eq!(ps[1].displaced, vec!["排水保通行"]);
+        // Without a word across the cut, the fragment stays a headline line.
+        let (_, without) = units(&normalize(&page), &|_| false);
+        assert!(
+            matches!(&without[1], Unit::Run(r) if r.len() == 2),
+            "{without:#?}"
+        );
+    }
+
+    #[test]
     fn indented_pages_take_unindented_lines_as_headlines() {
         let page = "\n欧洲电动汽车销量增长\n\n\u{3000}\u{3000}第一段。\n\u{3000}\u{3000}小标题\n\u{3000}\u{3000}第二段。\n";
-        let (layout, units) = units(&normalize(page));
+        let (layout, units) = units(&normalize(page), &|_| false);
         assert_eq!(layout, Layout::Indented);
         assert!(matches!(&units[0], Unit::Run(r) if r.len() == 3));
         assert_eq!(paras(&units).len(), 3);
