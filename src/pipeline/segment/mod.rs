@@ -246,7 +246,7 @@ fn group(units: Vec<Unit>, layout: Layout) -> Vec<Draft> {
                     cur.paras
                         .extend(lines.iter().filter(|l| !l.is_empty()).map(|l| Para {
                             text: l.clone(),
-                            displaced: Vec::new(),
+                            ..Para::default()
                         }));
                 }
             }
@@ -300,7 +300,7 @@ fn group(units: Vec<Unit>, layout: Layout) -> Vec<Draft> {
                     } else {
                         cur.paras.push(Para {
                             text: text.clone(),
-                            displaced: Vec::new(),
+                            ..Para::default()
                         });
                         cur.photo_credit = Some(credit.clone());
                         cur.ended = true;
@@ -346,15 +346,33 @@ fn place_displaced(drafts: Vec<Draft>) -> Vec<Draft> {
             continue;
         }
         if start == 0 {
-            // The headline was displaced into the first paragraph of a titled item: the
-            // displaced lines open the body.
-            let mut paras: Vec<Para> = displaced
-                .into_iter()
-                .map(|t| Para {
-                    text: t,
-                    displaced: Vec::new(),
-                })
-                .collect();
+            // Headline-shaped lines inside the first paragraph of a titled item are not its
+            // displaced headline (that would leave the item with no text of its own): they are
+            // decks or pull quotes printed over the text. Put the paragraph back as it was
+            // printed: its first part, the lines, the rest.
+            let first = d.paras.remove(0);
+            let at = first.displaced_at;
+            let parts = [first.text.get(..at), first.text.get(at..)];
+            let mut paras: Vec<Para> = Vec::with_capacity(displaced.len() + 2);
+            let mut push = |text: &str| {
+                if !text.trim().is_empty() {
+                    paras.push(Para {
+                        text: text.trim().to_owned(),
+                        ..Para::default()
+                    });
+                }
+            };
+            match parts {
+                [Some(head), Some(tail)] => {
+                    push(head);
+                    displaced.iter().for_each(|t| push(t));
+                    push(tail);
+                }
+                _ => {
+                    displaced.iter().for_each(|t| push(t));
+                    push(&first.text);
+                }
+            }
             paras.append(&mut d.paras);
             d.paras = paras;
             queue.push_front(d);
@@ -771,6 +789,19 @@ mod tests {
             Some("王小明")
         );
         assert_eq!(items[1].title.as_deref(), Some("另一篇文章"));
+    }
+
+    #[test]
+    fn decks_over_the_text_keep_their_printed_order() {
+        let page = format!(
+            "安全是最大的民生（评论员观察）\n\n隐患不除，安全难保。守牢底线才能让群众安心\n\n把每一处风险点都当成责任田\n\n{}\n",
+            para("各地开展安全隐患排查整治，企业落实主体责任", 3)
+        );
+        let items = run(&page);
+        assert_eq!(items.len(), 1, "{items:#?}");
+        assert!(items[0].paragraphs[0].starts_with("隐患不除"), "{items:#?}");
+        assert_eq!(items[0].paragraphs[1], "把每一处风险点都当成责任田");
+        assert!(items[0].paragraphs[2].starts_with("各地开展"));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Para {
     pub text: String,
     /// Headline lines that were lifted out of the middle of this paragraph.
     pub displaced: Vec<String>,
+    /// Byte offset in `text` where the (first) lifted headline block stood.
+    pub displaced_at: usize,
 }
 
 /// Which layout a page uses.
@@ -506,6 +508,7 @@ pub fn units(text: &Normalized, words: &dyn Fn(&str) -> bool) -> (Layout, Vec<Un
                         out.push(Unit::Para(Para {
                             text: (*t).to_owned(),
                             displaced: Vec::new(),
+                            displaced_at: 0,
                         }));
                         i += 1;
                     }
@@ -530,6 +533,7 @@ pub fn units(text: &Normalized, words: &dyn Fn(&str) -> bool) -> (Layout, Vec<Un
                 let mut para = Para {
                     text: (*text).to_owned(),
                     displaced: Vec::new(),
+                    displaced_at: 0,
                 };
                 let mut joinable = *joinable;
                 i += 1;
@@ -557,6 +561,9 @@ pub fn units(text: &Normalized, words: &dyn Fn(&str) -> bool) -> (Layout, Vec<Un
                         && let Some(next) = lines.get(j).and_then(body_text)
                         && super::byline::split_lead(next).is_none()
                     {
+                        if para.displaced.is_empty() {
+                            para.displaced_at = para.text.len();
+                        }
                         for l in &lines[i..j] {
                             if let Line::Heading(t) = l {
                                 para.displaced.push((*t).to_owned());
