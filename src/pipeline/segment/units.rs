@@ -138,6 +138,7 @@ fn classify<'a>(text: &'a Normalized<'_>, layout: Layout) -> Vec<Line<'a>> {
                     || (line.visible <= MAX_BOX_LABEL_CHARS && is_box_label(t))
                     || is_salutation(t)
                     || is_note(t)
+                    || is_bracket_label(t)
                     || attribution;
                 let lead = super::byline::split_lead(t).is_some();
                 let marker = starts_with_marker(t);
@@ -325,6 +326,14 @@ fn ends_with_full_date(s: &str) -> bool {
         return false;
     };
     (1..=2).contains(&d) && (1..=2).contains(&m) && digits(head) == 4
+}
+
+/// A run-in label in square brackets (`【点评】…`, `【人物】…`): an element of the article it
+/// stands in — headlines never open with one.
+fn is_bracket_label(s: &str) -> bool {
+    s.trim_start()
+        .strip_prefix('【')
+        .is_some_and(|rest| rest.contains('】'))
 }
 
 /// A source note or footnote (`数据来源：…`, `注：…`): body text, never a headline.
@@ -609,6 +618,15 @@ mod tests {
         assert!(is_furniture("版式、制图：某某"));
         assert!(is_furniture("咨询电话：010—12345678"));
         assert!(!is_furniture("电话里的乡愁"));
+        assert!(is_bracket_label("【点评】小事见担当"));
+        assert!(!is_bracket_label("小事见担当【点评】"));
+        let page = "标题\n\n第一段写完了。\n\n【点评】小事见担当\n\n第二段也写完了。\n";
+        let (_, units) = units(&normalize(page), &|_| false);
+        assert_eq!(
+            units.iter().filter(|u| matches!(u, Unit::Run(_))).count(),
+            1,
+            "{units:#?}"
+        );
         for t in ["a：b:c", "a:b：c", "ab", "：", "x:"] {
             assert_eq!(split_at_colon(t), t.split_once(['：', ':']), "{t}");
         }
