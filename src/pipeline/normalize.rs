@@ -172,7 +172,7 @@ fn special(b: &[u8]) -> Option<(Special, usize)> {
 
 /// Length of the UTF-8 sequence a lead byte starts.
 #[inline]
-fn utf8_len(lead: u8) -> usize {
+pub(crate) fn utf8_len(lead: u8) -> usize {
     match lead {
         0xf0..=0xff => 4,
         0xe0..=0xef => 3,

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
+use crate::pipeline::normalize::utf8_len;
 #[cfg(test)]
 use super::shape::is_cjk;
 
@@ -81,17 +82,6 @@ fn is_kept(c: u32) -> bool {
             .is_some_and(|w| w & (1 << (k % 64)) == 0)
     } else {
         (0x3400..=0x4dbf).contains(&c) || (0xf900..=0xfaff).contains(&c)
-    }
-}
-
-/// Length of the UTF-8 sequence a lead byte starts.
-#[inline]
-fn utf8_len(lead: u8) -> usize {
-    match lead {
-        0xf0..=0xff => 4,
-        0xe0..=0xef => 3,
-        0xc0..=0xdf => 2,
-        _ => 1,
     }
 }
 
