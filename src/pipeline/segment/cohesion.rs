@@ -13,9 +13,9 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use crate::pipeline::normalize::utf8_len;
 #[cfg(test)]
 use super::shape::is_cjk;
+use crate::pipeline::normalize::utf8_len;
 
 /// Characters so common in any Chinese text (particles, pronouns, prepositions, the most
 /// frequent verbs and numerals) that a pair holding one says little about the topic. All in
