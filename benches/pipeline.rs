@@ -53,7 +53,9 @@ fn bench_pages(c: &mut Criterion) {
         };
         // Inputs of the later stages, computed once outside the timed loops.
         let normalized = normalize::normalize(&text);
-        let articles = segment::segment(&normalized);
+        // The segmenter confirms column breaks with jieba's dictionary, as `Pipeline` does.
+        let words = |w: &str| jieba.has_word(w);
+        let articles = segment::segment_with_words(&normalized, &words);
         let events: Vec<ArticleEvent> = pipeline
             .process(&page, PROCESSED_AT)
             .expect("bench page is accepted")
@@ -66,7 +68,7 @@ fn bench_pages(c: &mut Criterion) {
             b.iter(|| normalize::normalize(black_box(&text)))
         });
         group.bench_function("segment", |b| {
-            b.iter(|| segment::segment(black_box(&normalized)))
+            b.iter(|| segment::segment_with_words(black_box(&normalized), &words))
         });
         group.bench_function("segment_total", |b| {
             b.iter(|| pipeline.segment(black_box(&text)))

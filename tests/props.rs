@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use pagesift::model::Article;
 use pagesift::pipeline::input::is_blank;
 use pagesift::pipeline::normalize::normalize;
-use pagesift::pipeline::segment::segment;
+use pagesift::pipeline::segment::{segment, segment_with_words};
 use proptest::prelude::*;
 
 fn counts<'a>(texts: impl IntoIterator<Item = &'a str>) -> HashMap<char, usize> {
@@ -48,8 +48,14 @@ fn output_fields(items: &[Article]) -> Vec<&str> {
     out
 }
 
+/// Checks the page without a dictionary and with one that takes every string for a word (so
+/// every headline-shaped fragment that could be a cut paragraph is put back into the body).
 fn assert_lossless(page: &str) {
-    let items = segment(&normalize(page));
+    assert_lossless_with(page, segment(&normalize(page)));
+    assert_lossless_with(page, segment_with_words(&normalize(page), &|_| true));
+}
+
+fn assert_lossless_with(page: &str, items: Vec<Article>) {
     let want = counts([page]);
     let got = counts(output_fields(&items));
     if want != got {
