@@ -1,48 +1,57 @@
 #!/usr/bin/env bash
-# Deploy checks for CI (.ci/run calls this):
-#   1. hadolint on deploy/Dockerfile, yamllint on deploy/**/*.yaml, shellcheck on the scripts;
+# Deploy checks for CI (.ci/run calls this; the image itself is built and run by
+# deploy/podman/*.sh):
+#   1. hadolint on deploy/Dockerfile and the stand-ins' Containerfiles, yamllint on
+#      deploy/**/*.yaml, shellcheck on the scripts;
 #   2. the Kubernetes manifests against the Kubernetes schemas (kubernetes-validate --strict,
-#      offline: the schemas ship in the package), the KEDA objects against
-#      deploy/k8s/schemas/keda.json, and the cross-checks of deploy/validate.py;
-#   3. cargo deny (licenses, bans, sources; advisories only when an advisory database is
-#      already on disk: it is fetched from GitHub, which this network does not reach);
-#   4. deploy/image-check.sh: the container recipe built and run without Docker.
-#   deploy/check.sh            # everything (needs a broker for step 4, as tests/run.sh does)
-#   deploy/check.sh --lint     # steps 1-2 only
-# Tools install on first use: the Python ones into a venv ($PAGESIFT_DEPLOY_TOOLS, default
-# ~/.cache/pagesift/deploy-tools) from deploy/requirements.txt, cargo-deny with cargo install.
+#      offline: the schemas ship in the package), the KEDA and ServiceMonitor objects against
+#      deploy/k8s/schemas/, and the cross-checks of deploy/validate.py (which also checks the
+#      Grafana dashboard's shape);
+#   3. promtool: the alert rules (check rules, and their unit tests alerts.test.yaml) and the
+#      PromQL of every dashboard query;
+#   4. cargo deny (licenses, bans, sources; advisories only when an advisory database is
+#      already on disk: it is fetched from GitHub, which this network does not reach).
+#   deploy/check.sh            # everything
+#   deploy/check.sh --lint     # steps 1-3 only
+# Tools install on first use: the Python ones into a venv (deploy/tools.sh), cargo-deny with
+# cargo install; promtool is Debian's prometheus package (deploy/podman/setup.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { echo "deploy/check.sh: $*" >&2; }
 
-tools=${PAGESIFT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pagesift/deploy-tools}
-if [ ! -x "$tools/bin/python" ] || ! cmp -s deploy/requirements.txt "$tools/requirements.txt"; then
-  say "installing linters into $tools"
-  python3 -m venv "$tools"
-  "$tools/bin/pip" install --quiet --disable-pip-version-check -r deploy/requirements.txt
-  cp deploy/requirements.txt "$tools/requirements.txt"
-fi
-bin=$tools/bin
+# shellcheck source=deploy/tools.sh
+. deploy/tools.sh
+bin=$(deploy_tools)
 
-say "hadolint deploy/Dockerfile"
-"$bin/hadolint" --failure-threshold warning deploy/Dockerfile
+say "hadolint deploy/Dockerfile deploy/podman/*.Containerfile"
+"$bin/hadolint" --failure-threshold warning deploy/Dockerfile deploy/podman/*.Containerfile
 say "yamllint deploy/"
 "$bin/yamllint" --strict -c deploy/yamllint.yaml deploy/
-say "shellcheck deploy/*.sh tests/run.sh .ci/run"
-"$bin/shellcheck" deploy/*.sh tests/run.sh .ci/run
+say "shellcheck deploy/*.sh deploy/podman/*.sh tests/run.sh .ci/run"
+"$bin/shellcheck" -x deploy/*.sh deploy/podman/*.sh tests/run.sh .ci/run
 
 say "kubernetes-validate --strict deploy/k8s (built-in kinds)"
 builtin=()
 for f in deploy/k8s/*.yaml; do
   case "$(basename "$f")" in
-    kustomization.yaml | keda.yaml) ;; # not built-in kinds: checked by validate.py
+    kustomization.yaml | keda.yaml | servicemonitor.yaml) ;; # not built-in kinds: validate.py
     *) builtin+=("$f") ;;
   esac
 done
 "$bin/kubernetes-validate" --strict --quiet "${builtin[@]}"
-say "KEDA schema and configuration cross-checks"
+say "KEDA and ServiceMonitor schemas, configuration cross-checks, dashboard"
 "$bin/python" deploy/validate.py
+
+command -v promtool >/dev/null || { say "promtool is missing (apt-get install prometheus)"; exit 1; }
+say "promtool check rules / test rules deploy/prometheus/alerts.yaml"
+promtool check rules deploy/prometheus/alerts.yaml
+promtool test rules deploy/prometheus/alerts.test.yaml
+say "promtool: the PromQL of every query of deploy/grafana/pagesift.json"
+queries=$(mktemp /tmp/pagesift-dashboard-rules.XXXXXX.yaml)
+trap 'rm -f "$queries"' EXIT
+"$bin/python" deploy/validate.py --dashboard-rules "$queries"
+promtool check rules "$queries"
 
 if [ "${1:-}" = "--lint" ]; then
   say "lint OK"
@@ -62,7 +71,4 @@ if compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-*/crates" >/
 else
   say "advisories NOT CHECKED: the RustSec database is fetched from GitHub, unreachable here"
 fi
-
-say "image check"
-deploy/image-check.sh
 say "OK"
