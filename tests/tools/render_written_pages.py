@@ -405,6 +405,7 @@ def render_page(name, meta, items):
         "page_no": meta.get("page_no"),
         "edition": meta.get("edition"),
         "style": meta.get("style"),
+        "about": meta.get("about"),
         "layout": layout_doc,
         "artefacts": artefacts,
         "articles": entries,
