@@ -195,7 +195,10 @@ fn parse(expr: &str) -> (Vec<Selector>, Vec<String>) {
         let next = chars.get(j).copied();
         if WORDS.contains(&word.as_str()) {
             if matches!(word.as_str(), "by" | "without") && next == Some('(') {
-                let end = chars[j..].iter().position(|&c| c == ')').map_or(chars.len(), |p| j + p);
+                let end = chars[j..]
+                    .iter()
+                    .position(|&c| c == ')')
+                    .map_or(chars.len(), |p| j + p);
                 let inner: String = chars[j + 1..end].iter().collect();
                 grouping.extend(inner.split(',').map(|l| l.trim().to_owned()));
                 i = end + 1;
@@ -207,7 +210,10 @@ fn parse(expr: &str) -> (Vec<Selector>, Vec<String>) {
         }
         let mut labels = Vec::new();
         if next == Some('{') {
-            let end = chars[j..].iter().position(|&c| c == '}').map_or(chars.len(), |p| j + p);
+            let end = chars[j..]
+                .iter()
+                .position(|&c| c == '}')
+                .map_or(chars.len(), |p| j + p);
             let inner: String = chars[j + 1..end].iter().collect();
             let mut rest = inner.as_str();
             while let Some(op) = rest.find(['=', '!']) {
@@ -228,7 +234,11 @@ fn parse(expr: &str) -> (Vec<Selector>, Vec<String>) {
 }
 
 /// Every problem of `exprs` against `exported` (empty = fine).
-fn check(source: &str, exprs: &[String], exported: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+fn check(
+    source: &str,
+    exprs: &[String],
+    exported: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for expr in exprs {
         let (selectors, grouping) = parse(expr);
@@ -242,7 +252,11 @@ fn check(source: &str, exprs: &[String], exported: &BTreeMap<String, BTreeSet<St
                     )),
                     Some(labels) => {
                         known_labels.extend(labels.iter().map(String::as_str));
-                        for l in s.labels.iter().filter(|l| !TARGET_LABELS.contains(&l.as_str())) {
+                        for l in s
+                            .labels
+                            .iter()
+                            .filter(|l| !TARGET_LABELS.contains(&l.as_str()))
+                        {
                             if !labels.contains(l) {
                                 problems.push(format!(
                                     "{source}: `{}` has no label `{l}` (it has {labels:?}; in `{expr}`)",
@@ -289,9 +303,20 @@ fn the_dashboard_and_the_alert_rules_name_only_exported_metrics_and_labels() {
     let dashboard = dashboard_exprs(&read("deploy/grafana/pagesift.json"));
     let rules_text = read("deploy/prometheus/alerts.yaml");
     let rules = rule_exprs(&rules_text);
-    let alerts = rules_text.lines().filter(|l| l.trim_start().starts_with("- alert:")).count();
-    assert!(dashboard.len() >= 10, "only {} dashboard queries found", dashboard.len());
-    assert_eq!(rules.len(), alerts, "every alert rule has one expr: {rules:#?}");
+    let alerts = rules_text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- alert:"))
+        .count();
+    assert!(
+        dashboard.len() >= 10,
+        "only {} dashboard queries found",
+        dashboard.len()
+    );
+    assert_eq!(
+        rules.len(),
+        alerts,
+        "every alert rule has one expr: {rules:#?}"
+    );
 
     let mut problems = check("deploy/grafana/pagesift.json", &dashboard, &exported);
     problems.extend(check("deploy/prometheus/alerts.yaml", &rules, &exported));
@@ -314,7 +339,10 @@ fn the_dashboard_and_the_alert_rules_name_only_exported_metrics_and_labels() {
         "pagesift_reconnects_total",
         "pagesift_reloads_total",
     ] {
-        assert!(named.contains(wanted), "neither file shows `{wanted}`: {named:?}");
+        assert!(
+            named.contains(wanted),
+            "neither file shows `{wanted}`: {named:?}"
+        );
     }
 }
 
@@ -343,5 +371,8 @@ fn the_checker_catches_unknown_metrics_and_labels() {
 #[test]
 fn rule_exprs_reads_inline_and_folded_expressions() {
     let text = "      - alert: A\n        expr: up == 0\n      - alert: B\n        expr: >-\n          sum(x)\n          > 1\n        for: 5m\n";
-    assert_eq!(rule_exprs(text), vec!["up == 0".to_owned(), "sum(x) > 1".to_owned()]);
+    assert_eq!(
+        rule_exprs(text),
+        vec!["up == 0".to_owned(), "sum(x) > 1".to_owned()]
+    );
 }

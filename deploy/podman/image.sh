@@ -52,3 +52,6 @@ mb=$(( (bytes + 500000) / 1000000 ))
 say "image $PAGESIFT_IMAGE: ${mb} MB (target <= ${target_mb} MB); binary $(podman run --rm --no-healthcheck "$PAGESIFT_IMAGE" --version)"
 [ "$mb" -le "$target_mb" ] || die "the image is ${mb} MB, over the ${target_mb} MB target"
 rm -f "$log"
+# Untagged images a day old (replaced builds, their build-stage layers, old stand-ins) go, as a
+# CI cache's eviction would; the last day's stay for layer-cache hits.
+podman image prune --force --filter until=24h >/dev/null || true
