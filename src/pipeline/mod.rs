@@ -2,7 +2,7 @@
 //! global state — the worker, the CLI, the benchmarks and the tests all call [`Pipeline`].
 //!
 //! ```text
-//! input::decode -> normalize -> segment -> nlp -> classify -> ArticleEvent
+//! input::decode -> normalize -> segment -> tokens (one jieba pass) -> nlp, classify -> ArticleEvent
 //! ```
 //!
 //! The expensive parts (the jieba dictionary, the IDF table, the classifier model) are built
@@ -14,6 +14,7 @@ pub mod input;
 pub mod nlp;
 pub mod normalize;
 pub mod segment;
+pub mod tokens;
 
 use jieba_rs::Jieba;
 use sha2::{Digest, Sha256};
@@ -159,8 +160,9 @@ impl Pipeline {
     /// The NLP and classification parts of the events of one page's items (in page order):
     /// what [`Pipeline::process`] adds to [`Pipeline::segment`]'s output.
     pub fn enrich(&self, articles: &[Article]) -> Vec<(Nlp, Safety)> {
+        let tokens = tokens::ArticleTokens::page(&self.jieba, articles);
         let safety = self.classifier.classify_page(articles);
-        let nlp = self.enricher.enrich_page(&self.jieba, articles);
+        let nlp = self.enricher.enrich_page(&self.jieba, articles, &tokens);
         nlp.into_iter().zip(safety).collect()
     }
 

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! each field of an article (kicker, headline, subtitle, body, captions)
-//!   -> jieba.tag(field, false): dictionary words with their dictionary POS tags, one pass
+//!   -> the article's one jieba.tag(field, false) pass, shared with the classifier
+//!      ([`super::tokens`]): dictionary words with their dictionary POS tags
 //!   -> words of two characters or more:
 //!        keywords: counted when content words (POS, stop words); TF-IDF at the end
 //!        places / organisations / people: POS ns / nt / nr*
@@ -26,6 +27,7 @@ use rustc_hash::FxHashMap;
 
 use jieba_rs::{Jieba, Tag};
 
+use super::tokens::ArticleTokens;
 use super::{ResourceError, Resources};
 use crate::model::{Article, Keyword, Nlp};
 
@@ -777,17 +779,6 @@ fn push_unique(list: &mut Vec<String>, name: &str) {
     }
 }
 
-/// The text fields of an article in reading order: kicker, headline, subtitle, body,
-/// captions.
-fn fields(article: &Article) -> impl Iterator<Item = &str> {
-    [&article.kicker, &article.title, &article.subtitle]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .chain(std::iter::once(article.text.as_str()))
-        .chain(article.captions.iter().map(|c| c.text.as_str()))
-}
-
 /// Keyword and entity extraction, built once.
 #[derive(Debug)]
 pub struct Enricher {
@@ -840,14 +831,26 @@ impl Enricher {
 
     /// Keywords and entities of one article: one `jieba.tag` pass (HMM off) over each field.
     pub fn enrich(&self, jieba: &Jieba, article: &Article) -> Nlp {
-        self.enrich_page(jieba, std::slice::from_ref(article))
-            .pop()
-            .unwrap_or_default()
+        let tokens = ArticleTokens::new(jieba, article);
+        self.enrich_page(
+            jieba,
+            std::slice::from_ref(article),
+            std::slice::from_ref(&tokens),
+        )
+        .pop()
+        .unwrap_or_default()
     }
 
-    /// [`Enricher::enrich`] for the items of one page, in order, reusing the counting
-    /// buffers from one item to the next.
-    pub fn enrich_page(&self, jieba: &Jieba, articles: &[Article]) -> Vec<Nlp> {
+    /// [`Enricher::enrich`] for the items of one page, in order, from their tokens (one
+    /// [`ArticleTokens`] per article, as [`ArticleTokens::page`] makes them), reusing the
+    /// counting buffers from one item to the next. `jieba` cuts the runs of characters the
+    /// dictionary left unjoined.
+    pub fn enrich_page<'a>(
+        &self,
+        jieba: &'a Jieba,
+        articles: &[Article],
+        tokens: &[ArticleTokens<'a>],
+    ) -> Vec<Nlp> {
         let mut collector = Collector {
             jieba,
             counts: Counts::default(),
@@ -856,7 +859,8 @@ impl Enricher {
         };
         articles
             .iter()
-            .map(|article| {
+            .zip(tokens)
+            .map(|(article, tokens)| {
                 collector.counts.clear();
                 if let Some(byline) = &article.byline {
                     for name in byline
@@ -871,9 +875,8 @@ impl Enricher {
                         }
                     }
                 }
-                for field in fields(article) {
-                    let tags = jieba.tag(field, false);
-                    collector.field(field, &tags);
+                for field in &tokens.fields {
+                    collector.field(field.text, &field.tokens);
                 }
                 let mut nlp = std::mem::take(&mut collector.nlp);
                 nlp.keywords = self.keywords(&collector.counts);
