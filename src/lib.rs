@@ -17,7 +17,7 @@
 //! - [`shutdown`]: SIGTERM/SIGINT handling.
 //! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoint.
 //! - [`page_file`]: page files as pages (hints, page id from the stem) and as page messages.
-//! - [`clock`]: wall-clock readings for the edges.
+//! - [`clock`]: the clock the edges hand in (the system's, or a fixed one in tests).
 //! - [`cli`]: the service's command line (`run`, `process`, `publish`, …) and its commands in
 //!   [`commands`].
 //! - [`dataset`], [`eval`], [`train`]: labelled data, scoring and model fitting for the
