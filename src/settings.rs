@@ -80,9 +80,9 @@ pub struct PipelineSettings {
     pub max_articles: usize,
     /// jieba user dictionary of domain terms (`word [freq] [tag]` per line).
     pub user_dict: PathBuf,
-    /// IDF table for TF-IDF keywords (`word idf` per line), built by `pagesift build-idf`.
+    /// IDF table for TF-IDF keywords (`word idf` per line), built by `pagesift-dev build-idf`.
     pub idf: PathBuf,
-    /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift train`.
+    /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift-dev train`.
     pub classifier: PathBuf,
     /// Number of keywords per article.
     pub keywords_top_k: usize,

@@ -330,7 +330,7 @@ fn build(
 ) -> Result<Built, InputError> {
     let started = Instant::now();
     let page = pipeline.decode(body, hints)?;
-    let now = crate::commands::now_rfc3339();
+    let now = crate::clock::now_rfc3339();
     let processed = pipeline.process(&page, &now)?;
     let safety_articles = processed.safety_count();
     let mut messages = Vec::with_capacity(processed.events.len() + 1);

@@ -12,8 +12,8 @@ use std::process::Command;
 use lapin::BasicProperties;
 use lapin::types::FieldTable;
 use pagesift::amqp::{header_str, header_text};
-use pagesift::commands::publish::{PageMessage, page_message, page_messages};
 use pagesift::model::ArticleEvent;
+use pagesift::page_file::{PageMessage, page_message, page_messages};
 use pagesift::worker::{ERROR_CLASS_HEADER, ERROR_REASON_HEADER, PageSummary};
 use support::*;
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use lapin::BasicProperties;
-use pagesift::commands::publish::page_message;
+use pagesift::page_file::page_message;
 use support::*;
 
 /// Sums the samples of `metric` whose label set contains every `labels` pair.
