@@ -1,5 +1,6 @@
-//! The command line: `pagesift <command>`. Each command lives in [`crate::commands`]; this
-//! module only parses arguments, loads settings, sets up logging and maps errors to exit codes.
+//! The service's command line: `pagesift <command>`. Each command lives in [`crate::commands`];
+//! this module only parses arguments, loads settings, sets up logging and maps errors to exit
+//! codes ([`exit_code`], which the development binary `pagesift-dev` shares).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,34 +33,27 @@ pub enum Command {
     Run(commands::run::Args),
     /// Publish page files to the input queue (with confirms), for demos, tests and load runs.
     Publish(commands::publish::Args),
-    /// Score segmentation (and classification) against ground truth.
-    Eval(commands::eval::Args),
     /// Validate the configuration and print it with secrets redacted (non-zero exit if invalid).
     CheckConfig(commands::check_config::Args),
     /// Inspect and replay the dead-letter queue.
     DeadLetters(commands::dead_letters::Args),
     /// Ask the local HTTP endpoint for /healthz or /readyz (exit 0 when it answers 200).
     Probe(commands::probe::Args),
-    /// Fit the classifier's weights from labelled articles and write the model file.
-    Train(commands::train::Args),
-    /// Classifier metrics (k-fold cross-validated by default) beside the naive baseline.
-    EvalClassifier(commands::eval_classifier::Args),
-    /// Build the keyword IDF table from a corpus.
-    BuildIdf(commands::build_idf::Args),
-    /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
-    BenchLoad(commands::bench_load::Args),
 }
 
 /// Runs the binary; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    exit_code("pagesift", run(Cli::parse()))
+}
+
+/// The exit code of a command's result: its own code, 0 when the error is a closed stdout pipe
+/// (`| head`), else 1 after printing the whole error chain as `BIN: error: cause: …`.
+pub fn exit_code(bin: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("pagesift: {err:#}");
+            eprintln!("{bin}: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -81,17 +75,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(&settings.log);
     match cli.command {
         Command::Process(args) => commands::process::run(&settings, args),
-        Command::Eval(args) => commands::eval::run(&settings, args),
         Command::Run(args) => commands::run::run(&settings, args),
         Command::Publish(args) => commands::publish::run(&settings, args),
         Command::CheckConfig(args) => commands::check_config::run(&settings, args),
         Command::DeadLetters(args) => commands::dead_letters::run(&settings, args),
         Command::Probe(args) => commands::probe::run(&settings, args),
-        Command::Train(args) => commands::train::run(&settings, args),
-        Command::EvalClassifier(args) => commands::eval_classifier::run(&settings, args),
-        Command::BuildIdf(args) => commands::build_idf::run(&settings, args),
-        Command::BenchLoad(args) => {
-            commands::bench_load::run(&settings, cli.config_dir.as_deref(), args)
-        }
     }
 }

@@ -16,18 +16,28 @@
 //! - [`metrics`]: every metric name and recording function.
 //! - [`shutdown`]: SIGTERM/SIGINT handling.
 //! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoint.
-//! - [`cli`]: the command line (`run`, `process`, `eval`, …) and its commands in [`commands`].
+//! - [`page_file`]: page files as pages (hints, page id from the stem) and as page messages.
+//! - [`clock`]: the clock the edges hand in (the system's, or a fixed one in tests).
+//! - [`cli`]: the service's command line (`run`, `process`, `publish`, …) and its commands in
+//!   [`commands`].
+//! - [`dataset`], [`eval`], [`train`]: labelled data, scoring and model fitting for the
+//!   development binary `pagesift-dev` (`src/bin/pagesift-dev/`) and the tests.
 
 pub mod amqp;
 pub mod cli;
+pub mod clock;
 pub mod commands;
+pub mod dataset;
+pub mod eval;
 pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod page_file;
 pub mod pipeline;
 pub mod resources;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod train;
 pub mod worker;

@@ -34,9 +34,11 @@ pub const INFO: &str = "pagesift_info";
 pub enum PageOutcome {
     /// Every event was confirmed and the page acked.
     Published,
-    /// The page was an input error: copied to the dead-letter exchange, confirmed, acked.
+    /// The page was copied to the dead-letter exchange by the worker (an input error, or a
+    /// classic-queue page out of attempts), the copy confirmed, the page acked.
     DeadLettered,
-    /// Publishing kept failing: the page was handed back to the broker (nack + requeue).
+    /// Publishing kept failing: the page was handed back to the broker (nack + requeue, or a
+    /// confirmed retry copy on a classic queue).
     Requeued,
     /// The channel went away before the page could be settled; the broker redelivers it.
     Abandoned,

@@ -6,7 +6,9 @@
 //! which carries the password) are [`SecretString`]s and only ever shown redacted.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -80,9 +82,9 @@ pub struct PipelineSettings {
     pub max_articles: usize,
     /// jieba user dictionary of domain terms (`word [freq] [tag]` per line).
     pub user_dict: PathBuf,
-    /// IDF table for TF-IDF keywords (`word idf` per line), built by `pagesift build-idf`.
+    /// IDF table for TF-IDF keywords (`word idf` per line), built by `pagesift-dev build-idf`.
     pub idf: PathBuf,
-    /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift train`.
+    /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift-dev train`.
     pub classifier: PathBuf,
     /// Number of keywords per article.
     pub keywords_top_k: usize,
@@ -101,7 +103,9 @@ pub struct AmqpSettings {
     pub input_queue: String,
     /// `quorum` (default) or `classic`.
     pub input_queue_type: QueueType,
-    /// Deliveries of one page before the broker dead-letters it (`x-delivery-limit`, quorum only).
+    /// Attempts at one page that keeps failing before it is dead-lettered: by the broker on a
+    /// quorum queue (`x-delivery-limit`), by the worker on a classic queue (class
+    /// `delivery_limit`, attempts counted in `x-pagesift-attempts`). Must be > 0.
     pub delivery_limit: u32,
     /// Topic exchange the article events are published to.
     pub output_exchange: String,
@@ -123,6 +127,32 @@ pub struct AmqpSettings {
     pub connect_timeout_seconds: u64,
     /// AMQP heartbeat in seconds (detects dead connections).
     pub heartbeat_seconds: u16,
+    /// First delay before reconnecting after a lost or failed broker session, in milliseconds
+    /// (exponential with jitter).
+    pub reconnect_initial_ms: u64,
+    /// Longest delay between reconnect attempts, in milliseconds.
+    pub reconnect_max_ms: u64,
+}
+
+impl AmqpSettings {
+    /// How long to wait for a publisher confirm.
+    pub fn publish_timeout(&self) -> Duration {
+        Duration::from_secs(self.publish_timeout_seconds)
+    }
+
+    /// How long to wait for the connection handshake.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_seconds)
+    }
+
+    /// Delays between reconnect attempts (unbounded in number).
+    pub fn reconnect_backoff(&self) -> Backoff {
+        Backoff {
+            initial: Duration::from_millis(self.reconnect_initial_ms),
+            max: Duration::from_millis(self.reconnect_max_ms),
+            attempts: None,
+        }
+    }
 }
 
 /// Input queue flavour.
@@ -151,12 +181,60 @@ pub struct WorkerSettings {
     pub publish_attempts: u32,
 }
 
+impl WorkerSettings {
+    /// Delays and attempts for retrying a page's publish after a transient failure.
+    pub fn publish_retry(&self) -> Backoff {
+        Backoff {
+            initial: Duration::from_millis(self.retry_initial_ms),
+            max: Duration::from_millis(self.retry_max_ms),
+            attempts: Some(self.publish_attempts),
+        }
+    }
+}
+
+/// Exponential backoff with jitter between `initial` and `max`: publish retries
+/// ([`WorkerSettings::publish_retry`]) and reconnects ([`AmqpSettings::reconnect_backoff`]).
+/// As a [`BackoffBuilder`] it yields the delays between attempts (`attempts - 1` of them, or
+/// without end when `attempts` is `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+    /// Total attempts, the first one included (`None` = unbounded).
+    pub attempts: Option<u32>,
+}
+
+impl BackoffBuilder for Backoff {
+    type Backoff = ExponentialBackoff;
+
+    fn build(self) -> ExponentialBackoff {
+        let builder = ExponentialBuilder::default()
+            .with_min_delay(self.initial)
+            .with_max_delay(self.max)
+            .with_jitter();
+        match self.attempts {
+            Some(n) => builder.with_max_times(n.saturating_sub(1) as usize),
+            None => builder.without_max_times(),
+        }
+        .build()
+    }
+}
+
 /// Graceful shutdown.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShutdownSettings {
     /// Seconds to finish in-flight pages after SIGTERM/SIGINT before exiting.
     pub grace_seconds: u64,
+}
+
+impl ShutdownSettings {
+    /// Time to finish in-flight pages after SIGTERM/SIGINT.
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace_seconds)
+    }
 }
 
 /// Health and metrics endpoint.
@@ -167,6 +245,12 @@ pub struct HttpSettings {
     pub enabled: bool,
     /// Address to listen on, e.g. `0.0.0.0:9090`.
     pub listen: String,
+}
+
+/// The number of cores this process may use (2 when the system cannot tell): the default
+/// concurrency and the size of the worker's CPU gate.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 fn serialize_redacted_url<S: Serializer>(url: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -299,10 +383,18 @@ impl Settings {
         if self.amqp.connect_timeout_seconds == 0 {
             return Err(invalid("amqp.connect_timeout_seconds", "must be > 0"));
         }
-        if self.amqp.input_queue_type == QueueType::Quorum && self.amqp.delivery_limit == 0 {
+        if self.amqp.delivery_limit == 0 {
             return Err(invalid(
                 "amqp.delivery_limit",
-                "must be > 0 for a quorum queue (poison pages would loop forever)",
+                "must be > 0 (a page that keeps failing would loop forever)",
+            ));
+        }
+        if self.amqp.reconnect_initial_ms == 0
+            || self.amqp.reconnect_initial_ms > self.amqp.reconnect_max_ms
+        {
+            return Err(invalid(
+                "amqp.reconnect_initial_ms",
+                "must be > 0 and <= amqp.reconnect_max_ms",
             ));
         }
         if self.worker.retry_initial_ms == 0
@@ -330,7 +422,7 @@ impl Settings {
         if self.worker.concurrency > 0 {
             self.worker.concurrency
         } else {
-            std::thread::available_parallelism().map_or(2, usize::from)
+            cores()
         }
     }
 
@@ -429,6 +521,70 @@ mod tests {
         )];
         let err = Settings::load_from(&config_dir(), None, vars).expect_err("bad number");
         assert!(err.to_string().contains("concurrency"), "{err}");
+    }
+
+    #[test]
+    fn settings_hand_out_durations_and_separate_backoffs() {
+        let vars = vec![
+            (
+                "PAGESIFT__AMQP__RECONNECT_INITIAL_MS".to_owned(),
+                "7".to_owned(),
+            ),
+            (
+                "PAGESIFT__AMQP__RECONNECT_MAX_MS".to_owned(),
+                "70".to_owned(),
+            ),
+        ];
+        let s = Settings::load_from(&config_dir(), None, vars).expect("config");
+        assert_eq!(s.amqp.publish_timeout(), Duration::from_secs(30));
+        assert_eq!(s.amqp.connect_timeout(), Duration::from_secs(10));
+        assert_eq!(s.shutdown.grace(), Duration::from_secs(25));
+        let reconnect = s.amqp.reconnect_backoff();
+        assert_eq!(
+            (reconnect.initial, reconnect.max, reconnect.attempts),
+            (Duration::from_millis(7), Duration::from_millis(70), None)
+        );
+        let publish = s.worker.publish_retry();
+        assert_eq!(
+            publish.initial,
+            Duration::from_millis(200),
+            "not the reconnect's"
+        );
+        assert_eq!(publish.attempts, Some(5));
+        assert!(
+            reconnect.build().take(100).count() == 100,
+            "reconnects never stop"
+        );
+    }
+
+    #[test]
+    fn a_backoff_yields_one_delay_fewer_than_its_attempts_within_its_bounds() {
+        let b = Backoff {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+            attempts: Some(3),
+        };
+        let delays: Vec<Duration> = b.build().collect();
+        assert_eq!(delays.len(), 2, "3 attempts = 2 retries");
+        assert!(
+            delays.iter().all(|d| *d <= Duration::from_millis(8)),
+            "{delays:?}"
+        );
+    }
+
+    #[test]
+    fn a_zero_delivery_limit_is_refused_for_every_queue_type() {
+        for queue_type in ["quorum", "classic"] {
+            let vars = vec![
+                ("PAGESIFT__AMQP__DELIVERY_LIMIT".to_owned(), "0".to_owned()),
+                (
+                    "PAGESIFT__AMQP__INPUT_QUEUE_TYPE".to_owned(),
+                    queue_type.to_owned(),
+                ),
+            ];
+            let err = Settings::load_from(&config_dir(), None, vars).expect_err("loops forever");
+            assert!(err.to_string().contains("amqp.delivery_limit"), "{err}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `pagesift bench-load` end to end against the real broker: both phases complete, the summary
+//! `pagesift-dev bench-load` end to end against the real broker: both phases complete, the summary
 //! reports every figure, and the randomly named queues are gone afterwards. Fails loudly when no
 //! broker answers (never skips).
 
@@ -13,11 +13,13 @@ use lapin::types::FieldTable;
 async fn bench_load_measures_relay_and_worker_and_cleans_up_its_queues() {
     let admin = support::connect().await;
     let logs = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_pagesift"))
+    let out = Command::new(env!("CARGO_BIN_EXE_pagesift-dev"))
         .current_dir(support::root())
         .env("PAGESIFT__AMQP__URL", support::amqp_url())
         .args(["bench-load", "--pages", "12", "--rounds", "1", "--log-dir"])
         .arg(logs.path())
+        .arg("--worker-bin")
+        .arg(env!("CARGO_BIN_EXE_pagesift"))
         .output()
         .expect("pagesift runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

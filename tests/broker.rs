@@ -12,9 +12,11 @@ use std::process::Command;
 use lapin::BasicProperties;
 use lapin::types::FieldTable;
 use pagesift::amqp::{header_str, header_text};
-use pagesift::commands::publish::{PageMessage, page_message, page_messages};
 use pagesift::model::ArticleEvent;
-use pagesift::worker::{ERROR_CLASS_HEADER, ERROR_REASON_HEADER, PageSummary};
+use pagesift::page_file::{PageMessage, page_message, page_messages};
+use pagesift::worker::{
+    ATTEMPTS_HEADER, DELIVERY_LIMIT_CLASS, ERROR_CLASS_HEADER, ERROR_REASON_HEADER, PageSummary,
+};
 use support::*;
 
 fn seed_message() -> PageMessage {
@@ -290,6 +292,50 @@ async fn an_unroutable_output_is_neither_acked_nor_lost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_keeps_failing_on_a_classic_queue_is_dead_lettered_by_the_worker() {
+    // A classic queue has no delivery limit: the worker counts the attempts itself.
+    let names = unbound_output("classic-limit")
+        .with("PAGESIFT__AMQP__INPUT_QUEUE_TYPE", "classic")
+        .with("PAGESIFT__AMQP__DELIVERY_LIMIT", "3")
+        .with("PAGESIFT__WORKER__PUBLISH_ATTEMPTS", "1");
+    let (conn, seed) = seed_in_queue(&names).await;
+    let mut worker = Worker::start(&names);
+    wait_for_ready(&conn, &names.dlq(), 1, &|| worker.log_text()).await;
+    worker.stop().await;
+    let dead = drain(&conn, &names.dlq()).await;
+    assert_eq!(dead.len(), 1, "one copy, not one per attempt");
+    assert_eq!(dead[0].body, seed.body, "the original page is kept");
+    let headers = dead[0].properties.headers().clone().unwrap_or_default();
+    assert_eq!(
+        header_text(&headers, ERROR_CLASS_HEADER).as_deref(),
+        Some(DELIVERY_LIMIT_CLASS)
+    );
+    let reason = header_text(&headers, ERROR_REASON_HEADER).unwrap_or_default();
+    assert!(
+        reason.contains("failed 3 times") && reason.contains("unroutable"),
+        "{reason}"
+    );
+    assert_eq!(
+        header_text(&headers, ATTEMPTS_HEADER).as_deref(),
+        Some("2"),
+        "two counted retry copies before the last attempt"
+    );
+    assert_eq!(
+        header_text(&headers, "page_id").as_deref(),
+        Some("seed"),
+        "the page's own headers are kept"
+    );
+    let log = worker.log_text();
+    assert_eq!(
+        log.matches("page settled").count(),
+        3,
+        "exactly delivery_limit attempts; log:\n{log}"
+    );
+    assert_eq!(ready_count(&conn, &names.input()).await, 0, "nothing loops");
+    names.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_stream_exits_zero_and_loses_no_page() {
     let names = Names::new("sigterm").with("PAGESIFT__AMQP__PAGE_SUMMARY", "false");
     let conn = connect().await;
@@ -406,8 +452,8 @@ async fn eventually(what: &str, cond: impl Fn() -> bool) {
 async fn the_worker_is_ready_only_while_consuming_and_rebuilds_after_a_consumer_cancel() {
     // A long first reconnect delay keeps the not-ready window wide enough to observe.
     let names = Names::new("ready")
-        .with("PAGESIFT__WORKER__RETRY_INITIAL_MS", "1500")
-        .with("PAGESIFT__WORKER__RETRY_MAX_MS", "3000");
+        .with("PAGESIFT__AMQP__RECONNECT_INITIAL_MS", "1500")
+        .with("PAGESIFT__AMQP__RECONNECT_MAX_MS", "3000");
     let settings = names.settings();
     let pipeline = pagesift::resources::build_pipeline(&settings.pipeline).expect("pipeline");
     let shared = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(pipeline));
@@ -416,9 +462,13 @@ async fn the_worker_is_ready_only_while_consuming_and_rebuilds_after_a_consumer_
     assert!(!readiness.is_ready(), "not ready before connecting");
     let task = {
         let (readiness, shutdown) = (readiness.clone(), shutdown.clone());
-        tokio::spawn(
-            async move { pagesift::worker::run(&settings, shared, readiness, shutdown).await },
-        )
+        tokio::spawn(pagesift::worker::run(pagesift::worker::Worker {
+            settings,
+            pipeline: shared,
+            readiness,
+            shutdown,
+            clock: std::sync::Arc::new(pagesift::clock::SystemClock),
+        }))
     };
     eventually("ready after connecting", || readiness.is_ready()).await;
     let reconnects = pagesift::metrics::snapshot().reconnects;

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use pagesift::commands::dataset::{self, Labelled};
-use pagesift::commands::eval_classifier::{Metrics, baseline, cross_validate};
-use pagesift::commands::train::{load_prior, train};
+use pagesift::dataset::{self, Labelled};
+use pagesift::eval::classifier::{Metrics, baseline, cross_validate};
 use pagesift::model::{Article, EventKind, ItemKind, Topic};
 use pagesift::pipeline::classify::Classifier;
+use pagesift::train::classifier::{load_prior, train};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -26,6 +26,7 @@ fn dev_set() -> Vec<Labelled> {
         &[fixtures.join("truth")],
     )
     .expect("fixtures load")
+    .articles
 }
 
 fn article(kind: ItemKind, title: Option<&str>, paragraphs: &[&str]) -> Article {

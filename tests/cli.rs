@@ -151,3 +151,61 @@ fn an_input_error_exits_2_after_the_other_files_are_processed() {
     );
     assert!(events.iter().all(|e| e["page"]["id"] == "seed"));
 }
+
+#[test]
+fn the_service_binary_has_no_development_commands() {
+    let help = pagesift().arg("--help").output().expect("run pagesift");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for command in [
+        "run",
+        "process",
+        "publish",
+        "check-config",
+        "dead-letters",
+        "probe",
+    ] {
+        assert!(help.contains(command), "`{command}` missing from:\n{help}");
+    }
+    for command in ["bench-load", "train", "eval", "build-idf"] {
+        assert!(!help.contains(command), "`{command}` in:\n{help}");
+        let out = pagesift().arg(command).output().expect("run pagesift");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "`pagesift {command}` is a usage error"
+        );
+    }
+}
+
+#[test]
+fn the_development_binary_scores_segmentation_as_documented() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pagesift-dev"))
+        .env_remove("PAGESIFT_ENV")
+        .env_remove("PAGESIFT_CONFIG_DIR")
+        .env("RUST_LOG", "warn")
+        .args(["eval", "--json"])
+        .output()
+        .expect("run pagesift-dev");
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["pages"].as_array().map(Vec::len), Some(16));
+    assert!(report["overall"]["boundary"]["f1"].as_f64() > Some(0.9));
+    let help = Command::new(env!("CARGO_BIN_EXE_pagesift-dev"))
+        .arg("--help")
+        .output()
+        .expect("run pagesift-dev");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for command in [
+        "eval",
+        "eval-classifier",
+        "train",
+        "build-idf",
+        "bench-load",
+    ] {
+        assert!(help.contains(command), "`{command}` missing from:\n{help}");
+    }
+}

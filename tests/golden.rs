@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use pagesift::commands::eval::{TruthPage, overall, score_page};
+use pagesift::eval::segmentation::{TruthPage, overall, score_page};
 use pagesift::model::RawPage;
 use pagesift::pipeline::Pipeline;
 use pagesift::settings::Settings;
@@ -103,7 +103,7 @@ fn every_fixture_page_gives_its_expected_events() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-fn dev_scores() -> Vec<pagesift::commands::eval::PageScore> {
+fn dev_scores() -> Vec<pagesift::eval::segmentation::PageScore> {
     pages()
         .into_iter()
         .map(|(name, path)| {

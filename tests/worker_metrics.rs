@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use lapin::BasicProperties;
-use pagesift::commands::publish::page_message;
+use pagesift::page_file::page_message;
 use support::*;
 
 /// Sums the samples of `metric` whose label set contains every `labels` pair.
@@ -42,9 +42,13 @@ async fn counters_after_a_known_run_match_what_happened() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = {
         let (readiness, shutdown) = (readiness.clone(), shutdown.clone());
-        tokio::spawn(
-            async move { pagesift::worker::run(&settings, shared, readiness, shutdown).await },
-        )
+        tokio::spawn(pagesift::worker::run(pagesift::worker::Worker {
+            settings,
+            pipeline: shared,
+            readiness,
+            shutdown,
+            clock: Arc::new(pagesift::clock::SystemClock),
+        }))
     };
 
     let conn = connect().await;

@@ -3,7 +3,7 @@
 //! is reported on stderr and the command exits 2 after processing the other files.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -44,33 +44,6 @@ pub struct Args {
     pub pretty: bool,
 }
 
-/// The page id a file yields: its stem (`pages/seed.txt` -> `seed`).
-pub fn page_id_of(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.to_string_lossy().into_owned())
-}
-
-/// Hints for a page file: the stem as page id, JSON for `.json` files.
-pub fn hints_for_file(path: &Path, meta: PageMeta, charset: Option<String>) -> Hints {
-    let is_json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    Hints {
-        content_type: Some(
-            if is_json {
-                "application/json"
-            } else {
-                "text/plain"
-            }
-            .to_owned(),
-        ),
-        charset,
-        page_id: Some(page_id_of(path)),
-        meta,
-    }
-}
-
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let pipeline = crate::resources::build_pipeline(&settings.pipeline)
@@ -107,7 +80,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             (
                 bytes,
-                hints_for_file(file, meta.clone(), args.charset.clone()),
+                crate::page_file::hints_for_file(file, meta.clone(), args.charset.clone()),
             )
         };
         match process_one(&pipeline, &bytes, &hints, args.processed_at.as_deref()) {
@@ -147,6 +120,6 @@ fn process_one(
     processed_at: Option<&str>,
 ) -> Result<Vec<crate::model::ArticleEvent>, crate::pipeline::InputError> {
     let page = pipeline.decode(bytes, hints)?;
-    let now = processed_at.map_or_else(super::now_rfc3339, str::to_owned);
+    let now = processed_at.map_or_else(crate::clock::now_rfc3339, str::to_owned);
     Ok(pipeline.process(&page, &now)?.events)
 }

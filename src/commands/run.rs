@@ -10,10 +10,11 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::SystemClock;
 use crate::health::Readiness;
 use crate::metrics::Snapshot;
 use crate::settings::Settings;
-use crate::worker::SharedPipeline;
+use crate::worker::{SharedPipeline, Worker};
 
 /// Arguments of `pagesift run`.
 #[derive(Debug, clap::Args)]
@@ -48,7 +49,14 @@ pub async fn serve(settings: Settings, readiness: Readiness) -> anyhow::Result<(
     let (started, started_at) = (crate::metrics::snapshot(), Instant::now());
     let reloader = spawn_reloader(settings.clone(), Arc::clone(&shared), shutdown.clone())?;
     let stats = spawn_stats(settings.log.stats_interval_seconds, shutdown.clone());
-    let result = crate::worker::run(&settings, shared, readiness, shutdown.clone()).await;
+    let result = crate::worker::run(Worker {
+        settings: settings.clone(),
+        pipeline: shared,
+        readiness,
+        shutdown: shutdown.clone(),
+        clock: Arc::new(SystemClock),
+    })
+    .await;
     shutdown.cancel();
     reloader.abort();
     stats.abort();

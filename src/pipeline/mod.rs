@@ -33,7 +33,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Resources {
     /// jieba user dictionary (`word [freq] [tag]` per line); empty for none.
     pub user_dict: String,
-    /// IDF table (`word idf` per line, from `pagesift build-idf`); empty gives every word the
+    /// IDF table (`word idf` per line, from `pagesift-dev build-idf`); empty gives every word the
     /// same IDF.
     pub idf: String,
     /// Classifier model file (JSON).

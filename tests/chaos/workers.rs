@@ -71,6 +71,7 @@ impl WorkerSpec {
             )
             .env("PAGESIFT__WORKER__PREFETCH", self.prefetch.to_string())
             .env("PAGESIFT__WORKER__RETRY_MAX_MS", "2000")
+            .env("PAGESIFT__AMQP__RECONNECT_MAX_MS", "2000")
             .env("PAGESIFT__HTTP__ENABLED", "false")
             .env("PAGESIFT__LOG__STATS_INTERVAL_SECONDS", "0")
             .env("PAGESIFT__LOG__FORMAT", "json")

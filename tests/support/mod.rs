@@ -17,7 +17,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use pagesift::commands::publish::PageMessage;
+use pagesift::page_file::PageMessage;
 use pagesift::settings::Settings;
 
 /// Longest a test waits for something that should happen (a failure, not a timing assertion).

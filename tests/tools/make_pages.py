@@ -5,7 +5,7 @@ Each page is every item of one printed page (date + page number) of
 /work/shared/corpus/*.jsonl, in item order, written in one of the two layouts the segmenter must
 read (blank-line *blocks* or the crawler's *raw* indented dump), optionally with re-created
 extraction damage (column breaks, displaced headline blocks) in the blocks layout. Truth files
-follow /work/shared/truth/FORMAT.md, so `pagesift eval` scores them:
+follow /work/shared/truth/FORMAT.md, so `pagesift-dev eval` scores them:
 
     python3 tests/tools/make_pages.py --out /tmp/heldout --pages 80 --seed 7
     cargo run --release -- eval --pages /tmp/heldout/pages --truth /tmp/heldout/truth

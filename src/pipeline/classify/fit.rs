@@ -1,4 +1,4 @@
-//! Fitting the model's weights from labelled articles (`pagesift train`).
+//! Fitting the model's weights from labelled articles (`pagesift-dev train`).
 //!
 //! Each topic (and each event kind) is a logistic regression over the lexicon features of
 //! [`super::Classifier::features`], fitted by gradient descent with an L2 penalty that pulls

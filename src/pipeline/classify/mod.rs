@@ -11,7 +11,7 @@
 //! term of every lexicon and of the incident rules is built once by
 //! [`Classifier::from_model`] ([`scan::Scanner`]); classifying an article is one scan of its
 //! text, with no jieba pass (the NLP pass tokenises once, see [`super::nlp`]).
-//! [`fit`] fits the weights from labelled articles (`pagesift train`).
+//! [`fit`] fits the weights from labelled articles (`pagesift-dev train`).
 
 pub mod fit;
 pub mod incident;

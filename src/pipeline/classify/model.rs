@@ -34,7 +34,7 @@ pub struct Model {
     pub topics: BTreeMap<Topic, Scorer>,
     /// One scorer per event kind; the kind with the highest logit wins.
     pub event_kinds: BTreeMap<EventKind, Scorer>,
-    /// Hyper-parameters `pagesift train` uses when this file is the prior.
+    /// Hyper-parameters `pagesift-dev train` uses when this file is the prior.
     #[serde(default)]
     pub training: Training,
     /// The incident layer (hazard, casualty and context vocabulary); empty switches it off.
@@ -128,7 +128,7 @@ impl Default for Positions {
     }
 }
 
-/// Hyper-parameters of `pagesift train` (logistic regression pulled toward the lexicon prior).
+/// Hyper-parameters of `pagesift-dev train` (logistic regression pulled toward the lexicon prior).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Training {

@@ -1,44 +1,15 @@
-//! `pagesift eval-classifier`: classifier metrics on labelled articles — safety
+//! Classifier metrics on labelled articles, for `pagesift-dev eval-classifier` and the tests — safety
 //! precision/recall/F1, primary-topic accuracy on safety articles, event-kind accuracy,
 //! incident recall — for the model file as it is, or k-fold cross-validated (each held-out
 //! fold scored by a model `train` fitted on the other folds only). The naive baseline "title or
 //! lead contains 安全/事故/火/洪/疫" is reported in the same run.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-use anyhow::Context;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::dataset::{self, Labelled};
-use crate::model::{EventKind, Safety, Topic};
+use crate::dataset::Labelled;
+use crate::model::{EventKind, Safety};
 use crate::pipeline::classify::{Classifier, apply_photo_context};
-use crate::settings::Settings;
-
-/// Arguments of `pagesift eval-classifier`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// The labelled articles.
-    #[command(flatten)]
-    pub data: dataset::DataArgs,
-    /// k-fold cross-validation with this many folds; 0 scores the model file as it is.
-    #[arg(long, default_value_t = 5)]
-    pub folds: usize,
-    /// The lexicon prior that each fold's training starts from.
-    #[arg(long, value_name = "FILE", default_value = "config/lexicon.json")]
-    pub lexicon: PathBuf,
-    /// Model file scored when --folds 0 (default: the configured classifier).
-    #[arg(long, value_name = "FILE")]
-    pub model: Option<PathBuf>,
-    /// Print every misclassified article.
-    #[arg(long)]
-    pub errors: bool,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// Counts behind the metrics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -128,7 +99,8 @@ impl Metrics {
         ratio(self.incidents_caught, self.incidents)
     }
 
-    fn summary(&self) -> serde_json::Value {
+    /// The counts and every ratio, as JSON.
+    pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({
             "counts": self,
             "safety_precision": self.precision(),
@@ -140,7 +112,8 @@ impl Metrics {
         })
     }
 
-    fn print(&self, out: &mut impl std::io::Write, name: &str) -> std::io::Result<()> {
+    /// Writes the one-line report `NAME P … R … F1 …`.
+    pub fn print(&self, out: &mut impl std::io::Write, name: &str) -> std::io::Result<()> {
         writeln!(
             out,
             "{name:<26} P {:.3}  R {:.3}  F1 {:.3}  primary {:.3}  kind {:.3}  incidents {:.3} ({}/{})  [tp {} fp {} fn {} of {}]",
@@ -211,7 +184,7 @@ pub fn cross_validate(
             .filter(|(_, f)| **f != fold)
             .map(|(l, _)| l)
             .collect();
-        let model = super::train::train(prior, &train)?;
+        let model = crate::train::classifier::train(prior, &train)?;
         let classifier = Classifier::new(model)?;
         for (i, l) in data.iter().enumerate() {
             if folds[i] == fold {
@@ -245,86 +218,4 @@ pub fn apply_page_context(data: &[Labelled], predictions: &mut [Safety]) {
         }
         start = end;
     }
-}
-
-fn label(safety: bool, topics: &[Topic], kind: Option<EventKind>) -> String {
-    let topics: Vec<&str> = topics.iter().map(|t| t.as_str()).collect();
-    format!(
-        "{} [{}] {}",
-        if safety { "SAFE" } else { "-" },
-        topics.join(","),
-        kind.map_or("", EventKind::as_str)
-    )
-}
-
-/// Runs the command.
-pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let data = args.data.load()?;
-    let (name, predictions) = if args.folds >= 2 {
-        let prior = super::train::load_prior(&args.lexicon)?;
-        (
-            format!("classifier ({}-fold CV)", args.folds),
-            cross_validate(&prior, &data, args.folds)?,
-        )
-    } else {
-        let path = args
-            .model
-            .clone()
-            .unwrap_or_else(|| settings.pipeline.classifier.clone());
-        let classifier = super::train::load_prior(&path)
-            .with_context(|| format!("loading the model {}", path.display()))?;
-        let p = data
-            .iter()
-            .map(|l| classifier.classify(&l.article))
-            .collect();
-        (format!("classifier {}", classifier.version()), p)
-    };
-    let mut metrics = Metrics::default();
-    let mut naive = Metrics::default();
-    for (l, p) in data.iter().zip(&predictions) {
-        metrics.add(&l.gold, p);
-        naive.add(&l.gold, &baseline(&l.article));
-    }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({"model": name, "classifier": metrics.summary(), "baseline": naive.summary()})
-        )?;
-    } else {
-        metrics.print(&mut out, &name)?;
-        naive.print(&mut out, "baseline (title/lead terms)")?;
-    }
-    if args.errors {
-        for (l, p) in data.iter().zip(&predictions) {
-            let primary_ok = p.primary.is_some_and(|t| l.gold.topics.contains(&t));
-            let wrong = l.gold.safety != p.is_safety
-                || (l.gold.safety && (!primary_ok || p.event_kind != l.gold.event_kind));
-            if wrong {
-                let evidence: Vec<String> = p
-                    .topics
-                    .iter()
-                    .map(|t| {
-                        format!(
-                            "{}={:.2}:{}",
-                            t.label.as_str(),
-                            t.score,
-                            t.evidence.join("/")
-                        )
-                    })
-                    .collect();
-                eprintln!(
-                    "{:<16} gold {:<40} got {:<40} {} | {}",
-                    l.id,
-                    label(l.gold.safety, &l.gold.topics, l.gold.event_kind),
-                    label(p.is_safety, p.primary.as_slice(), p.event_kind),
-                    l.article.title.as_deref().unwrap_or(""),
-                    evidence.join(" ")
-                );
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

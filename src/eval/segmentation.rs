@@ -1,4 +1,5 @@
-//! `pagesift eval`: scores segmentation against hand-made truth files (`truth/FORMAT.md`).
+//! Segmentation scores against hand-made truth files (`truth/FORMAT.md`), for `pagesift-dev eval`
+//! and the golden tests.
 //!
 //! # Scoring
 //!
@@ -17,35 +18,15 @@
 //!   expected as the `section` label of an emitted item (or, for a banner, its `kicker`) and
 //!   reported as found / expected. A section entry that does have a body counts as an item too.
 //!
-//! Classifier metrics are added by a separate module: see [`EvalReport::classifier`].
+//! Classifier metrics are added by [`super::classifier`]: see [`EvalReport::classifier`].
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Article;
-use crate::settings::Settings;
-
-/// Arguments of `pagesift eval`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Directory of page files (`NAME.txt`).
-    #[arg(long, default_value = "tests/fixtures/pages")]
-    pub pages: PathBuf,
-    /// Directory of truth files (`NAME.json`).
-    #[arg(long, default_value = "tests/fixtures/truth")]
-    pub truth: PathBuf,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub json: bool,
-    /// Print every missed truth entry and every unmatched item.
-    #[arg(long)]
-    pub verbose: bool,
-}
 
 /// A truth file (the parts segmentation is scored on).
 #[derive(Debug, Clone, Deserialize)]
@@ -318,19 +299,13 @@ pub fn evaluate(
     pages_dir: &Path,
     truth_dir: &Path,
 ) -> anyhow::Result<EvalReport> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(truth_dir)
-        .with_context(|| format!("reading {}", truth_dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    names.sort();
     let mut pages = Vec::new();
-    for path in names {
+    for path in crate::dataset::json_files(truth_dir)? {
         let raw = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let truth: TruthPage = serde_json::from_str(&raw)
             .with_context(|| format!("parsing truth file {}", path.display()))?;
-        let stem = super::process::page_id_of(&path);
+        let stem = crate::page_file::page_id_of(&path);
         let page_name = truth
             .page_file
             .as_deref()
@@ -352,79 +327,6 @@ pub fn evaluate(
         overall,
         classifier: None,
     })
-}
-
-fn print_table(out: &mut impl Write, report: &EvalReport, verbose: bool) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{:<10} {:>5} {:>5} {:>5}  {:>6} {:>6} {:>6}  {:>6} {:>6}  {:>7} {:>7}",
-        "page",
-        "truth",
-        "items",
-        "found",
-        "b.P",
-        "b.R",
-        "b.F1",
-        "strict",
-        "title",
-        "byline",
-        "section"
-    )?;
-    for p in report.pages.iter().chain(std::iter::once(&report.overall)) {
-        writeln!(
-            out,
-            "{:<10} {:>5} {:>5} {:>5}  {:>6.3} {:>6.3} {:>6.3}  {:>6.3} {:>6.3}  {:>3}/{:<3} {:>3}/{:<3}",
-            p.page,
-            p.boundary.expected,
-            p.boundary.emitted,
-            p.boundary.hits,
-            p.boundary.precision,
-            p.boundary.recall,
-            p.boundary.f1,
-            p.strict.f1,
-            p.titles.f1,
-            p.bylines_right,
-            p.bylines_total,
-            p.sections_found,
-            p.sections_expected,
-        )?;
-        if verbose {
-            for m in &p.missed {
-                writeln!(out, "    missed  {m}")?;
-            }
-            for m in &p.wrong_titles {
-                writeln!(out, "    title   {m}")?;
-            }
-            for m in &p.wrong_bylines {
-                writeln!(out, "    byline  {m}")?;
-            }
-            for m in &p.extra {
-                writeln!(out, "    extra   {m}")?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Runs the command.
-pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let pipeline = crate::resources::build_pipeline(&settings.pipeline)
-        .context("loading the pipeline's model files")?;
-    let report = evaluate(&pipeline, &args.pages, &args.truth)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        print_table(&mut out, &report, args.verbose)
-    };
-    match written.and_then(|()| out.flush()) {
-        // A closed pipe (`| head`) is not a failure.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Labelled articles for `train` and `eval-classifier`: a labels file joined with crawler
+//! Labelled articles for training and evaluating the classifier (`pagesift-dev train`,
+//! `eval-classifier`, the classifier tests): a labels file joined with crawler
 //! corpus files on `id`, and truth files whose entries are cut out of their page text with
 //! `first_chars` / `last_chars`.
 
@@ -184,16 +185,22 @@ impl Squashed {
     }
 }
 
-/// Reads every `*.json` truth file of `dir` and cuts each entry with a body out of its page
-/// (the page file is resolved relative to `dir`'s parent, as in the data set). Returns the
-/// entries and the ids that could not be found in their page.
-pub fn load_truth(dir: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<String>)> {
+/// The `*.json` files of `dir` (truth files), sorted by name.
+pub fn json_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
+    Ok(files)
+}
+
+/// Reads every `*.json` truth file of `dir` and cuts each entry with a body out of its page
+/// (the page file is resolved relative to `dir`'s parent, as in the data set). Returns the
+/// entries and the ids that could not be found in their page.
+pub fn load_truth(dir: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<String>)> {
+    let files = json_files(dir)?;
     let base = dir.parent().unwrap_or(dir);
     let mut out = Vec::new();
     let mut missing = Vec::new();
@@ -254,52 +261,35 @@ pub fn load_truth(dir: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<String>)> {
     Ok((out, missing))
 }
 
-/// The labelled-data arguments shared by `train` and `eval-classifier`.
-#[derive(Debug, clap::Args)]
-pub struct DataArgs {
-    /// Labels files (JSON lines: id, safety, topics, event_kind), joined with --corpus on id.
-    #[arg(long, value_name = "FILE")]
-    pub labels: Vec<PathBuf>,
-    /// Corpus files (JSON lines: id, text in crawler format) holding the labelled articles.
-    #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub corpus: Vec<PathBuf>,
-    /// Truth directories (`NAME.json` with `page_file`); their entries are labelled articles.
-    #[arg(long, value_name = "DIR")]
-    pub truth: Vec<PathBuf>,
-}
-
-impl DataArgs {
-    /// Loads every labelled article the arguments name (see [`load_all`]).
-    pub fn load(&self) -> anyhow::Result<Vec<Labelled>> {
-        load_all(&self.labels, &self.corpus, &self.truth)
-    }
+/// Every labelled article of a set of sources, and the truth entries that were not found.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    /// The labelled articles, labels files first, then truth directories, in file order.
+    pub articles: Vec<Labelled>,
+    /// Per truth directory, the ids of entries whose text is not in their page.
+    pub missing: Vec<(PathBuf, Vec<String>)>,
 }
 
 /// Loads every source the classifier commands accept: labels joined with the corpus, and
-/// truth directories. Warns on stderr about truth entries not found in their page.
+/// truth directories. No article at all is an error.
 pub fn load_all(
     labels: &[PathBuf],
     corpus: &[PathBuf],
     truth: &[PathBuf],
-) -> anyhow::Result<Vec<Labelled>> {
-    let mut all = Vec::new();
+) -> anyhow::Result<Dataset> {
+    let mut all = Dataset::default();
     for l in labels {
-        all.extend(load_labels(l, corpus)?);
+        all.articles.extend(load_labels(l, corpus)?);
     }
     for dir in truth {
         let (entries, missing) = load_truth(dir)?;
         if !missing.is_empty() {
-            eprintln!(
-                "pagesift: {}: {} entries not found in their page: {}",
-                dir.display(),
-                missing.len(),
-                missing.join(", ")
-            );
+            all.missing.push((dir.clone(), missing));
         }
-        all.extend(entries);
+        all.articles.extend(entries);
     }
     anyhow::ensure!(
-        !all.is_empty(),
+        !all.articles.is_empty(),
         "no labelled articles (give --labels or --truth)"
     );
     Ok(all)

@@ -1,4 +1,4 @@
-//! `pagesift bench-load`: the end-to-end load test through RabbitMQ (issue 6).
+//! `pagesift-dev bench-load`: the end-to-end load test through RabbitMQ (issue 6).
 //!
 //! Each round measures two consumers on fresh, randomly named queues, one after the other (the
 //! order alternates between rounds):
@@ -7,7 +7,7 @@
 //!    `--serve-relay` mode, with lapin) that, for each page, publishes the very same event bodies
 //!    the pipeline would produce (precomputed at its start, so it does no work per page) as
 //!    confirmed persistent messages, waits for their confirms and acks the page;
-//! 2. the **worker** — `pagesift run` child processes pointed at the random names through
+//! 2. the **worker** — `pagesift run` child processes (the service binary beside this one) pointed at the random names through
 //!    `PAGESIFT__AMQP__*` variables.
 //!
 //! For both, a publisher keeps at most `--window` pages in flight (published but not yet fully
@@ -36,9 +36,9 @@ use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::PageMeta;
-use crate::pipeline::Hints;
-use crate::settings::Settings;
+use pagesift::model::PageMeta;
+use pagesift::pipeline::Hints;
+use pagesift::settings::Settings;
 
 /// Header naming the page template a bench page was built from (read by the relay).
 const TEMPLATE_HEADER: &str = "x-pagesift-bench-template";
@@ -49,7 +49,7 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a consumer may take to appear on the input queue.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Arguments of `pagesift bench-load`.
+/// Arguments of `pagesift-dev bench-load`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Pages published per phase.
@@ -78,7 +78,7 @@ pub struct Args {
     /// Measure only this consumer.
     #[arg(long, value_enum, default_value_t = Mode::Both)]
     pub mode: Mode,
-    /// The `pagesift` binary to run as the worker (default: this executable).
+    /// The `pagesift` binary to run as the worker (default: `pagesift` beside this executable).
     #[arg(long, value_name = "PATH")]
     pub worker_bin: Option<PathBuf>,
     /// Directory for the consumer processes' stderr logs (default: the system temp directory).
@@ -295,17 +295,17 @@ fn concurrency_and_prefetch(settings: &Settings, args: &Args) -> (usize, usize) 
 
 /// Reads the page files and runs the pipeline once on each to get the events it yields.
 fn templates(settings: &Settings, files: &[PathBuf]) -> anyhow::Result<Vec<Template>> {
-    let pipeline = crate::resources::build_pipeline(&settings.pipeline)
+    let pipeline = pagesift::resources::build_pipeline(&settings.pipeline)
         .context("loading the pipeline's model files")?;
     let mut out = Vec::new();
     for file in files {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        let hints: Hints = super::process::hints_for_file(file, PageMeta::default(), None);
+        let hints: Hints = pagesift::page_file::hints_for_file(file, PageMeta::default(), None);
         let page = pipeline
             .decode(&bytes, &hints)
             .map_err(|e| anyhow!("{}: {e}", file.display()))?;
         let events = pipeline
-            .process(&page, &super::now_rfc3339())
+            .process(&page, &pagesift::clock::now_rfc3339())
             .map_err(|e| anyhow!("{}: {e}", file.display()))?
             .events
             .iter()
@@ -386,7 +386,7 @@ async fn declare_topology(
     amqp.all_articles_queue = names.sink.clone();
     amqp.safety_articles_queue = String::new();
     let ch = admin.create_channel().await?;
-    crate::amqp::topology::declare(&ch, &amqp)
+    pagesift::amqp::topology::declare(&ch, &amqp)
         .await
         .with_context(|| format!("declaring the topology of {}", names.prefix))?;
     let _ = ch.close(200, "ok".into()).await;
@@ -402,7 +402,7 @@ async fn relay_phase(
 ) -> anyhow::Result<PhaseResult> {
     declare_topology(admin, ctx.settings, names).await?;
     // As many relay processes as worker processes, so both sides get the same parallelism.
-    let bin = std::env::current_exe().context("locating the pagesift binary")?;
+    let bin = std::env::current_exe().context("locating the pagesift-dev binary")?;
     let commands = (0..args.workers)
         .map(|_| {
             let mut cmd = pagesift_command(&bin, config_dir);
@@ -601,8 +601,16 @@ async fn worker_phase(
 ) -> anyhow::Result<PhaseResult> {
     let bin = match &args.worker_bin {
         Some(b) => b.clone(),
-        None => std::env::current_exe().context("locating the pagesift binary")?,
+        None => std::env::current_exe()
+            .context("locating the pagesift-dev binary")?
+            .with_file_name("pagesift"),
     };
+    anyhow::ensure!(
+        bin.is_file(),
+        "no worker binary at {} (build it with `cargo build --release --bin pagesift`, or give \
+         --worker-bin)",
+        bin.display()
+    );
     let commands = (0..args.workers)
         .map(|_| {
             let mut cmd = pagesift_command(&bin, config_dir);

@@ -1,0 +1,48 @@
+//! `pagesift-dev train`: fits the classifier's weights from labelled articles (see
+//! [`pagesift::train::classifier`]) and writes the model file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pagesift::dataset::Labelled;
+use pagesift::pipeline::classify::Classifier;
+use pagesift::settings::Settings;
+use pagesift::train::classifier::{load_prior, train};
+
+use crate::data::{DataArgs, write_output};
+
+/// Arguments of `pagesift-dev train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The labelled articles.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The lexicon prior (terms, masks, positions, thresholds, training parameters).
+    #[arg(long, value_name = "FILE", default_value = "config/lexicon.json")]
+    pub lexicon: PathBuf,
+    /// Where to write the fitted model (`-` for stdout).
+    #[arg(long, value_name = "FILE", default_value = "config/classifier.json")]
+    pub out: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(_settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+    let prior = load_prior(&args.lexicon)?;
+    let data = args.data.load()?;
+    let refs: Vec<&Labelled> = data.iter().collect();
+    let model = train(&prior, &refs)?;
+    Classifier::new(model.clone()).context("the fitted model does not load")?;
+    let mut json = serde_json::to_string_pretty(&model)?;
+    json.push('\n');
+    write_output(&args.out, &json)?;
+    let safety = data.iter().filter(|l| l.gold.safety).count();
+    eprintln!(
+        "pagesift-dev: trained {} on {} articles ({} safety) -> {}",
+        model.version,
+        data.len(),
+        safety,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,80 @@
+//! The RabbitMQ worker: at-least-once from page to article events.
+//!
+//! A page is acked only after every one of its events (and its summary) was confirmed by the
+//! broker, or after its dead-letter copy was; nothing the worker does loses a page. An input
+//! error copies the original message to the dead-letter exchange with headers naming the error,
+//! then acks. Transient failures (nack, confirm timeout, unroutable event, an event that cannot
+//! be serialised) are retried with backoff up to `worker.publish_attempts`; then the page goes
+//! back to its queue, and a page that keeps failing is dead-lettered after
+//! `amqp.delivery_limit` deliveries — by the broker on a quorum queue (`x-delivery-limit`), by
+//! the worker on a classic queue, which has no delivery limit (it re-queues a copy that counts
+//! the attempts in `x-pagesift-attempts`, and dead-letters the page with class
+//! `delivery_limit` when they run out).
+//!
+//! # Layout
+//!
+//! - [`delivery`]: a delivery's properties read as pipeline hints and attempts so far.
+//! - [`encode`]: events, summaries, dead-letter and retry copies as AMQP messages.
+//! - [`settle`]: the pure decision — which outcome acks, requeues, retries or dead-letters.
+//! - [`page`]: one delivery end to end (pipeline off the reactor, publish with retries,
+//!   [`settle`]'s actions), inside one `page` tracing span.
+//! - [`supervisor`]: sessions (connections, topology, consumer), concurrency, reconnects with
+//!   backoff, graceful drain.
+
+pub mod delivery;
+pub mod encode;
+pub mod page;
+pub mod settle;
+pub mod supervisor;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::amqp::{ConnectError, TopologyError};
+use crate::pipeline::Pipeline;
+
+pub use delivery::hints_from_properties;
+pub use encode::{
+    ATTEMPTS_HEADER, ERROR_CLASS_HEADER, ERROR_REASON_HEADER, PAGE_ID_HEADER,
+    PAGE_SUMMARY_ROUTING_KEY, PAGE_SUMMARY_SCHEMA, PageSummary, SOURCE_QUEUE_HEADER,
+};
+pub use page::{Context, Settled, handle_delivery};
+pub use settle::DELIVERY_LIMIT_CLASS;
+pub use supervisor::{Worker, run};
+
+/// Error class used when the pipeline panicked on a page (a bug; the page is kept).
+pub const PANIC_CLASS: &str = "pipeline_panic";
+
+/// The shared pipeline, swapped atomically on reload.
+pub type SharedPipeline = Arc<ArcSwap<Pipeline>>;
+
+/// Errors that stop a session.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// Connecting failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// Declaring the topology failed.
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    /// Opening a channel, setting QoS or starting the consumer failed.
+    #[error("setting up the consumer on `{queue}`: {source}")]
+    Setup {
+        /// The input queue.
+        queue: String,
+        /// lapin's error.
+        source: lapin::Error,
+    },
+}
+
+impl WorkerError {
+    /// Whether rebuilding the session later can help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WorkerError::Connect(e) => e.is_transient(),
+            WorkerError::Topology(e) => e.is_transient(),
+            WorkerError::Setup { .. } => true,
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! One delivery, from page to settle: decode and run the pipeline off the reactor
+//! (`spawn_blocking`, gated to the cores), publish every event (and the summary) with
+//! confirms, retrying transient failures with backoff, then carry out what [`settle`] decides
+//! (ack, requeue, or a dead-letter or retry copy first). One `page` tracing span per delivery
+//! carries `page_id`, `message_id`, `delivery_tag`, `redelivered` and `attempts`; the
+//! `page settled` line inside it adds `outcome`, `articles`, `duration_ms` and `error`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::Retryable;
+use lapin::Acker;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::delivery::{hints_from_properties, previous_attempts};
+use super::encode::{
+    self, PAGE_SUMMARY_SCHEMA, PageSummary, Rejection, dead_letter_message, retry_message,
+};
+use super::settle::{Action, Attempts, DeliveryLimit, Failure, Outcome, page_outcome, settle};
+use super::{PANIC_CLASS, SharedPipeline};
+use crate::amqp::{OutMessage, PublishError, Publisher};
+use crate::clock::Clock;
+use crate::metrics::{self, PageOutcome};
+use crate::pipeline::{Hints, InputError, Pipeline};
+use crate::settings::Backoff;
+
+/// What [`handle_delivery`] needs besides the delivery (one per session).
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The pipeline (swapped on reload).
+    pub pipeline: SharedPipeline,
+    /// The confirm-mode publisher.
+    pub publisher: Publisher,
+    /// Output exchange name.
+    pub output_exchange: String,
+    /// Dead-letter exchange name.
+    pub dead_letter_exchange: String,
+    /// Input queue name (the routing key of dead-letter copies, the target of retry copies).
+    pub input_queue: String,
+    /// Who limits the deliveries of a failing page (the broker on quorum queues, the worker on
+    /// classic ones).
+    pub delivery_limit: DeliveryLimit,
+    /// Publish a `page.processed` summary per page.
+    pub page_summary: bool,
+    /// Backoff and attempts for transient publish failures.
+    pub retry: Backoff,
+    /// Cancelled when the session's channels are lost (stop retrying, let the broker redeliver).
+    pub session_lost: CancellationToken,
+    /// Bounds the pages in the CPU-bound pipeline step to the number of cores, so that
+    /// `worker.concurrency` can exceed the cores (overlapping confirm waits) without
+    /// oversubscribing the CPU.
+    pub cpu: Arc<Semaphore>,
+    /// The clock for `processed_at` and the messages' timestamp.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How a delivery was settled, with what the log line needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// The outcome.
+    pub outcome: PageOutcome,
+    /// The page id (empty when the message had none).
+    pub page_id: String,
+    /// Article events published.
+    pub articles: usize,
+    /// Safety article events published.
+    pub safety_articles: usize,
+    /// What went wrong, when something did: `class: reason` for a dead-lettered page, the
+    /// publishing error (with causes) for a requeued one, the settle error for an abandoned one.
+    pub error: Option<String>,
+}
+
+/// What the blocking part of a page produces.
+struct Built {
+    page_id: String,
+    messages: Vec<OutMessage>,
+    tallies: Vec<(bool, &'static str)>,
+    safety_articles: usize,
+}
+
+/// Why the blocking part produced no messages.
+enum BuildError {
+    /// The page is bad input.
+    Input(InputError),
+    /// An event or the summary could not be serialised (a bug; the page is kept).
+    Serialise(serde_json::Error),
+}
+
+/// Decode, process and serialise one page (runs on the blocking pool).
+fn build(
+    pipeline: &Pipeline,
+    body: &[u8],
+    hints: &Hints,
+    ctx: &Context,
+) -> Result<Built, BuildError> {
+    let started = Instant::now();
+    let page = pipeline.decode(body, hints).map_err(BuildError::Input)?;
+    let now = ctx.clock.now_rfc3339();
+    let timestamp = ctx.clock.unix_seconds();
+    let processed = pipeline.process(&page, &now).map_err(BuildError::Input)?;
+    let safety_articles = processed.safety_count();
+    let mut messages = Vec::with_capacity(processed.events.len() + 1);
+    let mut tallies = Vec::with_capacity(processed.events.len());
+    for event in &processed.events {
+        messages.push(
+            encode::event_message(event, &ctx.output_exchange, timestamp)
+                .map_err(BuildError::Serialise)?,
+        );
+        tallies.push((
+            event.safety.is_safety,
+            event.safety.primary.map_or("none", |t| t.as_str()),
+        ));
+    }
+    if ctx.page_summary {
+        let summary = PageSummary {
+            schema: PAGE_SUMMARY_SCHEMA.to_owned(),
+            page_id: page.page_id.clone(),
+            articles: tallies.len(),
+            safety_articles,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            classifier: pipeline.classifier_version().to_owned(),
+            processed_at: now,
+        };
+        messages.push(
+            encode::summary_message(&summary, &ctx.output_exchange, timestamp)
+                .map_err(BuildError::Serialise)?,
+        );
+    }
+    Ok(Built {
+        page_id: page.page_id,
+        messages,
+        tallies,
+        safety_articles,
+    })
+}
+
+impl Context {
+    /// Publishes a batch, retrying transient failures with backoff; gives up at once when the
+    /// channel is lost (the page will be redelivered on a new session).
+    async fn publish_with_retry(&self, messages: &[OutMessage]) -> Result<(), PublishError> {
+        let lost = self.session_lost.clone();
+        let result = (|| self.publisher.publish_all(messages))
+            .retry(self.retry)
+            .when(|e: &PublishError| !e.channel_lost() && !lost.is_cancelled())
+            .notify(|e: &PublishError, delay: Duration| {
+                metrics::publish_retried();
+                tracing::warn!(error = %e, retry_in_ms = millis(delay), "publish failed; retrying");
+            })
+            .await;
+        if let Err(e) = &result
+            && e.channel_lost()
+        {
+            self.session_lost.cancel();
+        }
+        result
+    }
+
+    /// Runs the pipeline on the blocking pool, gated by the CPU semaphore.
+    async fn process(&self, data: &Arc<Vec<u8>>, hints: &Hints) -> Step {
+        let pipeline = self.pipeline.load_full();
+        let (data, hints, ctx) = (Arc::clone(data), hints.clone(), self.clone());
+        let cpu = Arc::clone(&self.cpu).acquire_owned().await;
+        let built =
+            tokio::task::spawn_blocking(move || build(&pipeline, &data, &hints, &ctx)).await;
+        drop(cpu);
+        match built {
+            Ok(Ok(built)) => Step::Built(built),
+            Ok(Err(BuildError::Input(input))) => Step::Done(Outcome::Rejected {
+                class: input.class(),
+                reason: input.to_string(),
+            }),
+            Ok(Err(BuildError::Serialise(e))) => Step::Done(Outcome::Unserialisable {
+                error: e.to_string(),
+            }),
+            Err(join) => {
+                tracing::error!(error = %join, "the pipeline panicked on a page (a bug); dead-lettering it");
+                Step::Done(Outcome::Rejected {
+                    class: PANIC_CLASS,
+                    reason: join.to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// The pipeline step's result: messages to publish, or already an outcome.
+enum Step {
+    Built(Built),
+    Done(Outcome),
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn failure(e: &PublishError) -> (Failure, String) {
+    (Failure::from(e), crate::telemetry::error_chain(e))
+}
+
+/// Settles one delivery (see the module docs) inside its `page` span. Never panics on input;
+/// logs one `page settled` line.
+pub async fn handle_delivery(ctx: &Context, delivery: Delivery) -> Settled {
+    let message_id = delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let attempts = previous_attempts(&delivery.properties);
+    let span = tracing::info_span!(
+        "page",
+        page_id = tracing::field::Empty,
+        message_id,
+        delivery_tag = delivery.delivery_tag,
+        redelivered = delivery.redelivered,
+        attempts,
+    );
+    handle(ctx, delivery, attempts).instrument(span).await
+}
+
+async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
+    let started = Instant::now();
+    let _in_flight = metrics::page_started();
+    let Delivery {
+        properties,
+        data,
+        acker,
+        ..
+    } = delivery;
+    let hints = hints_from_properties(&properties);
+    let data = Arc::new(data);
+    let attempts = Attempts {
+        previous,
+        limit: ctx.delivery_limit,
+    };
+    let (mut articles, mut safety_articles) = (0, 0);
+    let step = ctx.process(&data, &hints).await;
+    // The decoded page's id (a JSON page's own) when there is one, else the message's.
+    let page_id = match &step {
+        Step::Built(built) => built.page_id.clone(),
+        Step::Done(_) => hints.page_id.clone().unwrap_or_default(),
+    };
+    tracing::Span::current().record("page_id", page_id.as_str());
+    let mut outcome = match step {
+        Step::Done(outcome) => outcome,
+        Step::Built(built) => match ctx.publish_with_retry(&built.messages).await {
+            Ok(()) => {
+                for (is_safety, primary) in &built.tallies {
+                    metrics::article_published(*is_safety, primary);
+                }
+                articles = built.tallies.len();
+                safety_articles = built.safety_articles;
+                Outcome::Published
+            }
+            Err(e) => {
+                let (failure, error) = failure(&e);
+                Outcome::PublishFailed { failure, error }
+            }
+        },
+    };
+    let mut error = error_of(&outcome);
+    let settled_by = loop {
+        let action = settle(&outcome, attempts);
+        outcome = match &action {
+            Action::DeadLetter { class, reason } => {
+                let rejection = Rejection {
+                    class,
+                    reason,
+                    page_id: hints.page_id.as_deref(),
+                    source_queue: &ctx.input_queue,
+                };
+                let copy =
+                    dead_letter_message(&properties, &data, rejection, &ctx.dead_letter_exchange);
+                error = Some(format!("{class}: {reason}"));
+                match ctx.publish_with_retry(std::slice::from_ref(&copy)).await {
+                    Ok(()) => {
+                        metrics::dead_lettered(class);
+                        Outcome::DeadLettered { class }
+                    }
+                    Err(e) => {
+                        let (failure, e) = failure(&e);
+                        error = Some(format!("{class}: {reason}; dead-lettering failed: {e}"));
+                        Outcome::DeadLetterFailed { failure, error: e }
+                    }
+                }
+            }
+            Action::Retry { attempts } => {
+                let copy = retry_message(&properties, &data, *attempts, &ctx.input_queue);
+                match ctx.publish_with_retry(std::slice::from_ref(&copy)).await {
+                    Ok(()) => Outcome::Retried,
+                    Err(e) => {
+                        let (failure, e) = failure(&e);
+                        error = Some(format!(
+                            "{}; re-queueing a copy failed: {e}",
+                            error.unwrap_or_default()
+                        ));
+                        Outcome::RetryFailed { failure, error: e }
+                    }
+                }
+            }
+            Action::Ack | Action::Requeue => break send(&acker, &action).await.map(|()| action),
+        };
+    };
+    let outcome = match settled_by {
+        Ok(action) => page_outcome(&outcome, Some(&action)),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not settle the page; the broker will redeliver it");
+            error = Some(e);
+            page_outcome(&outcome, None)
+        }
+    };
+    if outcome != PageOutcome::Published {
+        (articles, safety_articles) = (0, 0);
+    }
+    let duration = started.elapsed();
+    metrics::page_settled(outcome, duration);
+    let (duration_ms, name) = (millis(duration), outcome.as_str());
+    match &error {
+        None => tracing::info!(
+            articles,
+            safety_articles,
+            outcome = name,
+            duration_ms,
+            "page settled"
+        ),
+        Some(error) => tracing::warn!(
+            articles,
+            safety_articles,
+            outcome = name,
+            duration_ms,
+            error = %error,
+            "page settled"
+        ),
+    }
+    Settled {
+        outcome,
+        page_id,
+        articles,
+        safety_articles,
+        error,
+    }
+}
+
+/// The error an outcome carries into the log line, if any.
+fn error_of(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::PublishFailed { error, .. } | Outcome::Unserialisable { error } => {
+            Some(error.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Sends an ack or a requeue. lapin answers `Ok(false)` without sending anything when the
+/// channel is already gone: that is an error here (the broker will redeliver).
+async fn send(acker: &Acker, action: &Action) -> Result<(), String> {
+    let sent = match action {
+        Action::Ack => acker.ack(BasicAckOptions::default()).await,
+        _ => {
+            acker
+                .nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                })
+                .await
+        }
+    };
+    match sent {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the delivery's channel is closed".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
