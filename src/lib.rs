@@ -5,10 +5,12 @@
 //! - [`model`]: the public data model — [`model::RawPage`] in, [`model::ArticleEvent`] out.
 //! - [`pipeline`]: the **pure** core (no IO, clock, env or globals): decode, normalise,
 //!   segment, enrich with jieba-rs, classify, build events. Everything else calls it.
-//! - [`resources`]: reads the model files named by the configuration into
-//!   [`pipeline::Resources`] (the IO the pipeline does not do).
-//! - [`settings`]: layered configuration (`config/default.toml`, `config/$PAGESIFT_ENV.toml`,
-//!   `PAGESIFT__*` variables), validated at start-up.
+//! - [`resources`]: the files of `config/` compiled into the binary, the files on disk that
+//!   override them, and the model files read into [`pipeline::Resources`] (the IO the pipeline
+//!   does not do).
+//! - [`settings`]: layered configuration (compiled-in `default.toml`, the configuration
+//!   directory's `default.toml` and `$PAGESIFT_ENV.toml`, `PAGESIFT__*` variables), validated at
+//!   start-up.
 //! - [`telemetry`]: the tracing subscriber (pretty locally, JSON in production).
 //! - [`health`]: readiness state shared by the worker and the HTTP endpoint.
 //! - [`amqp`]: RabbitMQ connection, topology and confirmed publishing (lapin).
