@@ -18,6 +18,7 @@
 //! - [`metrics`]: every metric name and recording function.
 //! - [`shutdown`]: SIGTERM/SIGINT handling.
 //! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoint.
+//! - [`dead_letters`]: listing and replaying the dead-letter queue (`pagesift dead-letters`).
 //! - [`page_file`]: page files as pages (hints, page id from the stem) and as page messages.
 //! - [`clock`]: the clock the edges hand in (the system's, or a fixed one in tests).
 //! - [`cli`]: the service's command line (`run`, `process`, `publish`, …) and its commands in
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod dataset;
+pub mod dead_letters;
 pub mod eval;
 pub mod health;
 pub mod http;

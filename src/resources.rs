@@ -137,7 +137,9 @@ pub fn read(source: &Source) -> Result<Cow<'static, str>, LoadError> {
 
 /// Locates and reads a configured file.
 pub fn read_configured(path: &Path, config_dir: &Path) -> Result<String, LoadError> {
-    locate(path, config_dir).and_then(|s| read(&s)).map(Cow::into_owned)
+    locate(path, config_dir)
+        .and_then(|s| read(&s))
+        .map(Cow::into_owned)
 }
 
 /// Where each model file of the settings comes from, by setting name (`pipeline.user_dict`, …),

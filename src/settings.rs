@@ -335,13 +335,13 @@ impl Settings {
     ) -> Result<Settings, SettingsError> {
         let mut builder = config::Config::builder();
         let mut layers = Vec::new();
-        let env_file = env_name.filter(|e| !e.is_empty()).map(|e| format!("{e}.toml"));
+        let env_file = env_name
+            .filter(|e| !e.is_empty())
+            .map(|e| format!("{e}.toml"));
         for name in std::iter::once("default.toml").chain(env_file.as_deref()) {
             if let Some(file) = crate::resources::embedded(name) {
-                builder = builder.add_source(config::File::from_str(
-                    file.text,
-                    config::FileFormat::Toml,
-                ));
+                builder =
+                    builder.add_source(config::File::from_str(file.text, config::FileFormat::Toml));
                 layers.push(Source::Embedded(file));
             }
             let on_disk = dir.join(name);
@@ -611,7 +611,11 @@ mod tests {
         let s = Settings::load_from(&missing, Some("production"), Vec::new()).expect("embedded");
         let names: Vec<String> = s.layers().iter().map(ToString::to_string).collect();
         assert_eq!(names, ["embedded default.toml", "embedded production.toml"]);
-        assert_eq!(s.log.format, LogFormat::Json, "the embedded production layer");
+        assert_eq!(
+            s.log.format,
+            LogFormat::Json,
+            "the embedded production layer"
+        );
         assert_eq!(s.pipeline.config_dir(), missing);
         let embedded = Settings::load_from(&missing, None, Vec::new()).expect("embedded");
         let checkout = Settings::load_from(&config_dir(), None, Vec::new()).expect("checkout");
@@ -640,8 +644,11 @@ mod tests {
                 Source::Disk(dir.path().join("default.toml")),
             ]
         );
-        std::fs::write(dir.path().join("default.toml"), "[worker]\nconcurency = 3\n")
-            .expect("write");
+        std::fs::write(
+            dir.path().join("default.toml"),
+            "[worker]\nconcurency = 3\n",
+        )
+        .expect("write");
         let err = Settings::load_from(dir.path(), None, Vec::new()).expect_err("typo on disk");
         assert!(err.to_string().contains("concurency"), "{err}");
     }
@@ -652,7 +659,13 @@ mod tests {
         let missing = dir.path().join("nope");
         let err = Settings::load(Some(&missing)).expect_err("missing directory");
         assert!(
-            matches!(err, SettingsError::NoDirectory { from: "--config-dir", .. }),
+            matches!(
+                err,
+                SettingsError::NoDirectory {
+                    from: "--config-dir",
+                    ..
+                }
+            ),
             "{err}"
         );
     }
