@@ -34,10 +34,11 @@ use arc_swap::ArcSwap;
 use crate::amqp::{ConnectError, TopologyError};
 use crate::pipeline::Pipeline;
 
-pub use delivery::hints_from_properties;
+pub use delivery::{BAD_PROPERTIES_CLASS, hints_from_properties, property_problem};
 pub use encode::{
-    ATTEMPTS_HEADER, ERROR_CLASS_HEADER, ERROR_REASON_HEADER, PAGE_ID_HEADER,
-    PAGE_SUMMARY_ROUTING_KEY, PAGE_SUMMARY_SCHEMA, PageSummary, SOURCE_QUEUE_HEADER,
+    ATTEMPTS_HEADER, BODY_TRUNCATED_HEADER, ERROR_CLASS_HEADER, ERROR_REASON_HEADER,
+    HEADERS_DROPPED_HEADER, PAGE_ID_HEADER, PAGE_SUMMARY_ROUTING_KEY, PAGE_SUMMARY_SCHEMA,
+    PageSummary, SOURCE_QUEUE_HEADER, summary_id,
 };
 pub use page::{Context, Settled, handle_delivery};
 pub use settle::DELIVERY_LIMIT_CLASS;

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::encode::CopyLimits;
 use super::page::{Context, handle_delivery};
 use super::settle::DeliveryLimit;
 use super::{SharedPipeline, WorkerError};
@@ -219,6 +220,7 @@ impl<'w> Session<'w> {
             session_lost: self.lost.clone(),
             cpu: Arc::new(Semaphore::new(crate::settings::cores())),
             clock: Arc::clone(&self.worker.clock),
+            copy_limits: CopyLimits::for_frame_max(self.publish_conn.configuration().frame_max()),
         }
     }
 
