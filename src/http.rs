@@ -374,7 +374,9 @@ mod tests {
         // Three times the cap of clients that send half a request and then nothing.
         let mut half_open = Vec::new();
         for _ in 0..24 {
-            let mut s = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+            let mut s = tokio::net::TcpStream::connect(server.addr)
+                .await
+                .expect("connect");
             s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
                 .await
                 .expect("half a request");
@@ -402,15 +404,24 @@ mod tests {
         let server = start_with(Readiness::new(), recorder().expect("r").handle(), limits).await;
         let mut held = Vec::new();
         for _ in 0..2 {
-            let mut s = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
-            s.write_all(b"GET /healthz HTTP/1.1\r\n").await.expect("write");
+            let mut s = tokio::net::TcpStream::connect(server.addr)
+                .await
+                .expect("connect");
+            s.write_all(b"GET /healthz HTTP/1.1\r\n")
+                .await
+                .expect("write");
             held.push(s);
         }
         // Give the server the two accepts before the third (the accept loop is sequential).
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut over = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+        let mut over = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
         let _ = over.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").await;
-        assert!(closed_within(&mut over, Duration::from_secs(60)).await, "over the cap");
+        assert!(
+            closed_within(&mut over, Duration::from_secs(60)).await,
+            "over the cap"
+        );
         drop(held);
         // Slots are released when the held clients go away.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -418,7 +429,10 @@ mod tests {
             if let Ok((200, _)) = super::get(server.addr, "/healthz").await {
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "slots never released");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "slots never released"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         server.shut_down().await;

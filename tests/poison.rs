@@ -202,11 +202,7 @@ async fn run_mix(queue_type: &str) {
     worker.stop().await;
 
     let missing: Vec<&String> = want.difference(&got).collect();
-    assert!(
-        still_running,
-        "the worker died; log:\n{}",
-        tail(&log)
-    );
+    assert!(still_running, "the worker died; log:\n{}", tail(&log));
     assert!(
         missing.is_empty(),
         "{} of {} events missing (after {PATIENCE:?}); log:\n{}",

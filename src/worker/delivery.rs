@@ -191,7 +191,11 @@ mod tests {
             deep = outer;
         }
         let at_limit = ordinary.clone().with_headers(deep.clone());
-        assert_eq!(property_problem(&at_limit), None, "{MAX_HEADER_DEPTH} levels pass");
+        assert_eq!(
+            property_problem(&at_limit),
+            None,
+            "{MAX_HEADER_DEPTH} levels pass"
+        );
         let mut deeper = FieldTable::default();
         deeper.insert("n".into(), AMQPValue::FieldTable(deep));
         let over = ordinary.with_headers(deeper);

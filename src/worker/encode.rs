@@ -498,14 +498,14 @@ mod tests {
             processed_at: "2000-01-01T00:00:00Z".to_owned(),
         };
         let m = summary_message(&summary, "out", 1).expect("message");
-        assert_eq!(m.properties.message_id().as_ref().map(|x| x.as_str()), Some(a.as_str()));
+        assert_eq!(
+            m.properties.message_id().as_ref().map(|x| x.as_str()),
+            Some(a.as_str())
+        );
     }
 
     fn encoded_headers(m: &OutMessage) -> usize {
-        m.properties
-            .headers()
-            .as_ref()
-            .map_or(0, fields::table_len)
+        m.properties.headers().as_ref().map_or(0, fields::table_len)
     }
 
     #[test]
@@ -528,17 +528,36 @@ mod tests {
         };
         let limits = CopyLimits::for_frame_max(131_072);
         let m = dead_letter_message(&original, b"{", rejection, "dlx", limits);
-        assert!(encoded_headers(&m) <= limits.header_bytes, "{}", encoded_headers(&m));
+        assert!(
+            encoded_headers(&m) <= limits.header_bytes,
+            "{}",
+            encoded_headers(&m)
+        );
         let h = m.properties.headers().as_ref().expect("headers");
-        assert_eq!(header_text(h, ERROR_CLASS_HEADER).as_deref(), Some("invalid_json"));
+        assert_eq!(
+            header_text(h, ERROR_CLASS_HEADER).as_deref(),
+            Some("invalid_json")
+        );
         assert!(header_text(h, PAGE_ID_HEADER).is_some_and(|id| id.len() <= 1024));
-        assert_eq!(header_text(h, "h000").map(|v| v.len()), Some(1000), "kept up to the budget");
-        assert_eq!(header_text(h, "newspaper").as_deref(), Some("日报"), "kept (key order)");
+        assert_eq!(
+            header_text(h, "h000").map(|v| v.len()),
+            Some(1000),
+            "kept up to the budget"
+        );
+        assert_eq!(
+            header_text(h, "newspaper").as_deref(),
+            Some("日报"),
+            "kept (key order)"
+        );
         let note = header_text(h, HEADERS_DROPPED_HEADER).expect("note");
         assert!(note.contains("h129"), "{note}");
         assert!(!h.contains_key("h129"));
         let small = retry_message(&original, b"p", 1, "in", CopyLimits::for_frame_max(4096));
-        assert!(encoded_headers(&small) <= 2048, "{}", encoded_headers(&small));
+        assert!(
+            encoded_headers(&small) <= 2048,
+            "{}",
+            encoded_headers(&small)
+        );
         let h = small.properties.headers().as_ref().expect("headers");
         assert_eq!(header_text(h, ATTEMPTS_HEADER).as_deref(), Some("1"));
     }
@@ -566,9 +585,18 @@ mod tests {
         assert!(!h.contains_key("deep"));
         assert!(header_text(h, HEADERS_DROPPED_HEADER).is_some_and(|n| n.contains("deep")));
         assert_eq!(header_text(h, "page_id").as_deref(), Some("x"));
-        let plain = retry_message(&BasicProperties::default(), b"b", 1, "in", CopyLimits::default());
+        let plain = retry_message(
+            &BasicProperties::default(),
+            b"b",
+            1,
+            "in",
+            CopyLimits::default(),
+        );
         let h = plain.properties.headers().as_ref().expect("headers");
-        assert!(!h.contains_key(HEADERS_DROPPED_HEADER), "nothing dropped, no note");
+        assert!(
+            !h.contains_key(HEADERS_DROPPED_HEADER),
+            "nothing dropped, no note"
+        );
     }
 
     #[test]
