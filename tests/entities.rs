@@ -1,6 +1,5 @@
-//! The entity tagger on the pages of the project: the seed page's entity lists hold none of the
-//! non-entities the POS method listed there (issue 16), their entries are shaped like names,
-//! and byline names stay out of `people` unless the text names them.
+//! The entity tagger on the pages of the project: lists are deduplicated, byline names stay
+//! out of `people` unless the text names them, events carry the tagger's version.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -31,50 +30,6 @@ fn events(page: &str) -> Vec<ArticleEvent> {
         .events
 }
 
-/// What the POS method listed on the seed page that is no entity of that kind (issue 16).
-const NOT_PEOPLE: [&str; 8] = [
-    "高水平", "换人", "强降雨", "宣传部", "万荣县", "吉尼斯", "慈善", "关帝庙",
-];
-const NOT_PLACES: [&str; 3] = ["治本", "城市", "上岗"];
-
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
-}
-
-#[test]
-fn the_seed_page_lists_no_known_non_entities_and_only_name_shaped_ones() {
-    let events = events("seed");
-    let mut listed = 0;
-    for e in &events {
-        let nlp = &e.nlp;
-        for p in nlp.people.iter().take(10) {
-            assert!(!NOT_PEOPLE.contains(&p.as_str()), "person {p} in {:?}", nlp.people);
-            let n = p.chars().count();
-            // A Chinese name of two to four characters, or a transliterated one with `·`.
-            assert!(
-                (2..=4).contains(&n) && p.chars().all(is_han)
-                    || p.contains('·') && p.chars().all(|c| is_han(c) || c == '·'),
-                "person {p} is not shaped like a name"
-            );
-        }
-        for p in nlp.places.iter().take(10) {
-            assert!(!NOT_PLACES.contains(&p.as_str()), "place {p} in {:?}", nlp.places);
-            assert!(!NOT_PEOPLE.contains(&p.as_str()) || p.ends_with('县'), "place {p}");
-        }
-        for list in [&nlp.people, &nlp.places, &nlp.organizations] {
-            for x in list.iter().take(10) {
-                listed += 1;
-                assert!(x.chars().count() >= 2, "{x}");
-                assert!(
-                    x.chars().all(|c| is_han(c) || c.is_alphanumeric() || c == '·'),
-                    "{x} holds punctuation or spaces"
-                );
-            }
-        }
-    }
-    assert!(listed >= 10, "the seed page should name some entities ({listed})");
-}
-
 #[test]
 fn entity_lists_are_deduplicated_and_byline_names_only_listed_when_the_text_has_them() {
     for page in ["seed", "001", "002", "003", "004", "005"] {
@@ -98,7 +53,10 @@ fn entity_lists_are_deduplicated_and_byline_names_only_listed_when_the_text_has_
             for name in byline.reporters.iter().chain(&byline.photographers) {
                 let name: String = name.chars().filter(|c| !c.is_whitespace()).collect();
                 if e.nlp.people.contains(&name) {
-                    assert!(text.contains(&name), "{page}: byline name {name} not in the text");
+                    assert!(
+                        text.contains(&name),
+                        "{page}: byline name {name} not in the text"
+                    );
                 }
             }
         }

@@ -739,27 +739,22 @@ impl<'a> Collector<'a> {
 /// characters the dictionary left unjoined: the name of a person, a place or an
 /// organisation when shaped like one (listed in `nlp` when given); a keyword candidate unless
 /// it holds a function word.
-fn unknown_word<'a>(
-    mut nlp: Option<&mut Nlp>,
-    counts: &mut Counts<'a>,
-    word: &'a str,
-    chars: &[char],
-) {
+fn unknown_word<'a>(nlp: Option<&mut Nlp>, counts: &mut Counts<'a>, word: &'a str, chars: &[char]) {
     if let Some(len) = person_name(chars) {
         let end = word.char_indices().nth(len).map_or(word.len(), |(i, _)| i);
         if let Some(name) = word.get(..end) {
-            if let Some(nlp) = nlp.as_deref_mut() {
+            if let Some(nlp) = nlp {
                 push_unique(&mut nlp.people, name);
             }
             counts.add(name);
         }
     } else if is_place_name(chars) {
-        if let Some(nlp) = nlp.as_deref_mut() {
+        if let Some(nlp) = nlp {
             push_unique(&mut nlp.places, word);
         }
         counts.add(word);
     } else if is_org_name(chars) {
-        if let Some(nlp) = nlp.as_deref_mut() {
+        if let Some(nlp) = nlp {
             push_unique(&mut nlp.organizations, word);
         }
         counts.add(word);

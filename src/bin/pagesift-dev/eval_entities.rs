@@ -33,9 +33,41 @@ pub struct Args {
     /// Score this model file on the files instead of fitting (no cross-validation).
     #[arg(long, value_name = "FILE")]
     pub model: Option<std::path::PathBuf>,
+    /// Print the entity lists of every article of this page file (through the whole
+    /// pipeline as configured, with the POS method's lists beside them) and stop.
+    #[arg(long, value_name = "FILE")]
+    pub page: Option<std::path::PathBuf>,
     /// Training parameters.
     #[command(flatten)]
     pub params: ParamArgs,
+}
+
+/// Prints the entity lists of a page's articles, tagger and POS method.
+fn print_page(settings: &Settings, path: &Path) -> anyhow::Result<ExitCode> {
+    let pipeline = pagesift::resources::build_pipeline(&settings.pipeline)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let articles = pipeline.segment(&text)?;
+    let tokens = pagesift::pipeline::tokens::ArticleTokens::page(pipeline.jieba(), &articles);
+    let pos = pipeline
+        .enricher()
+        .enrich_page_pos_entities(pipeline.jieba(), &articles, &tokens);
+    println!("{} ({})", path.display(), pipeline.entities_version());
+    for ((article, tokens), pos) in articles.iter().zip(&tokens).zip(&pos) {
+        let found = pipeline.tagger().article_entities(tokens);
+        println!(
+            "\n#{} {}",
+            article.index,
+            article.title.as_deref().unwrap_or("(no title)")
+        );
+        println!("  people:        {}", found.people.join(" "));
+        println!("  places:        {}", found.places.join(" "));
+        println!("  organisations: {}", found.organizations.join(" "));
+        println!("  (POS) people:  {}", pos.people.join(" "));
+        println!("  (POS) places:  {}", pos.places.join(" "));
+        println!("  (POS) orgs:    {}", pos.organizations.join(" "));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn row(name: &str, s: &Scores) -> String {
@@ -61,15 +93,23 @@ fn row(name: &str, s: &Scores) -> String {
 
 fn print(title: &str, e: &Evaluation) {
     println!("\n### {title} ({} test sentences)\n", e.sentences);
-    println!("| method | people P / R / F1 | places P / R / F1 | organisations P / R / F1 | all P / R / F1 |");
+    println!(
+        "| method | people P / R / F1 | places P / R / F1 | organisations P / R / F1 | all P / R / F1 |"
+    );
     println!("|---|---|---|---|---|");
     println!("{}", row("tagger, exact spans", &e.tagger_spans));
     println!("{}", row("tagger, event strings", &e.tagger_strings));
-    println!("{}", row("POS method (old), event strings", &e.baseline_strings));
+    println!(
+        "{}",
+        row("POS method (old), event strings", &e.baseline_strings)
+    );
 }
 
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(page) = &args.page {
+        return print_page(settings, page);
+    }
     let jieba = jieba(settings)?;
     let idf_path = &settings.pipeline.idf;
     let idf = std::fs::read_to_string(idf_path)
@@ -99,8 +139,8 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             .join(", ")
     );
     if let Some(path) = &args.model {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let tagger = Tagger::from_model(&text)?;
         for (name, data) in &sources {
             let test: Vec<&BioSentence> = data.iter().collect();

@@ -13,10 +13,7 @@ use pagesift::settings::Settings;
 use crate::data::write_output;
 
 /// The training files of `shared/ner/` (README there): People's Daily 1998 dev, MSRA val.
-pub const DEFAULT_DATA: [&str; 2] = [
-    "../shared/ner/pd1998-dev.bio",
-    "../shared/ner/msra-val.bio",
-];
+pub const DEFAULT_DATA: [&str; 2] = ["../shared/ner/pd1998-dev.bio", "../shared/ner/msra-val.bio"];
 
 /// The training parameters, shared with `eval-entities`.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,7 +21,7 @@ pub struct ParamArgs {
     /// Passes of the perceptron over the data.
     #[arg(long, default_value_t = Params::default().epochs)]
     pub epochs: usize,
-    /// Features firing fewer times than this in the training data are dropped.
+    /// Features firing in fewer training sentences than this are dropped.
     #[arg(long, default_value_t = Params::default().min_count)]
     pub min_count: u32,
     /// Seed of the per-epoch shuffle.

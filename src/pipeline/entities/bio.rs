@@ -47,9 +47,7 @@ pub fn parse(text: &str) -> Result<Vec<BioSentence>, BioError> {
             message,
         };
         let mut chars = line.chars();
-        let c = chars
-            .next()
-            .ok_or_else(|| bad("empty line".to_owned()))?;
+        let c = chars.next().ok_or_else(|| bad("empty line".to_owned()))?;
         let rest: &str = chars.as_str();
         let tag = rest
             .strip_prefix('\t')

@@ -58,6 +58,10 @@ pub enum Template {
     PrevWordTag,
     /// At a word end: the POS tag of this word and of the word after.
     NextWordTag,
+    /// At a word start: the word before (up to six characters).
+    PrevWord,
+    /// At a word end: the word after (up to six characters).
+    NextWord,
     /// Gazetteer: the word's class in the dictionary (`nr*` person, `ns*` place, `nt*`
     /// organisation) and the position in it.
     Gazetteer,
@@ -74,13 +78,13 @@ pub enum Template {
 }
 
 /// Names of the templates in the model file, indexed by `Template as usize`.
-pub const TEMPLATE_NAMES: [&str; 22] = [
+pub const TEMPLATE_NAMES: [&str; 24] = [
     "B", "C-2", "C-1", "C0", "C+1", "C+2", "C-2C-1", "C-1C0", "C0C+1", "C+1C+2", "C-1C+1", "WT",
-    "WLT", "WW", "PWT", "NWT", "GZ", "SN", "SF", "SA", "CT", "TR",
+    "WLT", "WW", "PWT", "NWT", "PW", "NW", "GZ", "SN", "SF", "SA", "CT", "TR",
 ];
 
 /// Every template, indexed by `Template as usize`.
-const TEMPLATES: [Template; 22] = [
+const TEMPLATES: [Template; 24] = [
     Template::Bias,
     Template::CharM2,
     Template::CharM1,
@@ -97,6 +101,8 @@ const TEMPLATES: [Template; 22] = [
     Template::WordPosWord,
     Template::PrevWordTag,
     Template::NextWordTag,
+    Template::PrevWord,
+    Template::NextWord,
     Template::Gazetteer,
     Template::Surname,
     Template::Suffix,
@@ -456,6 +462,13 @@ impl<'a> Sentence<'a> {
                     .push(' ')
                     .push_str(tag)
                     .emit(sink);
+                if let Some(&(w, n, _)) = at.word.checked_sub(1).and_then(|w| self.token(w))
+                    && n <= 6
+                {
+                    Value::<KEEP>::new(Template::PrevWord)
+                        .push_str(w)
+                        .emit(sink);
+                }
             }
             if matches!(at.pos, 'E' | 'S') {
                 let next = self.token(at.word.saturating_add(1)).map_or("$", |t| t.2);
@@ -464,6 +477,13 @@ impl<'a> Sentence<'a> {
                     .push(' ')
                     .push_str(next)
                     .emit(sink);
+                if let Some(&(w, n, _)) = self.token(at.word.saturating_add(1))
+                    && n <= 6
+                {
+                    Value::<KEEP>::new(Template::NextWord)
+                        .push_str(w)
+                        .emit(sink);
+                }
             }
             let class = match tag.as_bytes() {
                 [b'n', b'r', ..] => Some('P'),
@@ -490,7 +510,10 @@ impl<'a> Sentence<'a> {
         let s0 = self.suffix.get(i).copied().unwrap_or(' ');
         let s1 = self.suffix.get(i + 1).copied().unwrap_or(' ');
         if s0 != ' ' || s1 != ' ' {
-            Value::<KEEP>::new(Template::Suffix).push(s0).push(s1).emit(sink);
+            Value::<KEEP>::new(Template::Suffix)
+                .push(s0)
+                .push(s1)
+                .emit(sink);
         }
         if let Some(&(class, distance)) = self.ahead.get(i)
             && class != ' '

@@ -66,15 +66,6 @@ impl Kind {
         }
     }
 
-    /// The `B-` tag of this kind.
-    fn begin(self) -> u8 {
-        match self {
-            Kind::Person => 1,
-            Kind::Place => 3,
-            Kind::Organization => 5,
-        }
-    }
-
     /// The kind a tag belongs to (`None` for `O`).
     fn of_tag(tag: u8) -> Option<Kind> {
         match tag {
@@ -127,7 +118,7 @@ pub const fn allowed(prev: usize, cur: usize) -> bool {
     if cur == 0 || cur % 2 == 1 {
         return true;
     }
-    prev < NTAGS && prev != 0 && (prev + 1) / 2 == cur / 2
+    prev < NTAGS && prev != 0 && prev.div_ceil(2) == cur / 2
 }
 
 /// The best tag sequence for the emission scores `emit` (one row per character) and the
@@ -247,7 +238,7 @@ impl Tagger {
         }
     }
 
-    /// Parses a model file (see [`Tagger::to_model`]).
+    /// Parses a model file (see [`Tagger::write_model`]).
     pub fn from_model(text: &str) -> Result<Tagger, ModelError> {
         let mut version = None;
         let mut tags_seen = false;
@@ -277,8 +268,8 @@ impl Tagger {
                 }
                 return Err(bad("expected `template<TAB>value<TAB>weights`".to_owned()));
             };
-            let template = Template::from_name(key)
-                .ok_or_else(|| bad(format!("unknown template `{key}`")))?;
+            let template =
+                Template::from_name(key).ok_or_else(|| bad(format!("unknown template `{key}`")))?;
             let mut w = [0.0f32; NTAGS];
             for item in rest.split(' ') {
                 let parsed = item.split_once(':').and_then(|(t, x)| {
@@ -479,7 +470,11 @@ impl Entities {
         let places = std::mem::take(&mut self.places);
         self.places = places
             .iter()
-            .filter(|p| !places.iter().any(|q| q.len() > p.len() && q.contains(p.as_str())))
+            .filter(|p| {
+                !places
+                    .iter()
+                    .any(|q| q.len() > p.len() && q.contains(p.as_str()))
+            })
             .cloned()
             .collect();
     }
@@ -548,13 +543,28 @@ mod tests {
     #[test]
     fn a_model_file_round_trips_and_bad_lines_are_errors() {
         let mut rows = vec![
-            (Template::Char0, "中".to_owned(), [0.0, 1.25, 0.0, 0.0, 0.0, 0.0, -0.5]),
-            (Template::Transition, "^".to_owned(), [0.0, 0.0, -3.0, 0.0, 0.0, 0.0, 0.0]),
-            (Template::Bias, String::new(), [0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            (
+                Template::Char0,
+                "中".to_owned(),
+                [0.0, 1.25, 0.0, 0.0, 0.0, 0.0, -0.5],
+            ),
+            (
+                Template::Transition,
+                "^".to_owned(),
+                [0.0, 0.0, -3.0, 0.0, 0.0, 0.0, 0.0],
+            ),
+            (
+                Template::Bias,
+                String::new(),
+                [0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            ),
             (Template::CharP1, "x".to_owned(), [0.0; NTAGS]),
         ];
         let text = Tagger::write_model("v1", &mut rows, 2);
-        assert!(!text.contains("C+1\t"), "all-zero rows are left out:\n{text}");
+        assert!(
+            !text.contains("C+1\t"),
+            "all-zero rows are left out:\n{text}"
+        );
         let tagger = Tagger::from_model(&text).expect("parses");
         assert_eq!(tagger.version(), "v1");
         assert_eq!(tagger.len(), 2);

@@ -153,9 +153,30 @@ mod tests {
         ];
         let mut s = Scores::default();
         s.add_spans(&gold, &pred);
-        assert_eq!(s.of(Kind::Person), Counts { tp: 1, fp: 0, fn_: 0 });
-        assert_eq!(s.of(Kind::Place), Counts { tp: 0, fp: 1, fn_: 1 });
-        assert_eq!(s.all(), Counts { tp: 1, fp: 2, fn_: 1 });
+        assert_eq!(
+            s.of(Kind::Person),
+            Counts {
+                tp: 1,
+                fp: 0,
+                fn_: 0
+            }
+        );
+        assert_eq!(
+            s.of(Kind::Place),
+            Counts {
+                tp: 0,
+                fp: 1,
+                fn_: 1
+            }
+        );
+        assert_eq!(
+            s.all(),
+            Counts {
+                tp: 1,
+                fp: 2,
+                fn_: 1
+            }
+        );
         assert!((s.all().precision() - 1.0 / 3.0).abs() < 1e-9);
         assert!((s.all().recall() - 0.5).abs() < 1e-9);
         assert!((s.all().f1() - 0.4).abs() < 1e-9);
@@ -167,7 +188,14 @@ mod tests {
         let g = vec!["甲乙".to_owned(), "甲乙".to_owned(), "丙丁".to_owned()];
         let p = vec!["甲乙".to_owned(), "戊己".to_owned(), "戊己".to_owned()];
         s.add_strings(Kind::Person, &g, &p);
-        assert_eq!(s.of(Kind::Person), Counts { tp: 1, fp: 1, fn_: 1 });
+        assert_eq!(
+            s.of(Kind::Person),
+            Counts {
+                tp: 1,
+                fp: 1,
+                fn_: 1
+            }
+        );
         assert_eq!(Counts::default().f1(), 1.0);
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! BIO sentences -> jieba.tag(text, false) (the tokens the pipeline makes) -> features
-//!   -> keep features seen in at least `min_count` sentences positions (no single-sentence
-//!      memorising)
+//!   -> keep features that fire in at least `min_count` sentences (none is fitted to a
+//!      single sentence)
 //!   -> `epochs` passes in a seeded shuffled order: decode; where it differs from the gold
 //!      tags, +1 to the gold features/transitions, -1 to the predicted ones
 //!   -> the average of the weights over every step (lazy sums), rounded to `decimals`
@@ -25,7 +25,8 @@ use super::{NTAGS, Tagger, viterbi};
 pub struct Params {
     /// Passes over the data.
     pub epochs: usize,
-    /// A feature is kept when it fires at least this many times in the training data.
+    /// A feature is kept when it fires in at least this many training sentences (so no
+    /// feature is fitted to a single sentence).
     pub min_count: u32,
     /// Seed of the shuffle of the sentence order in each epoch.
     pub seed: u64,
@@ -63,12 +64,17 @@ impl Example {
     }
 }
 
-/// Gives features ids in order of first sight, counting how often each fires.
+/// Gives features ids in order of first sight, counting the sentences each fires in.
 #[derive(Default)]
 struct Index {
     ids: FxHashMap<u64, u32>,
     names: Vec<(Template, String)>,
+    /// Sentences each feature fires in.
     counts: Vec<u32>,
+    /// The last sentence each feature was counted for (1-based; 0: none).
+    last: Vec<u32>,
+    /// The current sentence (1-based).
+    sentence: u32,
     out: Vec<u32>,
 }
 
@@ -80,10 +86,16 @@ impl Sink for Index {
         let id = *self.ids.entry(hash).or_insert_with(|| {
             self.names.push((template, value.iter().collect()));
             self.counts.push(0);
+            self.last.push(0);
             next
         });
-        if let Some(c) = self.counts.get_mut(id as usize) {
+        if let (Some(c), Some(last)) = (
+            self.counts.get_mut(id as usize),
+            self.last.get_mut(id as usize),
+        ) && *last != self.sentence
+        {
             *c += 1;
+            *last = self.sentence;
         }
         self.out.push(id);
     }
@@ -132,6 +144,7 @@ pub fn train(jieba: &Jieba, sentences: &[&BioSentence], params: &Params) -> Fitt
             continue;
         }
         index.out.clear();
+        index.sentence += 1;
         let mut offsets = vec![0u32];
         for i in 0..sentence.len() {
             sentence.features(i, &mut index);
@@ -247,17 +260,10 @@ pub fn train(jieba: &Jieba, sentences: &[&BioSentence], params: &Params) -> Fitt
     // The version names the weights: a digest of the file without its version line.
     let body = Tagger::write_model("", &mut rows, params.decimals);
     let digest = Sha256::digest(body.as_bytes());
-    let hex: String = digest
-        .iter()
-        .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let version = format!("entities-ap-{hex}");
     let model = Tagger::write_model(&version, &mut rows, params.decimals);
-    let tagger = Tagger::from_weights(
-        version,
-        rows.iter().map(|(t, v, w)| (*t, v.as_str(), *w)),
-    );
+    let tagger = Tagger::from_weights(version, rows.iter().map(|(t, v, w)| (*t, v.as_str(), *w)));
     Fitted {
         model,
         tagger,
@@ -320,6 +326,9 @@ mod tests {
         }
         // Another seed is another order, still deterministic.
         let c = train(&jieba, &refs, &Params { seed: 7, ..params });
-        assert_eq!(c.model, train(&jieba, &refs, &Params { seed: 7, ..params }).model);
+        assert_eq!(
+            c.model,
+            train(&jieba, &refs, &Params { seed: 7, ..params }).model
+        );
     }
 }
