@@ -41,6 +41,7 @@ pub const EMBEDDED: &[EmbeddedFile] = embedded![
     "idf.txt",
     "lexicon.json",
     "classifier.json",
+    "entities.model",
 ];
 
 /// The compiled-in text of the file `name` of `config/`, if there is one.
@@ -152,6 +153,7 @@ pub fn model_sources(
         ("pipeline.user_dict", locate(&settings.user_dict, dir)?),
         ("pipeline.idf", locate(&settings.idf, dir)?),
         ("pipeline.classifier", locate(&settings.classifier, dir)?),
+        ("pipeline.entities", locate(&settings.entities, dir)?),
     ])
 }
 
@@ -163,6 +165,7 @@ pub fn load_resources(settings: &PipelineSettings) -> Result<Resources, LoadErro
         user_dict: read_configured(&settings.user_dict, dir)?,
         idf: read_configured(&settings.idf, dir)?,
         classifier: read_configured(&settings.classifier, dir)?,
+        entities: read_configured(&settings.entities, dir)?,
         keywords_top_k: settings.keywords_top_k,
     })
 }

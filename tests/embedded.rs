@@ -81,6 +81,7 @@ fn check_config_says_what_is_embedded_and_what_was_read() {
         "# pipeline.user_dict: embedded userdict.txt",
         "# pipeline.idf: embedded idf.txt",
         "# pipeline.classifier: embedded classifier.json",
+        "# pipeline.entities: embedded entities.model",
     ] {
         assert!(out.lines().any(|l| l == line), "`{line}` missing:\n{out}");
     }

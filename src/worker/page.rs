@@ -301,6 +301,17 @@ async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
                     Err(e) => {
                         let (failure, e) = failure(&e);
                         error = Some(format!("{class}: {reason}; dead-lettering failed: {e}"));
+                        if failure == Failure::Unroutable {
+                            // The dead-letter exchange routes nowhere (its queue was deleted):
+                            // rebuild the session, which declares the topology again (or, with
+                            // `amqp.declare = false`, stays not-ready until it exists) instead
+                            // of cycling every bad page through the broker's delivery limit.
+                            tracing::error!(
+                                exchange = %ctx.dead_letter_exchange,
+                                "the dead-letter exchange routes nowhere; rebuilding the session"
+                            );
+                            ctx.session_lost.cancel();
+                        }
                         Outcome::DeadLetterFailed { failure, error: e }
                     }
                 }

@@ -24,7 +24,7 @@ use super::encode::CopyLimits;
 use super::page::{Context, handle_delivery};
 use super::settle::DeliveryLimit;
 use super::{SharedPipeline, WorkerError};
-use crate::amqp::{self, Publisher, short};
+use crate::amqp::{self, Publisher, TopologyError, short};
 use crate::clock::Clock;
 use crate::health::Readiness;
 use crate::metrics;
@@ -109,6 +109,8 @@ pub async fn run(worker: Worker) -> Result<(), WorkerError> {
     let mut first = true;
     let mut isolate = false;
     let mut refusals: u32 = 0;
+    // The last missing-topology error logged.
+    let mut missing: Option<String> = None;
     loop {
         if worker.shutdown.is_cancelled() {
             return Ok(());
@@ -142,6 +144,7 @@ pub async fn run(worker: Worker) -> Result<(), WorkerError> {
             }
             Ok(SessionEnd::Lost(loss)) => {
                 refusals = 0;
+                missing = None;
                 tracing::warn!(
                     attempt,
                     reason = loss.reason,
@@ -173,8 +176,18 @@ pub async fn run(worker: Worker) -> Result<(), WorkerError> {
                     }
                 } else if e.is_transient() {
                     refusals = 0;
-                    tracing::warn!(attempt, error = %crate::telemetry::error_chain(&e),
-                        "broker session failed");
+                    let error = crate::telemetry::error_chain(&e);
+                    if matches!(e, WorkerError::Topology(TopologyError::Missing { .. })) {
+                        // One line per missing object, not one per attempt.
+                        if missing.as_deref() != Some(error.as_str()) {
+                            tracing::error!(error, "the topology is incomplete; not consuming");
+                            missing = Some(error);
+                        } else {
+                            tracing::debug!(error, "the topology is still incomplete");
+                        }
+                    } else {
+                        tracing::warn!(attempt, error, "broker session failed");
+                    }
                 } else {
                     return Err(e);
                 }
