@@ -40,9 +40,9 @@ use tokio_util::sync::CancellationToken;
 use pagesift::amqp::{OutMessage, Publisher};
 use pagesift::clock::Clock as _;
 use pagesift::model::PageMeta;
-use pagesift::worker::encode::{PAGE_SUMMARY_SCHEMA, PageSummary, event_message, summary_message};
 use pagesift::pipeline::Hints;
 use pagesift::settings::Settings;
+use pagesift::worker::encode::{PAGE_SUMMARY_SCHEMA, PageSummary, event_message, summary_message};
 
 /// Header naming the page template a bench page was built from (read by the relay).
 const TEMPLATE_HEADER: &str = "x-pagesift-bench-template";
