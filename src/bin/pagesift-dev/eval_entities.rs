@@ -128,9 +128,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     }
     let params = args.params.params();
     println!(
-        "eval-entities: epochs {}, min count {}, seed {:#x}; files: {}",
+        "eval-entities: epochs {}, min count {}, dropout {}, seed {:#x}; files: {}",
         params.epochs,
         params.min_count,
+        params.dropout,
         params.seed,
         sources
             .iter()

@@ -33,6 +33,10 @@ pub struct ParamArgs {
     /// Averaged weights smaller than this (absolute) are dropped.
     #[arg(long, default_value_t = Params::default().prune)]
     pub prune: f64,
+    /// Share of positions whose dictionary features (POS tag, gazetteer class of the jieba
+    /// word) are hidden in a training step.
+    #[arg(long, default_value_t = Params::default().dropout)]
+    pub dropout: f64,
 }
 
 impl ParamArgs {
@@ -44,6 +48,7 @@ impl ParamArgs {
             seed: self.seed,
             decimals: self.decimals,
             prune: self.prune,
+            dropout: self.dropout,
         }
     }
 }
