@@ -76,9 +76,10 @@ pub fn read_bio(path: &Path) -> anyhow::Result<Vec<BioSentence>> {
 
 /// jieba as the pipeline configures it (the user dictionary of the settings).
 pub fn jieba(settings: &Settings) -> anyhow::Result<jieba_rs::Jieba> {
-    let path = &settings.pipeline.user_dict;
-    let dict =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let dict = pagesift::resources::read_configured(
+        &settings.pipeline.user_dict,
+        settings.pipeline.config_dir(),
+    )?;
     Ok(pagesift::pipeline::build_jieba(&dict)?)
 }
 
