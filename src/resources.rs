@@ -37,6 +37,7 @@ pub fn load_resources(settings: &PipelineSettings) -> Result<Resources, LoadErro
         user_dict: read(&settings.user_dict)?,
         idf: read(&settings.idf)?,
         classifier: read(&settings.classifier)?,
+        entities: read(&settings.entities)?,
         keywords_top_k: settings.keywords_top_k,
     })
 }

@@ -93,6 +93,9 @@ pub struct PipelineSettings {
     pub idf: PathBuf,
     /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift-dev train`.
     pub classifier: PathBuf,
+    /// Entity tagger model (people, places, organisations), fitted by
+    /// `pagesift-dev train-entities`.
+    pub entities: PathBuf,
     /// Number of keywords per article.
     pub keywords_top_k: usize,
 }

@@ -12,7 +12,9 @@ mod build_idf;
 mod data;
 mod eval;
 mod eval_classifier;
+mod eval_entities;
 mod train;
+mod train_entities;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,10 @@ enum Command {
     EvalClassifier(eval_classifier::Args),
     /// Fit the classifier's weights from labelled articles and write the model file.
     Train(train::Args),
+    /// Fit the entity tagger from BIO files and write its model file.
+    TrainEntities(train_entities::Args),
+    /// Entity tagger P/R/F1 (cross-source and k-fold) beside the old POS method.
+    EvalEntities(eval_entities::Args),
     /// Build the keyword IDF table from a corpus.
     BuildIdf(build_idf::Args),
     /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
@@ -61,6 +67,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&settings, args),
         Command::EvalClassifier(args) => eval_classifier::run(&settings, args),
         Command::Train(args) => train::run(&settings, args),
+        Command::TrainEntities(args) => train_entities::run(&settings, args),
+        Command::EvalEntities(args) => eval_entities::run(&settings, args),
         Command::BuildIdf(args) => build_idf::run(&settings, args),
         Command::BenchLoad(args) => bench_load::run(&settings, cli.config_dir.as_deref(), args),
     }
