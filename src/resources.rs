@@ -37,6 +37,7 @@ pub fn load_resources(settings: &PipelineSettings) -> Result<Resources, LoadErro
         user_dict: read(&settings.user_dict)?,
         idf: read(&settings.idf)?,
         classifier: read(&settings.classifier)?,
+        segmenter: settings.segmenter.as_deref().map(read).transpose()?,
         keywords_top_k: settings.keywords_top_k,
     })
 }
@@ -54,5 +55,5 @@ pub fn limits(settings: &PipelineSettings) -> Limits {
 /// Reads the files and builds the pipeline.
 pub fn build_pipeline(settings: &PipelineSettings) -> Result<Pipeline, LoadError> {
     let resources = load_resources(settings)?;
-    Ok(Pipeline::new(&resources, limits(settings))?)
+    Ok(Pipeline::new(&resources, limits(settings))?.with_review_below(settings.review_below))
 }

@@ -86,6 +86,14 @@ pub struct PipelineSettings {
     pub idf: PathBuf,
     /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift-dev train`.
     pub classifier: PathBuf,
+    /// Segmenter model file (`config/segmenter.json`, fitted by `pagesift-dev
+    /// train-segmenter`); unset: the model built into the binary.
+    #[serde(default)]
+    pub segmenter: Option<PathBuf>,
+    /// Events whose `article.confidence` is below this (in (0, 1]) get a `review` header
+    /// and the routing-key suffix `.review`; unset (the default): none.
+    #[serde(default)]
+    pub review_below: Option<f64>,
     /// Number of keywords per article.
     pub keywords_top_k: usize,
 }
@@ -326,12 +334,10 @@ impl Settings {
             &mut self.pipeline.idf,
             &mut self.pipeline.classifier,
         ] {
-            if p.is_relative() && !p.exists() {
-                let candidate = base.join(&*p);
-                if candidate.exists() {
-                    *p = candidate;
-                }
-            }
+            resolve(base, p);
+        }
+        if let Some(p) = self.pipeline.segmenter.as_mut() {
+            resolve(base, p);
         }
     }
 
@@ -376,6 +382,11 @@ impl Settings {
         }
         if self.pipeline.max_articles == 0 {
             return Err(invalid("pipeline.max_articles", "must be > 0"));
+        }
+        if let Some(t) = self.pipeline.review_below
+            && !(t > 0.0 && t <= 1.0)
+        {
+            return Err(invalid("pipeline.review_below", "must be in (0, 1]"));
         }
         if self.amqp.publish_timeout_seconds == 0 {
             return Err(invalid("amqp.publish_timeout_seconds", "must be > 0"));
@@ -468,6 +479,16 @@ fn json_to_toml(value: &serde_json::Value, _prefix: &str) -> String {
         }
     }
     out
+}
+
+/// `p` relative to `base` when it is relative and does not exist as given but does there.
+fn resolve(base: &Path, p: &mut PathBuf) {
+    if p.is_relative() && !p.exists() {
+        let candidate = base.join(&*p);
+        if candidate.exists() {
+            *p = candidate;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub struct Resources {
     pub idf: String,
     /// Classifier model file (JSON).
     pub classifier: String,
+    /// Segmenter model file (JSON, `config/segmenter.json`); `None`: the built-in model.
+    pub segmenter: Option<String>,
     /// Keywords per article.
     pub keywords_top_k: usize,
 }
@@ -54,6 +56,9 @@ pub enum ResourceError {
     /// The classifier model does not parse or is inconsistent.
     #[error("classifier model: {0}")]
     Classifier(String),
+    /// The segmenter model does not parse or does not match this build's features.
+    #[error(transparent)]
+    Segmenter(#[from] segment::learned::ModelError),
 }
 
 /// The page pipeline, built once and shared.
@@ -61,6 +66,8 @@ pub struct Pipeline {
     jieba: Jieba,
     enricher: nlp::Enricher,
     classifier: classify::Classifier,
+    segmenter: segment::learned::Model,
+    review_below: Option<f64>,
     limits: Limits,
 }
 
@@ -104,10 +111,16 @@ impl Pipeline {
         let _ = jieba.tag("预热词性标注表", true);
         let enricher = nlp::Enricher::new(resources)?;
         let classifier = classify::Classifier::from_model(&resources.classifier)?;
+        let segmenter = match &resources.segmenter {
+            Some(text) => segment::learned::Model::from_json(text)?,
+            None => segment::learned::Model::from_json(segment::learned::BUILTIN)?,
+        };
         Ok(Pipeline {
             jieba,
             enricher,
             classifier,
+            segmenter,
+            review_below: None,
             limits,
         })
     }
@@ -120,6 +133,23 @@ impl Pipeline {
     /// The classifier's version string (goes into `pipeline.classifier`).
     pub fn classifier_version(&self) -> &str {
         self.classifier.version()
+    }
+
+    /// Marks events whose `article.confidence` is below `threshold` for review
+    /// ([`ArticleEvent::review`]); `None` (the default) marks none.
+    pub fn with_review_below(mut self, threshold: Option<f64>) -> Pipeline {
+        self.review_below = threshold;
+        self
+    }
+
+    /// The segmenter model's version string (goes into `pipeline.segmenter`).
+    pub fn segmenter_version(&self) -> &str {
+        &self.segmenter.version
+    }
+
+    /// The segmenter model (for evaluation and training tools).
+    pub fn segmenter(&self) -> &segment::learned::Model {
+        &self.segmenter
     }
 
     /// The jieba tokenizer (shared; for benchmarks and tools).
@@ -147,7 +177,8 @@ impl Pipeline {
         input::check_text(text, &self.limits)?;
         let normalized = normalize::normalize(text);
         let jieba = &self.jieba;
-        let articles = segment::segment_with_words(&normalized, &|w| jieba.has_word(w));
+        let articles =
+            segment::segment_with(&normalized, &|w| jieba.has_word(w), Some(&self.segmenter));
         if articles.len() > self.limits.max_articles {
             return Err(InputError::TooManyArticles {
                 articles: articles.len(),
@@ -180,6 +211,7 @@ impl Pipeline {
         let info = PipelineInfo {
             version: VERSION.to_owned(),
             classifier: self.classifier.version().to_owned(),
+            segmenter: self.segmenter.version.clone(),
             processed_at: processed_at.to_owned(),
         };
         let enriched = self.enrich(&articles);
@@ -190,6 +222,9 @@ impl Pipeline {
                 schema: ARTICLE_SCHEMA.to_owned(),
                 event_id: event_id(&page.page_id, article.index),
                 page: page_ref.clone(),
+                review: self
+                    .review_below
+                    .is_some_and(|t| article.confidence < t),
                 article,
                 nlp,
                 safety,

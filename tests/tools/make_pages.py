@@ -203,14 +203,20 @@ def split_roundup(kicker, title, subtitle, paras):
             if HEADING_LIKE.match(paras[k]) and (BYLINE_LINE.match(paras[k + 1]) or LEAD.match(paras[k + 1]))]
     if not cuts:
         return None
-    pieces = [(kicker, title, subtitle, None, paras[:cuts[0]])]
+    # A piece's kicker: a heading-like line ending with a dash or colon right above its
+    # headline (`内蒙古阿尔山——`).
+    kickers = {k: k - 1 for k in cuts
+               if k >= 1 and HEADING_LIKE.match(paras[k - 1]) and paras[k - 1].endswith(("—", "：", ":"))}
+    starts = [kickers.get(k, k) for k in cuts]
+    pieces = [(kicker, title, subtitle, None, paras[:starts[0]])]
     for j, k in enumerate(cuts):
-        end = cuts[j + 1] if j + 1 < len(cuts) else len(paras)
+        end = starts[j + 1] if j + 1 < len(cuts) else len(paras)
         body = paras[k + 1:end]
         byline = None
         if body and BYLINE_LINE.match(body[0]) and len(squash(body[0])) <= 30:
             byline, body = body[0], body[1:]
-        pieces.append(("", paras[k], "", byline, body))
+        piece_kicker = paras[kickers[k]] if k in kickers else ""
+        pieces.append((piece_kicker, paras[k], "", byline, body))
     return pieces
 
 

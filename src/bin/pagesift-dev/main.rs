@@ -13,6 +13,7 @@ mod data;
 mod eval;
 mod eval_classifier;
 mod train;
+mod train_segmenter;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ enum Command {
     EvalClassifier(eval_classifier::Args),
     /// Fit the classifier's weights from labelled articles and write the model file.
     Train(train::Args),
+    /// Fit the segmenter's boundary and join models on labelled generated pages.
+    TrainSegmenter(train_segmenter::Args),
     /// Build the keyword IDF table from a corpus.
     BuildIdf(build_idf::Args),
     /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
@@ -61,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&settings, args),
         Command::EvalClassifier(args) => eval_classifier::run(&settings, args),
         Command::Train(args) => train::run(&settings, args),
+        Command::TrainSegmenter(args) => train_segmenter::run(&settings, args),
         Command::BuildIdf(args) => build_idf::run(&settings, args),
         Command::BenchLoad(args) => bench_load::run(&settings, cli.config_dir.as_deref(), args),
     }
