@@ -222,9 +222,7 @@ impl Pipeline {
                 schema: ARTICLE_SCHEMA.to_owned(),
                 event_id: event_id(&page.page_id, article.index),
                 page: page_ref.clone(),
-                review: self
-                    .review_below
-                    .is_some_and(|t| article.confidence < t),
+                review: self.review_below.is_some_and(|t| article.confidence < t),
                 article,
                 nlp,
                 safety,

@@ -17,9 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pagesift::eval::segmentation::{TruthPage, score_page};
-use pagesift::pipeline::segment::fit::{
-    LabelledBlock, boundary_examples, fit_join, join_examples,
-};
+use pagesift::pipeline::segment::fit::{LabelledBlock, boundary_examples, fit_join, join_examples};
 use pagesift::pipeline::segment::learned::{
     BOUNDARY_FEATURES, FitOptions, JOIN_FEATURES, Logistic, Model, Platt, fit, fit_platt,
 };
@@ -93,8 +91,8 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         for stem in stems(dir, "labels", &args.only)? {
             let text = read(&dir.join("pages").join(format!("{stem}.txt")))?;
             let raw = read(&dir.join("labels").join(format!("{stem}.json")))?;
-            let blocks: Vec<LabelledBlock> = serde_json::from_str(&raw)
-                .with_context(|| format!("parsing labels of {stem}"))?;
+            let blocks: Vec<LabelledBlock> =
+                serde_json::from_str(&raw).with_context(|| format!("parsing labels of {stem}"))?;
             boundary.extend(boundary_examples(&text, &blocks, &words));
             join.extend(join_examples(&blocks, &words));
             pages += 1;
@@ -176,6 +174,12 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     }
     if !pairs.is_empty() {
         let platt = fit_platt(&pairs);
+        let right = pairs.iter().filter(|(_, r)| *r).count();
+        let mean = pairs.iter().map(|(c, _)| c).sum::<f64>() / pairs.len() as f64;
+        eprintln!(
+            "pagesift-dev: calibration items {}, right {right}, mean raw confidence {mean:.4}",
+            pairs.len()
+        );
         model.calibration = Platt {
             a: (platt.a * 1e4).round() / 1e4,
             b: (platt.b * 1e4).round() / 1e4,

@@ -270,15 +270,15 @@ pub fn split_run_on_credit(para: &str) -> Option<(String, String)> {
         .find(|&(_, c)| matches!(c, '。' | '！' | '？' | '”' | '!' | '?'))?;
     let head = &p[..at + c.len_utf8()];
     let credit = p[at + c.len_utf8()..].trim();
-    (ends_sentence(head) && is_source_credit(credit))
-        .then(|| (head.to_owned(), credit.to_owned()))
+    (ends_sentence(head) && is_source_credit(credit)).then(|| (head.to_owned(), credit.to_owned()))
 }
 
 /// A standalone credit line at the end of an item: `（作者为…）`, `（本报记者 徐 隽整理）`,
 /// `（本报布鲁塞尔1月14日电）`, `（作者单位：…）`, a source credit (`综合新华社等报道`).
 pub fn is_credit_line(s: &str) -> bool {
     let s = trim(s);
-    if is_picture_text_credit(s) || matches!(s, "人民视觉" | "视觉中国") || is_source_credit(s) {
+    if is_picture_text_credit(s) || matches!(s, "人民视觉" | "视觉中国") || is_source_credit(s)
+    {
         return true;
     }
     let wrapped =
@@ -469,16 +469,32 @@ mod tests {
 
     #[test]
     fn source_credits_are_told_from_sentence_openers() {
-        for c in ["据新华社", "据新华社电", "综合新华社等报道", "（据央视新闻客户端）", "据中新社"] {
+        for c in [
+            "据新华社",
+            "据新华社电",
+            "综合新华社等报道",
+            "（据央视新闻客户端）",
+            "据中新社",
+        ] {
             assert!(is_source_credit(c), "{c}");
             assert!(is_credit_line(c), "{c}");
         }
-        for c in ["据了解", "据介绍", "据悉", "综合施策", "据新华社报道称", "据统计，全市共有"] {
+        for c in [
+            "据了解",
+            "据介绍",
+            "据悉",
+            "综合施策",
+            "据新华社报道称",
+            "据统计，全市共有",
+        ] {
             assert!(!is_source_credit(c), "{c}");
         }
         assert_eq!(
             split_run_on_credit("事故原因正在进一步调查中。据新华社"),
-            Some(("事故原因正在进一步调查中。".to_owned(), "据新华社".to_owned()))
+            Some((
+                "事故原因正在进一步调查中。".to_owned(),
+                "据新华社".to_owned()
+            ))
         );
         assert_eq!(
             split_run_on_credit("他说：“一定办好。”（综合新华社、央视新闻）").map(|(_, c)| c),

@@ -137,7 +137,9 @@ impl Model {
     /// that file does not load, which a unit test rules out.
     pub fn builtin() -> Option<&'static Model> {
         static MODEL: std::sync::OnceLock<Option<Model>> = std::sync::OnceLock::new();
-        MODEL.get_or_init(|| Model::from_json(BUILTIN).ok()).as_ref()
+        MODEL
+            .get_or_init(|| Model::from_json(BUILTIN).ok())
+            .as_ref()
     }
 }
 
@@ -278,7 +280,8 @@ pub fn boundary_features(f: &RunFacts<'_>) -> Vec<f64> {
         _ => None,
     }
     .is_some_and(|(a, b)| visible_len(a) == visible_len(b) && visible_len(a) <= 8);
-    let shorter_second = matches!(lines.as_slice(), [a, b] if visible_len(b) <= visible_len(a) && !is_bare_name(b));
+    let shorter_second =
+        matches!(lines.as_slice(), [a, b] if visible_len(b) <= visible_len(a) && !is_bare_name(b));
     let mut x = Vec::with_capacity(BOUNDARY_FEATURES.len());
     x.push(1.0);
     x.extend([flag(n == 1), flag(n == 2), flag(n >= 3)]);
@@ -321,15 +324,12 @@ pub fn boundary_features(f: &RunFacts<'_>) -> Vec<f64> {
         flag(f.rule_new),
     ]);
     x.push(flag(
-        first
-            .trim_end()
-            .ends_with(['！', '？', '!', '?', '”', '"']),
+        first.trim_end().ends_with(['！', '？', '!', '?', '”', '"']),
     ));
-    x.push(flag(
-        lines
-            .iter()
-            .any(|l| l.chars().any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c))),
-    ));
+    x.push(flag(lines.iter().any(|l| {
+        l.chars()
+            .any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c))
+    })));
     x.push(flag(lines.iter().any(|l| l.contains(['“', '”', '"']))));
     x.push(flag(f.word_across));
     x.push(flag(lines.iter().all(|l| visible_len(l) <= 20)));
@@ -376,7 +376,9 @@ pub fn join_features(a: &str, b: &str, words: &dyn Fn(&str) -> bool) -> Vec<f64>
     let mut x = Vec::with_capacity(JOIN_FEATURES.len());
     x.push(1.0);
     x.push(flag(super::units::word_across(a, b, words)));
-    x.push(flag(a_end.is_some_and(is_cjk) && b_start.is_some_and(is_cjk)));
+    x.push(flag(
+        a_end.is_some_and(is_cjk) && b_start.is_some_and(is_cjk),
+    ));
     x.push(flag(matches!(
         a_end,
         Some('。' | '！' | '？' | '!' | '?' | '”' | '"' | '…')
@@ -449,9 +451,7 @@ pub fn fit(examples: &[(Vec<f64>, bool)], dim: usize, opts: FitOptions) -> Vec<f
         }
         for i in 0..dim {
             grad[i] /= n;
-            for j in 0..dim {
-                hess[i][j] /= n;
-            }
+            hess[i].iter_mut().for_each(|h| *h /= n);
             if i > 0 {
                 grad[i] += opts.l2 * w[i];
                 hess[i][i] += opts.l2;
@@ -459,9 +459,14 @@ pub fn fit(examples: &[(Vec<f64>, bool)], dim: usize, opts: FitOptions) -> Vec<f
             // Keeps the system solvable when a feature never fires.
             hess[i][i] += 1e-9;
         }
-        let Some(step) = solve(hess, grad) else {
+        let Some(mut step) = solve(hess, grad) else {
             break;
         };
+        // A damped step: Newton's method can overshoot from far away.
+        let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+        if largest > MAX_STEP {
+            step.iter_mut().for_each(|s| *s *= MAX_STEP / largest);
+        }
         let mut moved = 0.0f64;
         for i in 0..dim {
             w[i] -= step[i];
@@ -474,6 +479,9 @@ pub fn fit(examples: &[(Vec<f64>, bool)], dim: usize, opts: FitOptions) -> Vec<f
     w
 }
 
+/// Largest change of one weight in one Newton step.
+const MAX_STEP: f64 = 4.0;
+
 /// Solves `a x = b` by Gaussian elimination with partial pivoting.
 fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
@@ -484,15 +492,17 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         }
         a.swap(c, p);
         b.swap(c, p);
-        for r in c + 1..n {
-            let f = a[r][c] / a[c][c];
+        let (top, rest) = a.split_at_mut(c + 1);
+        let pivot = &top[c];
+        for (k, row) in rest.iter_mut().enumerate() {
+            let f = row[c] / pivot[c];
             if f == 0.0 {
                 continue;
             }
-            for k in c..n {
-                a[r][k] -= f * a[c][k];
+            for (x, p) in row[c..].iter_mut().zip(&pivot[c..]) {
+                *x -= f * p;
             }
-            b[r] -= f * b[c];
+            b[c + 1 + k] -= f * b[c];
         }
     }
     let mut x = vec![0.0; n];
@@ -574,12 +584,16 @@ mod tests {
         let w = fit(&ex, 4, FitOptions::default());
         let right = ex
             .iter()
-            .filter(|(x, y)| {
-                (w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>() > 0.0) == *y
-            })
+            .filter(|(x, y)| (w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>() > 0.0) == *y)
             .count();
         assert_eq!(right, 64, "{w:?}");
-        let platt = fit_platt(&[(0.9, true), (0.8, true), (0.7, false), (0.3, false), (0.6, true)]);
+        let platt = fit_platt(&[
+            (0.9, true),
+            (0.8, true),
+            (0.7, false),
+            (0.3, false),
+            (0.6, true),
+        ]);
         assert!(platt.apply(0.9) > platt.apply(0.3));
         assert!((Platt::IDENTITY.apply(0.42) - 0.42).abs() < 1e-9);
     }

@@ -243,6 +243,9 @@ fn run_cohesion(
     before.cosine(&Counts::of(&after))
 }
 
+/// The join model with the dictionary its features read.
+type Joiner<'a> = Option<(&'a Model, &'a dyn Fn(&str) -> bool)>;
+
 /// Who decides whether a headline run after body text starts a new item.
 enum Decider<'a> {
     /// The rules of [`starts_new_item`].
@@ -324,7 +327,17 @@ fn group(
                 }
                 let (new, p_new) = match drafts.last() {
                     None => (true, None),
-                    Some(cur) => decide(&units, k, lines, cur, drafts.len(), layout, &mut before, words, decider),
+                    Some(cur) => decide(
+                        &units,
+                        k,
+                        lines,
+                        cur,
+                        drafts.len(),
+                        layout,
+                        &mut before,
+                        words,
+                        decider,
+                    ),
                 };
                 if new {
                     let mut d = Draft::with_run(lines.clone());
@@ -418,7 +431,10 @@ fn decide(
     let forced = layout == Layout::Indented || cur.paras.is_empty();
     if forced || matches!(decider, Decider::Rules) {
         let mut sim = || run_cohesion(units, k, lines, cur, item, before);
-        return (starts_new_item(units, k, lines, cur, layout, &mut sim), None);
+        return (
+            starts_new_item(units, k, lines, cur, layout, &mut sim),
+            None,
+        );
     }
     let sim = run_cohesion(units, k, lines, cur, item, before);
     let rule_new = starts_new_item(units, k, lines, cur, layout, &mut || sim);
@@ -431,15 +447,13 @@ fn decide(
             let p = m.boundary.prob(&x).clamp(1e-6, 1.0 - 1e-6);
             (p >= 0.5, Some(p))
         }
-        Decider::Record { oracle, out } => {
-            match oracle(&facts.lines) {
-                Some(y) => {
-                    out.push((x, y));
-                    (y, None)
-                }
-                None => (rule_new, None),
+        Decider::Record { oracle, out } => match oracle(&facts.lines) {
+            Some(y) => {
+                out.push((x, y));
+                (y, None)
             }
-        }
+            None => (rule_new, None),
+        },
     }
 }
 
@@ -696,7 +710,7 @@ fn finish(
     index: usize,
     layout: Layout,
     active: Option<&str>,
-    joiner: Option<(&Model, &dyn Fn(&str) -> bool)>,
+    joiner: Joiner<'_>,
 ) -> (Article, f64) {
     let lead_first = d
         .paras
@@ -844,7 +858,7 @@ pub fn boundary_decisions(
 fn assemble(
     drafts: Vec<Draft>,
     layout: Layout,
-    joiner: Option<(&Model, &dyn Fn(&str) -> bool)>,
+    joiner: Joiner<'_>,
 ) -> Vec<Article> {
     // An item's end is right when the next item's start is.
     let log_ends: Vec<f64> = drafts
@@ -991,14 +1005,15 @@ mod tests {
     }
 
     #[test]
-    fn a_clause_pair_subhead_and_a_sidebar_stay_inside_the_article() {
+    fn by_the_rules_a_clause_pair_subhead_and_a_sidebar_stay_inside_the_article() {
         let page = format!(
             "钢铁产能压减\n\n{}\n\n田园乡村建设，统筹城乡发展\n\n{}\n\n老船长的记事本（记者手记）\n\n{}\n",
             para("钢厂淘汰落后产能", 3),
             para("村民在田园里种植蔬菜", 3),
             para("船长翻开记事本", 3)
         );
-        let items = run(&page);
+        // The learned model follows the crawler, which keeps a sidebar as an item of its own.
+        let items = segment_with(&normalize(&page), &|_| false, None);
         assert_eq!(items.len(), 1, "{items:#?}");
         assert_eq!(items[0].paragraphs[1], "田园乡村建设，统筹城乡发展");
     }
