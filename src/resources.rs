@@ -49,6 +49,7 @@ pub fn limits(settings: &PipelineSettings) -> Limits {
         max_page_chars: settings.max_page_chars,
         max_paragraphs: settings.max_paragraphs,
         max_articles: settings.max_articles,
+        max_page_id_bytes: settings.max_page_id_bytes,
     }
 }
 

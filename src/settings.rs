@@ -12,6 +12,10 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+/// Upper bound of `pipeline.max_page_id_bytes`: an id this long still leaves the event headers
+/// (which carry it twice) far inside RabbitMQ's smallest useful `frame_max`.
+pub const MAX_PAGE_ID_BYTES: usize = 16 * 1024;
+
 /// Errors loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -80,6 +84,9 @@ pub struct PipelineSettings {
     pub max_paragraphs: usize,
     /// Most articles a page may yield.
     pub max_articles: usize,
+    /// Longest accepted page id, in bytes (longer or blank ones are dead-lettered as
+    /// `bad_page_id`): the id goes into the headers of every event, which must fit the frame.
+    pub max_page_id_bytes: usize,
     /// jieba user dictionary of domain terms (`word [freq] [tag]` per line).
     pub user_dict: PathBuf,
     /// IDF table for TF-IDF keywords (`word idf` per line), built by `pagesift-dev build-idf`.
@@ -251,8 +258,20 @@ impl ShutdownSettings {
 pub struct HttpSettings {
     /// Serve `/healthz`, `/readyz` and `/metrics`.
     pub enabled: bool,
-    /// Address to listen on, e.g. `0.0.0.0:9090`.
+    /// Address to listen on: `127.0.0.1:9090` by default, `0.0.0.0:9090` in the container's
+    /// `config/production.toml`.
     pub listen: String,
+    /// Seconds a client has to send a request's headers before its connection is closed (> 0).
+    pub header_read_timeout_seconds: u64,
+    /// Most connections open at once; further ones are closed on accept (> 0).
+    pub max_connections: usize,
+}
+
+impl HttpSettings {
+    /// `header_read_timeout_seconds` as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_seconds)
+    }
 }
 
 /// The number of cores this process may use (2 when the system cannot tell): the default
@@ -388,6 +407,12 @@ impl Settings {
         {
             return Err(invalid("pipeline.review_below", "must be in (0, 1]"));
         }
+        if !(1..=MAX_PAGE_ID_BYTES).contains(&self.pipeline.max_page_id_bytes) {
+            return Err(invalid(
+                "pipeline.max_page_id_bytes",
+                "must be between 1 and 16384",
+            ));
+        }
         if self.amqp.publish_timeout_seconds == 0 {
             return Err(invalid("amqp.publish_timeout_seconds", "must be > 0"));
         }
@@ -418,6 +443,12 @@ impl Settings {
         }
         if self.worker.publish_attempts == 0 {
             return Err(invalid("worker.publish_attempts", "must be > 0"));
+        }
+        if self.http.header_read_timeout_seconds == 0 {
+            return Err(invalid("http.header_read_timeout_seconds", "must be > 0"));
+        }
+        if self.http.max_connections == 0 {
+            return Err(invalid("http.max_connections", "must be > 0"));
         }
         if self.http.enabled && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid(

@@ -855,11 +855,7 @@ pub fn boundary_decisions(
     out
 }
 
-fn assemble(
-    drafts: Vec<Draft>,
-    layout: Layout,
-    joiner: Joiner<'_>,
-) -> Vec<Article> {
+fn assemble(drafts: Vec<Draft>, layout: Layout, joiner: Joiner<'_>) -> Vec<Article> {
     // An item's end is right when the next item's start is.
     let log_ends: Vec<f64> = drafts
         .iter()
