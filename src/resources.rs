@@ -38,6 +38,7 @@ pub fn load_resources(settings: &PipelineSettings) -> Result<Resources, LoadErro
         idf: read(&settings.idf)?,
         classifier: read(&settings.classifier)?,
         segmenter: settings.segmenter.as_deref().map(read).transpose()?,
+        entities: read(&settings.entities)?,
         keywords_top_k: settings.keywords_top_k,
     })
 }

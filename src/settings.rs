@@ -101,6 +101,9 @@ pub struct PipelineSettings {
     /// and the routing-key suffix `.review`; unset (the default): none.
     #[serde(default)]
     pub review_below: Option<f64>,
+    /// Entity tagger model (people, places, organisations), fitted by
+    /// `pagesift-dev train-entities`.
+    pub entities: PathBuf,
     /// Number of keywords per article.
     pub keywords_top_k: usize,
 }

@@ -12,7 +12,9 @@ mod build_idf;
 mod data;
 mod eval;
 mod eval_classifier;
+mod eval_entities;
 mod train;
+mod train_entities;
 mod train_segmenter;
 
 use std::path::PathBuf;
@@ -46,6 +48,10 @@ enum Command {
     Train(train::Args),
     /// Fit the segmenter's boundary and join models on labelled generated pages.
     TrainSegmenter(train_segmenter::Args),
+    /// Fit the entity tagger from BIO files and write its model file.
+    TrainEntities(train_entities::Args),
+    /// Entity tagger P/R/F1 (cross-source and k-fold) beside the old POS method.
+    EvalEntities(eval_entities::Args),
     /// Build the keyword IDF table from a corpus.
     BuildIdf(build_idf::Args),
     /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
@@ -65,6 +71,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::EvalClassifier(args) => eval_classifier::run(&settings, args),
         Command::Train(args) => train::run(&settings, args),
         Command::TrainSegmenter(args) => train_segmenter::run(&settings, args),
+        Command::TrainEntities(args) => train_entities::run(&settings, args),
+        Command::EvalEntities(args) => eval_entities::run(&settings, args),
         Command::BuildIdf(args) => build_idf::run(&settings, args),
         Command::BenchLoad(args) => bench_load::run(&settings, cli.config_dir.as_deref(), args),
     }
