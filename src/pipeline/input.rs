@@ -1,5 +1,7 @@
 //! Decoding a raw page message: JSON or bare text, UTF-8 (with or without BOM) or GB18030/GBK,
-//! with the limits enforced before any real work. Pure: bytes and hints in, [`RawPage`] out.
+//! with the message size limit enforced before any real work; and the text limits
+//! ([`check_text`]), which [`crate::pipeline::Pipeline::segment`] checks once per page before
+//! segmenting. Pure: bytes and hints in, [`RawPage`] out.
 
 use serde::Deserialize;
 
@@ -145,7 +147,9 @@ struct JsonPage {
 /// Decodes a page message.
 ///
 /// JSON is recognised by `content_type` (`…json`) or, when none is given, by a body whose first
-/// non-blank byte is `{`. Anything else is bare text with metadata from `hints`.
+/// non-blank byte is `{`. Anything else is bare text with metadata from `hints`. Only the
+/// message size and the page id are checked here; the text limits (characters, paragraphs, emptiness) are
+/// checked once, by the pipeline before it segments ([`check_text`]).
 pub fn decode(bytes: &[u8], hints: &Hints, limits: &Limits) -> Result<RawPage, InputError> {
     if bytes.len() > limits.max_page_bytes {
         return Err(InputError::TooLarge {
@@ -173,7 +177,6 @@ pub fn decode(bytes: &[u8], hints: &Hints, limits: &Limits) -> Result<RawPage, I
         }
     };
     check_page_id(&page.page_id, limits)?;
-    check_text(&page.text, limits)?;
     Ok(page)
 }
 
@@ -192,7 +195,8 @@ pub fn check_page_id(page_id: &str, limits: &Limits) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Checks the text limits and emptiness.
+/// Checks the text limits and emptiness (once per page, before segmentation:
+/// [`crate::pipeline::Pipeline::segment`]).
 pub fn check_text(text: &str, limits: &Limits) -> Result<(), InputError> {
     if text.len() > limits.max_page_bytes {
         return Err(InputError::TooLarge {
@@ -312,7 +316,7 @@ fn looks_like_text(text: &str) -> bool {
         }
         if c.is_ascii_graphic()
             || c.is_whitespace()
-            || ('\u{4e00}'..='\u{9fff}').contains(&c)
+            || super::normalize::is_cjk(c)
             || ('\u{3000}'..='\u{303f}').contains(&c)
             || ('\u{ff00}'..='\u{ffef}').contains(&c)
             || ('\u{2000}'..='\u{206f}').contains(&c)
@@ -437,11 +441,6 @@ mod tests {
             (b"{\"page_id\":\"a\"}", &json, "missing_text"),
             (b"{\"page_id\":\"a\",\"text\":5}", &json, "wrong_type"),
             (b"[1,2]", &json, "wrong_type"),
-            (
-                b"{\"page_id\":\"a\",\"text\":\"  \\n \"}",
-                &json,
-                "empty_text",
-            ),
             (b"\n\n   \n", &json, "invalid_json"),
             (b"\x00\x01\x02\xff\xfe\x80\x81", &json, "bad_encoding"),
         ];
@@ -449,8 +448,11 @@ mod tests {
             let err = decode(body, h, &l).expect_err("must fail");
             assert_eq!(err.class(), class, "{err}");
         }
-        let err = decode(b"\n\n\n", &hints("p"), &l).expect_err("blank");
-        assert_eq!(err.class(), "empty_text");
+        for body in [&b"\n\n\n"[..], b"{\"page_id\":\"a\",\"text\":\"  \\n \"}"] {
+            let page = decode(body, &hints("p"), &l).expect("decodes");
+            let err = check_text(&page.text, &l).expect_err("blank");
+            assert_eq!(err.class(), "empty_text");
+        }
         let small = Limits {
             max_page_bytes: 4,
             ..l

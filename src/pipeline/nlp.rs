@@ -31,6 +31,7 @@ use rustc_hash::FxHashMap;
 
 use jieba_rs::{Jieba, Tag};
 
+use super::normalize::is_cjk;
 use super::tokens::ArticleTokens;
 use super::{ResourceError, Resources};
 use crate::model::{Article, Keyword, Nlp};
@@ -94,19 +95,14 @@ fn stop_word(word: &str) -> bool {
     word.len() == 6 && STOP_KEYS.binary_search(&word_key(word.as_bytes())).is_ok()
 }
 
-/// Whether `c` is a CJK ideograph (the main block or extension A).
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
-}
-
 /// The character of a one-character word that is a CJK ideograph.
 fn single_han(word: &str) -> Option<char> {
-    // Those are three bytes long in UTF-8, led by 0xE3..=0xE9: most words are ruled out
-    // without decoding.
-    if word.len() != 3 || !matches!(word.as_bytes().first(), Some(0xE3..=0xE9)) {
+    // Those are three bytes long in UTF-8, led by 0xE3..=0xE9 (0xEF for the compatibility
+    // ideographs): most words are ruled out without decoding.
+    if word.len() != 3 || !matches!(word.as_bytes().first(), Some(0xE3..=0xE9 | 0xEF)) {
         return None;
     }
-    word.chars().next().filter(|c| is_han(*c))
+    word.chars().next().filter(|c| is_cjk(*c))
 }
 
 /// Whether `word` has two characters or more.
@@ -787,7 +783,7 @@ fn has_letters(word: &str) -> bool {
     // A lead byte 0xE5..=0xE9 starts a character of U+5000..U+9FFF, all CJK ideographs:
     // most words are decided without decoding.
     matches!(word.as_bytes().first(), Some(0xE5..=0xE9))
-        || word.chars().any(|c| is_han(c) || c.is_alphabetic())
+        || word.chars().any(|c| is_cjk(c) || c.is_alphabetic())
 }
 
 fn push_unique(list: &mut Vec<String>, name: &str) {
