@@ -91,17 +91,7 @@ impl Pipeline {
     /// Builds the pipeline: jieba with the user dictionary, the keyword extractor, the
     /// classifier.
     pub fn new(resources: &Resources, limits: Limits) -> Result<Pipeline, ResourceError> {
-        let mut jieba = Jieba::new();
-        if !resources.user_dict.trim().is_empty() {
-            let mut reader = std::io::BufReader::new(resources.user_dict.as_bytes());
-            jieba
-                .load_dict(&mut reader)
-                .map_err(|e| ResourceError::UserDict(e.to_string()))?;
-        }
-        // jieba-rs builds its part-of-speech tables lazily (~150M instructions) the first time
-        // `tag` meets a word it has no tag for — with the HMM off as in `nlp`, a character
-        // missing from the dictionary; pay that at start-up, not on some page.
-        let _ = jieba.tag("预热词性标注表", true);
+        let jieba = tokens::tokenizer(&resources.user_dict)?;
         let enricher = nlp::Enricher::new(resources)?;
         let classifier = classify::Classifier::from_model(&resources.classifier)?;
         Ok(Pipeline {
@@ -161,7 +151,7 @@ impl Pipeline {
     /// what [`Pipeline::process`] adds to [`Pipeline::segment`]'s output.
     pub fn enrich(&self, articles: &[Article]) -> Vec<(Nlp, Safety)> {
         let tokens = tokens::ArticleTokens::page(&self.jieba, articles);
-        let safety = self.classifier.classify_page(articles);
+        let safety = self.classifier.classify_page_tokens(articles, &tokens);
         let nlp = self.enricher.enrich_page(&self.jieba, articles, &tokens);
         nlp.into_iter().zip(safety).collect()
     }
