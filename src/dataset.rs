@@ -21,6 +21,8 @@ pub struct Labelled {
     pub article: Article,
     /// Its labels.
     pub gold: Gold,
+    /// A text written for the project (`load_written`), not a real article.
+    pub written: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +175,7 @@ pub fn load_labels(labels: &Path, corpus: &[PathBuf]) -> anyhow::Result<Vec<Labe
                 id: l.id.clone(),
                 article: article_from_crawler(text),
                 gold: gold(&l.id, l.safety, &l.topics, l.event_kind.as_deref())?,
+                written: false,
             })
         })
         .collect()
@@ -202,6 +205,7 @@ pub fn load_written(files: &[PathBuf]) -> anyhow::Result<Vec<Labelled>> {
                     ItemKind::Article,
                 ),
                 id: w.id,
+                written: true,
             });
         }
     }
@@ -313,6 +317,7 @@ pub fn load_truth(dir: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<String>)> {
                     kind,
                 ),
                 gold: gold(&e.id, e.safety, &e.topics, e.event_kind.as_deref())?,
+                written: false,
             });
         }
     }

@@ -2,7 +2,7 @@
 //! and truth entries copied into tests/fixtures, and on hand-written articles that are not in
 //! any development file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use std::sync::LazyLock;
 
@@ -34,7 +34,10 @@ fn shipped() -> &'static Classifier {
 fn quick_prior(iterations: usize, threshold_folds: usize) -> Classifier {
     let prior = load_prior(&root().join("config/lexicon.json")).expect("the lexicon loads");
     let mut model = prior.model().clone();
-    let learned = model.learned.as_mut().expect("the lexicon has a learned section");
+    let learned = model
+        .learned
+        .as_mut()
+        .expect("the lexicon has a learned section");
     learned.training.iterations = iterations;
     learned.training.threshold_folds = threshold_folds;
     Classifier::new(model).expect("still a valid lexicon")
@@ -131,8 +134,8 @@ fn every_dev_article_is_found_and_every_evidence_term_occurs_in_its_article() {
 #[test]
 fn cross_validated_the_classifier_beats_the_naive_baseline_by_far() {
     let data = dev_set();
-    let written = written_sample(2);
-    let prior = quick_prior(40, 0);
+    let written = written_sample(4);
+    let prior = quick_prior(30, 0);
     let pool: Vec<&Labelled> = data.iter().chain(&written).collect();
     let prepared = prepare(&prior, &JIEBA, &pool);
     let fitter = Fitter::Learned {
@@ -282,14 +285,20 @@ fn a_broken_model_file_is_an_error_never_a_panic() {
 #[test]
 fn training_twice_on_the_same_data_gives_a_byte_identical_model_file() {
     let data = dev_set();
-    let written = written_sample(8);
-    let refs: Vec<&Labelled> = data.iter().take(200).chain(&written).collect();
-    let prior = quick_prior(25, 2);
+    let written = written_sample(16);
+    let refs: Vec<&Labelled> = data.iter().take(120).chain(&written).collect();
+    let prior = quick_prior(20, 2);
     let a = to_json(&train(&prior, &JIEBA, &refs).expect("trains")).expect("serialises");
     let b = to_json(&train(&prior, &JIEBA, &refs).expect("trains")).expect("serialises");
     assert!(a == b, "two fits of the same data differ");
     let model = Classifier::from_model(&a).expect("the written file loads");
-    assert!(model.model().learned.as_ref().is_some_and(|l| l.is_fitted()));
+    assert!(
+        model
+            .model()
+            .learned
+            .as_ref()
+            .is_some_and(|l| l.is_fitted())
+    );
     // A different training set gives a different model and version.
     let fewer: Vec<&Labelled> = refs.iter().skip(1).copied().collect();
     let c = train(&prior, &JIEBA, &fewer).expect("trains");

@@ -192,13 +192,19 @@ pub enum Fitter<'a> {
 
 impl Fitter<'_> {
     /// Fits on the pool articles `train` and returns the classifier.
-    pub fn fit(&self, jieba: &Jieba, pool: &[&Labelled], train: &[usize]) -> anyhow::Result<Classifier> {
+    pub fn fit(
+        &self,
+        jieba: &Jieba,
+        pool: &[&Labelled],
+        train: &[usize],
+    ) -> anyhow::Result<Classifier> {
         let model = match self {
             Fitter::Learned { prior, prepared } => {
                 crate::train::classifier::train_prepared(prior, prepared, train)?
             }
             Fitter::Lexicon { prior } => {
-                let articles: Vec<&Labelled> = train.iter().filter_map(|i| pool.get(*i).copied()).collect();
+                let articles: Vec<&Labelled> =
+                    train.iter().filter_map(|i| pool.get(*i).copied()).collect();
                 crate::train::classifier::train(prior, jieba, &articles)?
             }
         };
@@ -209,7 +215,10 @@ impl Fitter<'_> {
 /// Scores articles one by one with `classifier`, then applies the page-context rule to runs of
 /// truth entries (see [`apply_page_context`]).
 pub fn predict(classifier: &Classifier, jieba: &Jieba, test: &[&Labelled]) -> Vec<Safety> {
-    let mut out: Vec<Safety> = test.iter().map(|l| classifier.classify(jieba, &l.article)).collect();
+    let mut out: Vec<Safety> = test
+        .iter()
+        .map(|l| classifier.classify(jieba, &l.article))
+        .collect();
     let owned: Vec<Labelled> = test.iter().map(|l| (*l).clone()).collect();
     apply_page_context(&owned, &mut out);
     out
@@ -238,7 +247,12 @@ pub fn cross_validate(
             .chain(always.iter().copied())
             .collect();
         let classifier = fitter.fit(jieba, pool, &train)?;
-        for (at, (i, _)) in tested.iter().zip(&folds).enumerate().filter(|(_, (_, f))| **f == fold) {
+        for (at, (i, _)) in tested
+            .iter()
+            .zip(&folds)
+            .enumerate()
+            .filter(|(_, (_, f))| **f == fold)
+        {
             predictions[at] = classifier.classify(jieba, &pool[*i].article);
         }
     }
@@ -257,7 +271,9 @@ pub fn topic_recall(gold: &[&Gold], predicted: &[Safety]) -> Vec<(Topic, usize, 
                 if g.safety && g.topics.first() == Some(t) {
                     n.0 += 1;
                     n.1 += usize::from(p.is_safety);
-                    n.2 += usize::from(p.is_safety && p.primary.is_some_and(|x| g.topics.contains(&x)));
+                    n.2 += usize::from(
+                        p.is_safety && p.primary.is_some_and(|x| g.topics.contains(&x)),
+                    );
                 }
             }
             (*t, n.0, n.1, n.2)

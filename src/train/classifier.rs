@@ -65,6 +65,8 @@ pub struct Doc {
     pub prior: Vec<f64>,
     /// Its labels.
     pub gold: Gold,
+    /// A written text (see [`Labelled::written`]).
+    pub written: bool,
 }
 
 /// Labelled articles prepared once for any number of fits (cross-validation folds).
@@ -115,6 +117,7 @@ pub fn prepare(prior: &Classifier, jieba: &Jieba, articles: &[&Labelled]) -> Pre
             units: counted,
             prior: prior.prior_features(&l.article),
             gold: l.gold.clone(),
+            written: l.written,
         });
     }
     out
@@ -170,15 +173,26 @@ fn versioned(prior: &Classifier, mut model: Model) -> anyhow::Result<Model> {
 }
 
 /// The feature rows of the articles `subset` over the units kept by the minimum document
-/// frequency: prior features first, then `prior_len + 3·unit + group`.
+/// frequency: prior features first, then `prior_len + 3·unit + group`, then with
+/// `source_column` one column that is 1 for written texts. That column takes up what sets the
+/// written texts apart as a whole (their style, their share of safety texts) so that the words
+/// do not have to; it is not part of the model (a real article has 0 there).
 struct Design {
     rows: Rows,
     /// Kept unit ids (global), by local index.
     kept: Vec<u32>,
     prior_len: usize,
+    /// The source column, if any.
+    source: Option<usize>,
 }
 
-fn design(prepared: &Prepared, subset: &[usize], prior_len: usize, min_df: usize) -> Design {
+fn design(
+    prepared: &Prepared,
+    subset: &[usize],
+    prior_len: usize,
+    min_df: usize,
+    source_column: bool,
+) -> Design {
     let mut df = vec![0usize; prepared.names.len()];
     for &i in subset {
         let mut last = u32::MAX;
@@ -197,7 +211,9 @@ fn design(prepared: &Prepared, subset: &[usize], prior_len: usize, min_df: usize
             kept.push(u32::try_from(id).unwrap_or(u32::MAX));
         }
     }
-    let mut rows = Rows::new(prior_len + GROUPS * kept.len());
+    let words_end = prior_len + GROUPS * kept.len();
+    let mut rows = Rows::new(words_end + usize::from(source_column));
+    let source = u32::try_from(words_end).unwrap_or(u32::MAX);
     let offset = u32::try_from(prior_len).unwrap_or(u32::MAX);
     for &i in subset {
         let doc = &prepared.docs[i];
@@ -218,13 +234,56 @@ fn design(prepared: &Prepared, subset: &[usize], prior_len: usize, min_df: usize
         let words = entries
             .iter()
             .map(|&(l, g, v, ())| (offset + 3 * l + u32::from(g), v));
-        rows.push(prior.chain(words));
+        let written = (source_column && doc.written).then_some((source, 1.0));
+        rows.push(prior.chain(words).chain(written));
     }
     Design {
         rows,
         kept,
         prior_len,
+        source: source_column.then_some(words_end),
     }
+}
+
+/// A topic's threshold from out-of-fold `(score, positive?)` pairs (`None`: neither): with
+/// `threshold_beta` 0, [`recall_threshold`]; else the score that maximises the F-beta of
+/// those pairs (beta > 1 weighs recall more), within the bounds.
+pub fn choose_threshold(scored: &[(f64, Option<bool>)], params: &LearnedTraining) -> f64 {
+    let positives: Vec<f64> = scored
+        .iter()
+        .filter(|(_, c)| *c == Some(true))
+        .map(|(s, _)| *s)
+        .collect();
+    if params.threshold_beta <= 0.0 || positives.is_empty() {
+        return recall_threshold(positives, params);
+    }
+    let mut sorted: Vec<(f64, bool)> = scored
+        .iter()
+        .filter_map(|(s, c)| c.map(|c| (*s, c)))
+        .collect();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let b2 = params.threshold_beta * params.threshold_beta;
+    // Counts are small: the conversions are exact.
+    #[allow(clippy::cast_precision_loss)]
+    let total = positives.len() as f64;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut best = (f64::MIN, 0.5);
+    for (i, (s, positive)) in sorted.iter().enumerate() {
+        if *positive {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        // A threshold between this score and the next lower one.
+        if sorted.get(i + 1).is_some_and(|n| n.0 == *s) {
+            continue;
+        }
+        let f = (1.0 + b2) * tp / ((1.0 + b2) * tp + b2 * (total - tp) + fp);
+        if f > best.0 {
+            best = (f, *s - 1e-4);
+        }
+    }
+    best.1.clamp(params.min_threshold, params.max_threshold)
 }
 
 /// The highest threshold that keeps at least `recall` of the positives' scores, within the
@@ -252,6 +311,60 @@ fn round_to(x: f64, decimals: i32) -> f64 {
     if r == 0.0 { 0.0 } else { r }
 }
 
+/// Runs the fits `(labels, rows, positive weight, l2)` on up to `threads` threads; the
+/// results are in job order and do not depend on the number of threads.
+fn run_fits(
+    rows: &Rows,
+    jobs: &[(&[bool], &[usize], f64, f64)],
+    iterations: usize,
+    threads: usize,
+) -> Vec<logistic::Fitted> {
+    let one = |&(labels, subset, positive_weight, l2): &(&[bool], &[usize], f64, f64)| {
+        logistic::fit(
+            &Problem {
+                rows,
+                subset,
+                labels,
+                positive_weight,
+                l2,
+            },
+            iterations,
+        )
+    };
+    let threads = threads.clamp(1, jobs.len().max(1));
+    if threads == 1 {
+        return jobs.iter().map(one).collect();
+    }
+    let mut out: Vec<Option<logistic::Fitted>> = vec![None; jobs.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let one = &one;
+                scope.spawn(move || {
+                    jobs.iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(i, job)| (i, one(job)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            // A fit does not panic on any input; if a thread did, its jobs are refitted below.
+            if let Ok(done) = h.join() {
+                for (i, f) in done {
+                    out[i] = Some(f);
+                }
+            }
+        }
+    });
+    out.into_iter()
+        .zip(jobs)
+        .map(|(f, job)| f.unwrap_or_else(|| one(job)))
+        .collect()
+}
+
 /// Fits the learned layer on the prepared articles `subset`, with the feature and training
 /// parameters of `base` (the prior's learned section).
 pub fn fit_learned(
@@ -261,49 +374,91 @@ pub fn fit_learned(
     subset: &[usize],
 ) -> Learned {
     let params = &base.training;
-    let d = design(prepared, subset, prior.prior_len(), params.min_df);
+    let d = design(
+        prepared,
+        subset,
+        prior.prior_len(),
+        params.min_df,
+        params.source_feature,
+    );
     let docs: Vec<&Doc> = subset.iter().map(|i| &prepared.docs[*i]).collect();
     let everyone: Vec<usize> = (0..docs.len()).collect();
     let topics: Vec<Topic> = prior.model().topics.keys().copied().collect();
     let kinds: Vec<EventKind> = prior.model().event_kinds.keys().copied().collect();
-    let topic_problem = |t: Topic, labels: &[bool], rows: &[usize]| {
-        let p = Problem {
-            rows: &d.rows,
-            subset: rows,
-            labels,
-            positive_weight: params.positive_weight,
-            l2: params.l2,
-        };
-        let _ = t;
-        logistic::fit(&p, params.iterations)
-    };
     let topic_labels: Vec<Vec<bool>> = topics
         .iter()
         .map(|t| docs.iter().map(|d| d.gold.topics.contains(t)).collect())
         .collect();
-    // Thresholds from an inner cross-validation: out-of-fold scores of each topic.
+    let kind_labels: Vec<Vec<bool>> = kinds
+        .iter()
+        .map(|k| docs.iter().map(|d| d.gold.event_kind == Some(*k)).collect())
+        .collect();
+    let safety: Vec<usize> = everyone
+        .iter()
+        .copied()
+        .filter(|j| docs[*j].gold.safety)
+        .collect();
+    // Every fit is independent: (labels, rows, positive weight, l2). First the inner folds of
+    // the thresholds (fold-major), then the final topic scorers, then the kind scorers.
     let k = params.threshold_folds;
+    let inner = k >= 2 && docs.len() >= k;
+    let folds: Vec<Vec<usize>> = if inner {
+        (0..k)
+            .map(|fold| everyone.iter().copied().filter(|j| j % k != fold).collect())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut jobs: Vec<(&[bool], &[usize], f64, f64)> = Vec::new();
+    for train in &folds {
+        for labels in &topic_labels {
+            jobs.push((labels, train, params.positive_weight, params.l2));
+        }
+    }
+    for labels in &topic_labels {
+        jobs.push((labels, &everyone, params.positive_weight, params.l2));
+    }
+    for labels in &kind_labels {
+        jobs.push((labels, &safety, 1.0, params.kind_l2));
+    }
+    let fitted = run_fits(&d.rows, &jobs, params.iterations, params.threads);
     let mut thresholds = vec![0.5; topics.len()];
-    if k >= 2 && docs.len() >= k {
+    if inner {
         let mut oof = vec![vec![0.0; docs.len()]; topics.len()];
         for fold in 0..k {
-            let train: Vec<usize> = everyone.iter().copied().filter(|j| j % k != fold).collect();
-            for (ti, t) in topics.iter().enumerate() {
-                let f = topic_problem(*t, &topic_labels[ti], &train);
+            for ti in 0..topics.len() {
+                let f = &fitted[fold * topics.len() + ti];
                 for j in everyone.iter().copied().filter(|j| j % k == fold) {
-                    oof[ti][j] = 1.0 / (1.0 + (-d.rows.dot(j, &f.w, f.b)).exp());
+                    // Scored as the model will score it: without the source column.
+                    let source = match d.source {
+                        Some(c) if docs[j].written => f.w[c],
+                        _ => 0.0,
+                    };
+                    let z = d.rows.dot(j, &f.w, f.b) - source;
+                    oof[ti][j] = 1.0 / (1.0 + (-z).exp());
                 }
             }
         }
         for (ti, t) in topics.iter().enumerate() {
-            let positives: Vec<f64> = everyone
+            // Positives: articles whose main topic is `t`; negatives: articles without `t`.
+            let scored: Vec<(f64, Option<bool>)> = everyone
                 .iter()
-                .filter(|j| docs[**j].gold.topics.first() == Some(t))
-                .map(|j| oof[ti][*j])
+                .map(|j| {
+                    let g = &docs[*j].gold;
+                    let class = if g.topics.first() == Some(t) {
+                        Some(true)
+                    } else if g.topics.contains(t) {
+                        None
+                    } else {
+                        Some(false)
+                    };
+                    (oof[ti][*j], class)
+                })
                 .collect();
-            thresholds[ti] = recall_threshold(positives, params);
+            thresholds[ti] = choose_threshold(&scored, params);
         }
     }
+    let finals = &fitted[folds.len() * topics.len()..];
     let to_scorer = |f: &logistic::Fitted, threshold: f64| {
         let mut words: BTreeMap<String, [f64; GROUPS]> = BTreeMap::new();
         for (l, id) in d.kept.iter().enumerate() {
@@ -332,28 +487,12 @@ pub fn fit_learned(
         event_kinds: BTreeMap::new(),
     };
     for (ti, t) in topics.iter().enumerate() {
-        let f = topic_problem(*t, &topic_labels[ti], &everyone);
-        out.topics.insert(*t, to_scorer(&f, thresholds[ti]));
+        out.topics
+            .insert(*t, to_scorer(&finals[ti], thresholds[ti]));
     }
-    let safety: Vec<usize> = everyone
-        .iter()
-        .copied()
-        .filter(|j| docs[*j].gold.safety)
-        .collect();
-    for kind in &kinds {
-        let labels: Vec<bool> = docs
-            .iter()
-            .map(|d| d.gold.event_kind == Some(*kind))
-            .collect();
-        let p = Problem {
-            rows: &d.rows,
-            subset: &safety,
-            labels: &labels,
-            positive_weight: 1.0,
-            l2: params.kind_l2,
-        };
-        let f = logistic::fit(&p, params.iterations);
-        out.event_kinds.insert(*kind, to_scorer(&f, 0.5));
+    for (ki, kind) in kinds.iter().enumerate() {
+        out.event_kinds
+            .insert(*kind, to_scorer(&finals[topics.len() + ki], 0.5));
     }
     out
 }
@@ -457,6 +596,28 @@ mod tests {
             max_threshold: 0.3,
             ..params
         };
-        assert_eq!(recall_threshold(vec![0.9, 0.95], &bounded), 0.3);
+        assert_eq!(recall_threshold(vec![0.9, 0.95], &bounded.clone()), 0.3);
+        // F-beta: with a negative scored above every positive but one, a high beta keeps them
+        // all, a low beta cuts above the negative.
+        let scored = [
+            (0.9, Some(true)),
+            (0.8, Some(false)),
+            (0.7, Some(true)),
+            (0.6, Some(true)),
+            (0.5, None),
+            (0.1, Some(false)),
+        ];
+        let f = |beta| {
+            choose_threshold(
+                &scored,
+                &LearnedTraining {
+                    threshold_beta: beta,
+                    max_threshold: 0.99,
+                    ..bounded.clone()
+                },
+            )
+        };
+        assert!(f(3.0) < 0.6 && f(3.0) > 0.1, "{}", f(3.0));
+        assert!(f(0.3) > 0.8, "{}", f(0.3));
     }
 }

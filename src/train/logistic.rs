@@ -178,7 +178,9 @@ pub fn fit(p: &Problem<'_>, iterations: usize) -> Fitted {
         d.iter_mut().for_each(|v| *v *= gamma);
         for ((s, y, rho), a) in history.iter().zip(alphas.iter().rev()) {
             let beta = rho * dot(y, &d);
-            d.iter_mut().zip(s).for_each(|(di, si)| *di += (a - beta) * si);
+            d.iter_mut()
+                .zip(s)
+                .for_each(|(di, si)| *di += (a - beta) * si);
         }
         let mut gd = dot(&g, &d);
         if gd >= 0.0 {

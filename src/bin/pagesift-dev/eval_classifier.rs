@@ -57,7 +57,8 @@ pub struct Args {
     /// `-` of the id).
     #[arg(long, default_value = HELDOUT_PARTS)]
     pub parts: String,
-    /// Skip the slower sections (without written texts, written texts alone).
+    /// Only the cross-validation of the learned model with written texts and the baseline (for
+    /// quick experiments).
     #[arg(long)]
     pub quick: bool,
     /// Print every misclassified article of the cross-validation.
@@ -176,22 +177,42 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let main = r.metrics("cv_learned", "learned + written", &gold, &cv);
     if !args.quick {
         let cv_alone = cross_validate(learned, &jieba, &pool, &real_ids, &[], k)?;
-        r.metrics("cv_learned_no_written", "learned, no written", &gold, &cv_alone);
+        r.metrics(
+            "cv_learned_no_written",
+            "learned, no written",
+            &gold,
+            &cv_alone,
+        );
     }
-    let cv_old = cross_validate(lexicon, &jieba, &pool, &real_ids, &written_ids, k)?;
-    r.metrics("cv_old_lexicon", "old lexicon + written", &gold, &cv_old);
-    r.metrics("cv_baseline", "baseline (title/lead terms)", &gold, &baseline_of(&real_refs));
+    if !args.quick {
+        let cv_old = cross_validate(lexicon, &jieba, &pool, &real_ids, &written_ids, k)?;
+        r.metrics("cv_old_lexicon", "old lexicon + written", &gold, &cv_old);
+    }
+    r.metrics(
+        "cv_baseline",
+        "baseline (title/lead terms)",
+        &gold,
+        &baseline_of(&real_refs),
+    );
     r.line(format!(
         "event-kind accuracy (learned + written, on true positives): {:.3} ({}/{})",
         main.kind_accuracy(),
         main.kind_correct,
         main.true_positives
     ));
-    r.line("per-topic recall (learned + written): topic  articles  caught  right-primary".to_owned());
+    r.line(
+        "per-topic recall (learned + written): topic  articles  caught  right-primary".to_owned(),
+    );
     let mut per_topic = serde_json::Map::new();
     for (t, n, caught, right) in topic_recall(&gold, &cv) {
-        r.line(format!("  {:<20} {n:>4}  {caught:>4}  {right:>4}", t.as_str()));
-        per_topic.insert(t.as_str().to_owned(), serde_json::json!({"articles": n, "caught": caught, "right_primary": right}));
+        r.line(format!(
+            "  {:<20} {n:>4}  {caught:>4}  {right:>4}",
+            t.as_str()
+        ));
+        per_topic.insert(
+            t.as_str().to_owned(),
+            serde_json::json!({"articles": n, "caught": caught, "right_primary": right}),
+        );
     }
     r.json.insert("cv_per_topic".to_owned(), per_topic.into());
     let table = confusion(&gold, &cv);
@@ -203,15 +224,29 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     r.line("confusion of primary topics (rows gold, columns predicted):".to_owned());
     let short: Vec<String> = names.iter().map(|n| n.chars().take(9).collect()).collect();
-    r.line(format!("  {:<20} {}", "", short.iter().map(|s| format!("{s:>9}")).collect::<String>()));
+    r.line(format!(
+        "  {:<20} {}",
+        "",
+        short.iter().map(|s| format!("{s:>9}")).collect::<String>()
+    ));
     for (name, row) in names.iter().zip(&table) {
-        r.line(format!("  {name:<20} {}", row.iter().map(|c| format!("{c:>9}")).collect::<String>()));
+        r.line(format!(
+            "  {name:<20} {}",
+            row.iter().map(|c| format!("{c:>9}")).collect::<String>()
+        ));
     }
-    r.json.insert("cv_confusion".to_owned(), serde_json::json!({"labels": names, "table": table}));
+    r.json.insert(
+        "cv_confusion".to_owned(),
+        serde_json::json!({"labels": names, "table": table}),
+    );
     if args.errors {
-        for ((l, p), _) in real_refs.iter().zip(&cv).zip(&gold) {
+        for (l, p) in real_refs.iter().zip(&cv) {
             print_error(l, p);
         }
+    }
+
+    if args.quick {
+        return finish(&args, r);
     }
 
     // 2. Cross-month.
@@ -235,19 +270,39 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 .collect();
             let g = golds(&test);
             let s = test.iter().filter(|l| l.gold.safety).count();
-            r.line(format!("== cross-month: fit {a} (+ written), test {b} ({} articles, {s} safety)", test.len()));
+            r.line(format!(
+                "== cross-month: fit {a} (+ written), test {b} ({} articles, {s} safety)",
+                test.len()
+            ));
             let c = learned.fit(&jieba, &pool, &train)?;
-            r.metrics(&format!("month_{a}_{b}_learned"), "learned + written", &g, &predict(&c, &jieba, &test));
+            r.metrics(
+                &format!("month_{a}_{b}_learned"),
+                "learned + written",
+                &g,
+                &predict(&c, &jieba, &test),
+            );
             let c = lexicon.fit(&jieba, &pool, &train)?;
-            r.metrics(&format!("month_{a}_{b}_old_lexicon"), "old lexicon + written", &g, &predict(&c, &jieba, &test));
-            r.metrics(&format!("month_{a}_{b}_baseline"), "baseline (title/lead terms)", &g, &baseline_of(&test));
+            r.metrics(
+                &format!("month_{a}_{b}_old_lexicon"),
+                "old lexicon + written",
+                &g,
+                &predict(&c, &jieba, &test),
+            );
+            r.metrics(
+                &format!("month_{a}_{b}_baseline"),
+                "baseline (title/lead terms)",
+                &g,
+                &baseline_of(&test),
+            );
         }
     } else {
-        r.line(format!("== cross-month: needs two corpus months, found {distinct:?}"));
+        r.line(format!(
+            "== cross-month: needs two corpus months, found {distinct:?}"
+        ));
     }
 
     // 3. The written texts alone.
-    if !args.quick && written.len() >= k {
+    if written.len() >= k {
         eprintln!("pagesift-dev: written texts alone");
         let w_refs: Vec<&Labelled> = written.iter().collect();
         let g = golds(&w_refs);
@@ -258,7 +313,12 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         ));
         let cv_w = cross_validate(learned, &jieba, &pool, &written_ids, &[], k)?;
         r.metrics("written_learned", "learned", &g, &cv_w);
-        r.metrics("written_baseline", "baseline (title/lead terms)", &g, &baseline_of(&w_refs));
+        r.metrics(
+            "written_baseline",
+            "baseline (title/lead terms)",
+            &g,
+            &baseline_of(&w_refs),
+        );
     }
 
     // 4. Held-out texts by part.
@@ -300,13 +360,29 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 .filter(|(_, l)| name != "all-without-overlaps" || !overlaps.contains(&l.id))
                 .map(|(i, _)| i)
                 .collect();
-            let sub = |p: &[Safety]| -> Vec<Safety> { pick.iter().map(|i| p[*i].clone()).collect() };
+            let sub =
+                |p: &[Safety]| -> Vec<Safety> { pick.iter().map(|i| p[*i].clone()).collect() };
             let g: Vec<&Gold> = pick.iter().map(|i| &all[*i].gold).collect();
             let s = g.iter().filter(|g| g.safety).count();
             r.line(format!("-- {name} ({} texts, {s} safety)", pick.len()));
-            r.metrics(&format!("heldout_{name}_learned"), "learned + written", &g, &sub(&p_new));
-            r.metrics(&format!("heldout_{name}_old_lexicon"), "old lexicon + written", &g, &sub(&p_old));
-            r.metrics(&format!("heldout_{name}_baseline"), "baseline (title/lead terms)", &g, &sub(&p_base));
+            r.metrics(
+                &format!("heldout_{name}_learned"),
+                "learned + written",
+                &g,
+                &sub(&p_new),
+            );
+            r.metrics(
+                &format!("heldout_{name}_old_lexicon"),
+                "old lexicon + written",
+                &g,
+                &sub(&p_old),
+            );
+            r.metrics(
+                &format!("heldout_{name}_baseline"),
+                "baseline (title/lead terms)",
+                &g,
+                &sub(&p_base),
+            );
         }
         if args.errors {
             for (l, p) in all.iter().zip(&p_new) {
@@ -315,6 +391,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
+    finish(&args, r)
+}
+
+fn finish(args: &Args, r: Report) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
@@ -349,8 +429,18 @@ fn score_file(
         json: serde_json::Map::new(),
     };
     let g = golds(&data);
-    r.metrics("model", &format!("classifier {}", classifier.version()), &g, &predictions);
-    r.metrics("baseline", "baseline (title/lead terms)", &g, &baseline_of(&data));
+    r.metrics(
+        "model",
+        &format!("classifier {}", classifier.version()),
+        &g,
+        &predictions,
+    );
+    r.metrics(
+        "baseline",
+        "baseline (title/lead terms)",
+        &g,
+        &baseline_of(&data),
+    );
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
@@ -378,7 +468,14 @@ fn print_error(l: &Labelled, p: &Safety) {
     let evidence: Vec<String> = p
         .topics
         .iter()
-        .map(|t| format!("{}={:.2}:{}", t.label.as_str(), t.score, t.evidence.join("/")))
+        .map(|t| {
+            format!(
+                "{}={:.2}:{}",
+                t.label.as_str(),
+                t.score,
+                t.evidence.join("/")
+            )
+        })
         .collect();
     eprintln!(
         "{:<16} gold {:<40} got {:<40} {} | {}",

@@ -95,6 +95,9 @@ pub struct LearnedTraining {
     pub recall: f64,
     /// Folds of that inner cross-validation (below 2: thresholds stay at 0.5).
     pub threshold_folds: usize,
+    /// When above 0, each topic's threshold maximises the F-beta of the out-of-fold scores
+    /// instead (beta > 1 favours recall); `recall` is then only reported.
+    pub threshold_beta: f64,
     /// Thresholds are kept within `[min_threshold, max_threshold]`.
     pub min_threshold: f64,
     /// See `min_threshold`.
@@ -103,6 +106,12 @@ pub struct LearnedTraining {
     pub decimals: i32,
     /// …and a unit whose three weights are all below this in absolute value is dropped.
     pub prune: f64,
+    /// Threads fitting scorers side by side (the result does not depend on it).
+    pub threads: usize,
+    /// Give the training one more feature, 1 for written texts, that is dropped from the model:
+    /// it absorbs what the written texts share as a set (style, a high share of safety texts),
+    /// so that everyday words of that style are not learned as safety evidence.
+    pub source_feature: bool,
 }
 
 impl Default for LearnedTraining {
@@ -115,10 +124,13 @@ impl Default for LearnedTraining {
             iterations: 150,
             recall: 0.95,
             threshold_folds: 4,
+            threshold_beta: 0.0,
             min_threshold: 0.02,
             max_threshold: 0.9,
             decimals: 3,
             prune: 0.005,
+            threads: 2,
+            source_feature: true,
         }
     }
 }
@@ -177,7 +189,9 @@ impl Learned {
                     return Err(ModelError::EmptyTerm(format!("learned.{name}")));
                 }
                 if w.iter().any(|x| !x.is_finite()) {
-                    return Err(ModelError::BadNumber(format!("learned.{name}.words.{unit}")));
+                    return Err(ModelError::BadNumber(format!(
+                        "learned.{name}.words.{unit}"
+                    )));
                 }
             }
         }
@@ -199,7 +213,10 @@ fn is_han(c: char) -> bool {
 /// `[lead_min_chars, lead_max_chars]`.
 pub fn lead_end(body: &str, params: &FeatureParams) -> usize {
     let first = body.split('\n').next().map_or(0, |p| p.chars().count());
-    first.clamp(params.lead_min_chars, params.lead_max_chars.max(params.lead_min_chars))
+    first.clamp(
+        params.lead_min_chars,
+        params.lead_max_chars.max(params.lead_min_chars),
+    )
 }
 
 /// Calls `f(group, unit, is_word)` for every unit of the article, in text order: each
@@ -441,14 +458,16 @@ mod tests {
     use super::*;
     use crate::model::{Article, ItemKind};
 
+    use super::super::tests::JIEBA;
+
     fn units_of(title: &str, body: &str) -> Vec<(usize, String, bool)> {
-        let jieba = jieba_rs::Jieba::new();
+        let jieba: &jieba_rs::Jieba = &JIEBA;
         let a = Article::new(
             ItemKind::Article,
             Some(title.to_owned()),
             vec![body.to_owned(), "第二段。".to_owned()],
         );
-        let tokens = ArticleTokens::new(&jieba, &a);
+        let tokens = ArticleTokens::new(jieba, &a);
         let mut out = Vec::new();
         let params = FeatureParams {
             lead_min_chars: 2,
@@ -461,8 +480,14 @@ mod tests {
     #[test]
     fn units_are_words_per_field_group_and_bigrams_of_single_characters() {
         let units = units_of("火灾", "昨日发生火灾。");
-        assert!(units.contains(&(HEADLINE, "火灾".to_owned(), true)), "{units:?}");
-        assert!(units.contains(&(LEAD, "火灾".to_owned(), true)), "{units:?}");
+        assert!(
+            units.contains(&(HEADLINE, "火灾".to_owned(), true)),
+            "{units:?}"
+        );
+        assert!(
+            units.contains(&(LEAD, "火灾".to_owned(), true)),
+            "{units:?}"
+        );
         assert!(units.iter().all(|(_, u, _)| u.chars().count() >= 2));
         assert!(units.iter().any(|(g, _, _)| *g == BODY), "{units:?}");
         // Two one-character tokens side by side make a bigram that is not a word.
@@ -511,15 +536,19 @@ mod tests {
             ..Learned::default()
         };
         let layer = LearnedLayer::new(&learned);
-        let jieba = jieba_rs::Jieba::new();
-        let head = Article::new(ItemKind::Article, Some("火灾".into()), vec!["无关。".into()]);
+        let jieba: &jieba_rs::Jieba = &JIEBA;
+        let head = Article::new(
+            ItemKind::Article,
+            Some("火灾".into()),
+            vec!["无关。".into()],
+        );
         let body = Article::new(
             ItemKind::Article,
             Some("新闻".into()),
             vec![format!("{}火灾", "其他内容。".repeat(60))],
         );
         let score = |a: &Article| {
-            let t = ArticleTokens::new(&jieba, a);
+            let t = ArticleTokens::new(jieba, a);
             layer.score(&layer.values(&t), &[])
         };
         let (h, b) = (score(&head), score(&body));

@@ -808,7 +808,10 @@ mod tests {
     fn an_empty_model_tags_nothing() {
         let c = Classifier::from_model("  ").expect("empty is allowed");
         assert_eq!(c.version(), "none");
-        assert_eq!(c.classify(&JIEBA, &article("安全生产", "火灾")), Safety::default());
+        assert_eq!(
+            c.classify(&JIEBA, &article("安全生产", "火灾")),
+            Safety::default()
+        );
     }
 
     #[test]
