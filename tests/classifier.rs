@@ -135,7 +135,7 @@ fn every_dev_article_is_found_and_every_evidence_term_occurs_in_its_article() {
 fn cross_validated_the_classifier_beats_the_naive_baseline_by_far() {
     let data = dev_set();
     let written = written_sample(4);
-    let prior = quick_prior(30, 0);
+    let prior = quick_prior(100, 3);
     let pool: Vec<&Labelled> = data.iter().chain(&written).collect();
     let prepared = prepare(&prior, &JIEBA, &pool);
     let fitter = Fitter::Learned {

@@ -318,6 +318,7 @@ fn run_fits(
     jobs: &[(&[bool], &[usize], f64, f64)],
     iterations: usize,
     threads: usize,
+    free_from: usize,
 ) -> Vec<logistic::Fitted> {
     let one = |&(labels, subset, positive_weight, l2): &(&[bool], &[usize], f64, f64)| {
         logistic::fit(
@@ -327,6 +328,7 @@ fn run_fits(
                 labels,
                 positive_weight,
                 l2,
+                free_from,
             },
             iterations,
         )
@@ -421,7 +423,8 @@ pub fn fit_learned(
     for labels in &kind_labels {
         jobs.push((labels, &safety, 1.0, params.kind_l2));
     }
-    let fitted = run_fits(&d.rows, &jobs, params.iterations, params.threads);
+    let free_from = d.source.unwrap_or(usize::MAX);
+    let fitted = run_fits(&d.rows, &jobs, params.iterations, params.threads, free_from);
     let mut thresholds = vec![0.5; topics.len()];
     if inner {
         let mut oof = vec![vec![0.0; docs.len()]; topics.len()];
@@ -429,12 +432,9 @@ pub fn fit_learned(
             for ti in 0..topics.len() {
                 let f = &fitted[fold * topics.len() + ti];
                 for j in everyone.iter().copied().filter(|j| j % k == fold) {
-                    // Scored as the model will score it: without the source column.
-                    let source = match d.source {
-                        Some(c) if docs[j].written => f.w[c],
-                        _ => 0.0,
-                    };
-                    let z = d.rows.dot(j, &f.w, f.b) - source;
+                    // Scored as fitted, source column included: a written text is judged
+                    // against the written texts' own base rate.
+                    let z = d.rows.dot(j, &f.w, f.b);
                     oof[ti][j] = 1.0 / (1.0 + (-z).exp());
                 }
             }

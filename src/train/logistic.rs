@@ -81,6 +81,8 @@ pub struct Problem<'a> {
     pub positive_weight: f64,
     /// L2 strength.
     pub l2: f64,
+    /// Columns from this one on are not penalised (like the bias).
+    pub free_from: usize,
 }
 
 /// A fitted scorer: weights per column and the bias.
@@ -121,7 +123,8 @@ fn objective(p: &Problem<'_>, theta: &[f64], grad: &mut [f64]) -> f64 {
         }
         grad[width] += g;
     }
-    for (gj, wj) in grad[..width].iter_mut().zip(w) {
+    let penalised = p.free_from.min(width);
+    for (gj, wj) in grad[..penalised].iter_mut().zip(w) {
         *gj += p.l2 * wj;
         f += 0.5 * p.l2 * wj * wj;
     }
@@ -255,6 +258,7 @@ mod tests {
             labels: &labels,
             positive_weight: 1.0,
             l2: 0.1,
+            free_from: usize::MAX,
         };
         let f = fit(&p, 200);
         assert!(f.w[0] > 1.0 && f.w[2] < -1.0, "{f:?}");
@@ -279,6 +283,7 @@ mod tests {
             labels: &labels,
             positive_weight: 2.0,
             l2: 1.0,
+            free_from: usize::MAX,
         };
         assert_eq!(fit(&p, 50), fit(&p, 50));
     }
@@ -294,6 +299,7 @@ mod tests {
                 labels: &labels,
                 positive_weight: 1.0,
                 l2,
+                free_from: usize::MAX,
             };
             fit(&p, 200).w.iter().map(|w| w * w).sum::<f64>()
         };

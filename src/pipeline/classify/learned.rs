@@ -108,9 +108,9 @@ pub struct LearnedTraining {
     pub prune: f64,
     /// Threads fitting scorers side by side (the result does not depend on it).
     pub threads: usize,
-    /// Give the training one more feature, 1 for written texts, that is dropped from the model:
-    /// it absorbs what the written texts share as a set (style, a high share of safety texts),
-    /// so that everyday words of that style are not learned as safety evidence.
+    /// Give the training one more feature, 1 for written texts, unpenalised and dropped from the
+    /// model: it absorbs what the written texts share as a set (style, a high share of safety
+    /// texts), so that everyday words of that style are not learned as safety evidence.
     pub source_feature: bool,
 }
 
