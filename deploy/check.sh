@@ -63,6 +63,10 @@ if ! cargo deny --version 2>/dev/null | grep -q "$deny_version"; then
   say "installing cargo-deny $deny_version (cargo install, a few minutes once)"
   cargo install --locked --quiet cargo-deny --version "$deny_version"
 fi
+# cargo deny reads the metadata of every platform's crates; a fresh machine has only fetched
+# its own platform's (a build fetches no Windows crates), so fetch them all first.
+say "cargo fetch --locked (every platform's crates, for cargo deny)"
+cargo fetch --locked --quiet
 say "cargo deny check licenses bans sources (deny.toml)"
 cargo deny --offline --log-level error check licenses bans sources
 if compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-*/crates" >/dev/null; then

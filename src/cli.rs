@@ -14,8 +14,8 @@ use crate::settings::Settings;
 #[derive(Debug, Parser)]
 #[command(name = "pagesift", version, about, long_about = None)]
 pub struct Cli {
-    /// Directory holding default.toml and $PAGESIFT_ENV.toml (default: $PAGESIFT_CONFIG_DIR or
-    /// ./config).
+    /// Directory whose default.toml, $PAGESIFT_ENV.toml and model files override the compiled-in
+    /// ones (default: $PAGESIFT_CONFIG_DIR, else ./config if it exists).
     #[arg(long, global = true, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
 

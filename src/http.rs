@@ -17,7 +17,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -25,10 +25,15 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::health::Readiness;
 use crate::settings::HttpSettings;
@@ -114,12 +119,39 @@ pub fn router(readiness: Readiness, metrics: PrometheusHandle) -> Router {
         .with_state(AppState { readiness, metrics })
 }
 
+/// Bounds on the clients of the endpoint (from [`HttpSettings`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// Time a client has to send a request's headers; then its connection is closed.
+    pub header_read_timeout: Duration,
+    /// Most open connections; a connection over the cap is closed on accept.
+    pub max_connections: usize,
+}
+
+impl ServeLimits {
+    /// The limits configured in `settings`.
+    pub fn of(settings: &HttpSettings) -> ServeLimits {
+        ServeLimits {
+            header_read_timeout: settings.header_read_timeout(),
+            max_connections: settings.max_connections,
+        }
+    }
+}
+
+/// Longest wait after an `accept` error (out of file descriptors, a reset connection) before
+/// accepting again: the server must outlive a descriptor shortage, not spin on it.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// Serves the endpoints on `listener` until `shutdown` completes; also runs the recorder's
-/// periodic upkeep (histogram maintenance) meanwhile.
+/// periodic upkeep (histogram maintenance) meanwhile. Each connection must send its request
+/// headers within `limits.header_read_timeout`, and at most `limits.max_connections` are open at
+/// once (more are closed on accept), so half-open or slow clients cannot hold descriptors the
+/// broker connections need.
 pub async fn serve(
     listener: TcpListener,
     readiness: Readiness,
     metrics: PrometheusHandle,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     let upkeep_handle = metrics.clone();
@@ -130,12 +162,52 @@ pub async fn serve(
             upkeep_handle.run_upkeep();
         }
     });
-    let result = axum::serve(listener, router(readiness, metrics))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(HttpError::Serve);
+    let app = router(readiness, metrics);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let connections = TaskTracker::new();
+    let closing = CancellationToken::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            // Over the cap: close at once (the client sees a reset, not a hang).
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let closing = closing.clone();
+        connections.spawn(async move {
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = closing.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(limits.header_read_timeout, connection).await;
+                }
+            }
+            drop(slot);
+        });
+    }
+    closing.cancel();
+    connections.close();
+    let _ = tokio::time::timeout(limits.header_read_timeout, connections.wait()).await;
     upkeep.abort();
-    result
+    Ok(())
 }
 
 async fn healthz() -> &'static str {
@@ -198,7 +270,8 @@ pub async fn start(
     })?;
     let stop = CancellationToken::new();
     let stopped = stop.clone();
-    let task = tokio::spawn(serve(listener, readiness, metrics, async move {
+    let limits = ServeLimits::of(settings);
+    let task = tokio::spawn(serve(listener, readiness, metrics, limits, async move {
         stopped.cancelled().await;
     }));
     Ok(Some(Endpoint { addr, stop, task }))
@@ -255,14 +328,114 @@ mod tests {
         task: tokio::task::JoinHandle<Result<(), HttpError>>,
     }
 
+    const LIMITS: ServeLimits = ServeLimits {
+        header_read_timeout: Duration::from_secs(5),
+        max_connections: 64,
+    };
+
     async fn start(readiness: Readiness, metrics: PrometheusHandle) -> Server {
+        start_with(readiness, metrics, LIMITS).await
+    }
+
+    async fn start_with(
+        readiness: Readiness,
+        metrics: PrometheusHandle,
+        limits: ServeLimits,
+    ) -> Server {
         let listener = bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, readiness, metrics, async move {
+        let task = tokio::spawn(serve(listener, readiness, metrics, limits, async move {
             let _ = stopped.await;
         }));
         Server { addr, stop, task }
+    }
+
+    /// Whether the server closes `stream` (EOF or reset) within `within`.
+    async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn half_open_clients_are_cut_off_and_cannot_exhaust_the_connection_cap() {
+        let limits = ServeLimits {
+            header_read_timeout: Duration::from_millis(500),
+            max_connections: 8,
+        };
+        let server = start_with(Readiness::new(), recorder().expect("r").handle(), limits).await;
+        // Three times the cap of clients that send half a request and then nothing.
+        let mut half_open = Vec::new();
+        for _ in 0..24 {
+            let mut s = tokio::net::TcpStream::connect(server.addr)
+                .await
+                .expect("connect");
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .expect("half a request");
+            half_open.push(s);
+        }
+        // Each one is closed: over the cap at once, under it after the header timeout (the
+        // patience here only bounds a hang; 60 s is 120 times the timeout).
+        for (i, s) in half_open.iter_mut().enumerate() {
+            assert!(
+                closed_within(s, Duration::from_secs(60)).await,
+                "half-open client {i} still open"
+            );
+        }
+        // And the endpoint answers again.
+        assert_eq!(get(server.addr, "/healthz").await.0, 200);
+        server.shut_down().await;
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_cap_are_closed_while_the_cap_is_held() {
+        let limits = ServeLimits {
+            header_read_timeout: Duration::from_secs(600),
+            max_connections: 2,
+        };
+        let server = start_with(Readiness::new(), recorder().expect("r").handle(), limits).await;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut s = tokio::net::TcpStream::connect(server.addr)
+                .await
+                .expect("connect");
+            s.write_all(b"GET /healthz HTTP/1.1\r\n")
+                .await
+                .expect("write");
+            held.push(s);
+        }
+        // Give the server the two accepts before the third (the accept loop is sequential).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut over = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        let _ = over.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").await;
+        assert!(
+            closed_within(&mut over, Duration::from_secs(60)).await,
+            "over the cap"
+        );
+        drop(held);
+        // Slots are released when the held clients go away.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok((200, _)) = super::get(server.addr, "/healthz").await {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "slots never released"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server.shut_down().await;
     }
 
     impl Server {
@@ -326,6 +499,19 @@ mod tests {
     }
 
     #[test]
+    fn the_endpoint_listens_on_loopback_unless_the_container_config_says_otherwise() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+        let local = crate::settings::Settings::load_from(&dir, None, Vec::new()).expect("default");
+        let listen: SocketAddr = local.http.listen.parse().expect("address");
+        assert!(listen.ip().is_loopback(), "{listen}");
+        let prod = crate::settings::Settings::load_from(&dir, Some("production"), Vec::new())
+            .expect("production");
+        let listen: SocketAddr = prod.http.listen.parse().expect("address");
+        assert!(listen.ip().is_unspecified(), "{listen}");
+        assert!(local.http.header_read_timeout_seconds > 0 && local.http.max_connections > 0);
+    }
+
+    #[test]
     fn probes_of_wildcard_listeners_use_loopback() {
         let v4: SocketAddr = "0.0.0.0:9090".parse().expect("addr");
         assert_eq!(local_addr_for(v4).to_string(), "127.0.0.1:9090");
@@ -340,6 +526,8 @@ mod tests {
         let settings = HttpSettings {
             enabled: true,
             listen: "127.0.0.1:0".to_owned(),
+            header_read_timeout_seconds: 5,
+            max_connections: 64,
         };
         let readiness = Readiness::new();
         let endpoint = super::start(&settings, readiness.clone())
@@ -360,6 +548,8 @@ mod tests {
         let settings = HttpSettings {
             enabled: false,
             listen: "127.0.0.1:0".to_owned(),
+            header_read_timeout_seconds: 5,
+            max_connections: 64,
         };
         assert!(
             super::start(&settings, Readiness::new())

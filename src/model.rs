@@ -152,11 +152,13 @@ pub struct Keyword {
 pub struct Nlp {
     /// Top-k TF-IDF keywords.
     pub keywords: Vec<Keyword>,
-    /// Place names (POS `ns`), in order of first appearance.
+    /// Place names (entity tagger), in order of first appearance; places printed together
+    /// (`浙江省杭州市`) are one, a place inside a longer listed one is left out.
     pub places: Vec<String>,
-    /// Organisation names (POS `nt`), in order of first appearance.
+    /// Organisation names (entity tagger), in order of first appearance.
     pub organizations: Vec<String>,
-    /// Person names (POS `nr` and bylines), in order of first appearance.
+    /// Person names (entity tagger) found in the text, in order of first appearance; byline
+    /// names are in `article.byline`, here only when the text names them too.
     pub people: Vec<String>,
 }
 
@@ -315,6 +317,10 @@ pub struct PipelineInfo {
     pub version: String,
     /// Version string of the classifier model that scored the article.
     pub classifier: String,
+    /// Version string of the entity tagger model that found `nlp.people`, `nlp.places` and
+    /// `nlp.organizations`.
+    #[serde(default)]
+    pub entities: String,
     /// RFC 3339 time of processing (the only non-deterministic field).
     pub processed_at: String,
 }

@@ -1,5 +1,9 @@
-//! Configuration: `config/default.toml`, then `config/$PAGESIFT_ENV.toml` if present, then
-//! `PAGESIFT__SECTION__KEY` environment variables (e.g. `PAGESIFT__AMQP__URL`).
+//! Configuration, in layers (later wins): the compiled-in `config/default.toml`, then
+//! `default.toml` of the configuration directory if it has one, then `$PAGESIFT_ENV.toml`
+//! (compiled-in if `config/` has one, then the directory's), then `PAGESIFT__SECTION__KEY`
+//! environment variables (e.g. `PAGESIFT__AMQP__URL`). The directory is `--config-dir`, else
+//! `$PAGESIFT_CONFIG_DIR`, else `./config`; the model files the configuration names are looked
+//! up there too, and fall back to the compiled-in ones ([`crate::resources`]).
 //!
 //! Every section rejects unknown fields, and [`Settings::validate`] checks values, so a typo or
 //! an invalid value fails at start-up with a message that names the field. Secrets (the AMQP URL,
@@ -12,12 +16,27 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::resources::Source;
+
+/// Upper bound of `pipeline.max_page_id_bytes`: an id this long still leaves the event headers
+/// (which carry it twice) far inside RabbitMQ's smallest useful `frame_max`.
+pub const MAX_PAGE_ID_BYTES: usize = 16 * 1024;
+
 /// Errors loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// The files or environment could not be read or parsed (unknown field, wrong type, ...).
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
+    /// A configuration directory was named (`--config-dir`, `$PAGESIFT_CONFIG_DIR`) but is
+    /// not a directory.
+    #[error("configuration: {from} names {dir}, which is not a directory")]
+    NoDirectory {
+        /// The directory.
+        dir: PathBuf,
+        /// What named it.
+        from: &'static str,
+    },
     /// A value was read but is not acceptable.
     #[error("configuration: invalid value for `{field}`: {reason}")]
     Invalid {
@@ -44,6 +63,9 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     /// Health and metrics HTTP endpoint.
     pub http: HttpSettings,
+    /// The configuration layers that were read, in order (not a setting).
+    #[serde(skip)]
+    layers: Vec<Source>,
 }
 
 /// Log output.
@@ -80,14 +102,31 @@ pub struct PipelineSettings {
     pub max_paragraphs: usize,
     /// Most articles a page may yield.
     pub max_articles: usize,
+    /// Longest accepted page id, in bytes (longer or blank ones are dead-lettered as
+    /// `bad_page_id`): the id goes into the headers of every event, which must fit the frame.
+    pub max_page_id_bytes: usize,
     /// jieba user dictionary of domain terms (`word [freq] [tag]` per line).
     pub user_dict: PathBuf,
     /// IDF table for TF-IDF keywords (`word idf` per line), built by `pagesift-dev build-idf`.
     pub idf: PathBuf,
     /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift-dev train`.
     pub classifier: PathBuf,
+    /// Entity tagger model (people, places, organisations), fitted by
+    /// `pagesift-dev train-entities`.
+    pub entities: PathBuf,
     /// Number of keywords per article.
     pub keywords_top_k: usize,
+    /// The configuration directory, where relative model paths are looked up first (not a
+    /// setting).
+    #[serde(skip)]
+    config_dir: PathBuf,
+}
+
+impl PipelineSettings {
+    /// The configuration directory the settings were loaded from (it may not exist).
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
 }
 
 /// RabbitMQ connection and topology.
@@ -243,8 +282,20 @@ impl ShutdownSettings {
 pub struct HttpSettings {
     /// Serve `/healthz`, `/readyz` and `/metrics`.
     pub enabled: bool,
-    /// Address to listen on, e.g. `0.0.0.0:9090`.
+    /// Address to listen on: `127.0.0.1:9090` by default, `0.0.0.0:9090` in the container's
+    /// `config/production.toml`.
     pub listen: String,
+    /// Seconds a client has to send a request's headers before its connection is closed (> 0).
+    pub header_read_timeout_seconds: u64,
+    /// Most connections open at once; further ones are closed on accept (> 0).
+    pub max_connections: usize,
+}
+
+impl HttpSettings {
+    /// `header_read_timeout_seconds` as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_seconds)
+    }
 }
 
 /// The number of cores this process may use (2 when the system cannot tell): the default
@@ -277,28 +328,49 @@ pub fn redact_url(raw: &str) -> String {
 }
 
 impl Settings {
-    /// Loads `DIR/default.toml`, `DIR/$PAGESIFT_ENV.toml` (if it exists) and `PAGESIFT__*`
-    /// variables, then validates. `DIR` is `config_dir` or `$PAGESIFT_CONFIG_DIR` or `config`.
+    /// Loads the layers (see the module doc) and validates. The directory is `config_dir`, else
+    /// `$PAGESIFT_CONFIG_DIR`, else `./config`; a directory named by the first two must exist,
+    /// `./config` need not (the compiled-in files are used alone).
     pub fn load(config_dir: Option<&Path>) -> Result<Settings, SettingsError> {
-        let dir = config_dir
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("PAGESIFT_CONFIG_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("config"));
+        let named = match config_dir {
+            Some(dir) => Some((dir.to_path_buf(), "--config-dir")),
+            None => std::env::var_os("PAGESIFT_CONFIG_DIR")
+                .map(|dir| (PathBuf::from(dir), "PAGESIFT_CONFIG_DIR")),
+        };
+        let dir = match named {
+            Some((dir, from)) if !dir.is_dir() => {
+                return Err(SettingsError::NoDirectory { dir, from });
+            }
+            Some((dir, _)) => dir,
+            None => PathBuf::from("config"),
+        };
         let env_name = std::env::var("PAGESIFT_ENV").ok();
         Self::load_from(&dir, env_name.as_deref(), std::env::vars())
     }
 
-    /// Like [`Settings::load`] with explicit environment (for tests).
+    /// Like [`Settings::load`] with an explicit directory (which need not exist) and
+    /// environment (for tests).
     pub fn load_from(
         dir: &Path,
         env_name: Option<&str>,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, SettingsError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from(dir.join("default.toml")).required(true));
-        if let Some(env) = env_name.filter(|e| !e.is_empty()) {
-            builder = builder
-                .add_source(config::File::from(dir.join(format!("{env}.toml"))).required(false));
+        let mut builder = config::Config::builder();
+        let mut layers = Vec::new();
+        let env_file = env_name
+            .filter(|e| !e.is_empty())
+            .map(|e| format!("{e}.toml"));
+        for name in std::iter::once("default.toml").chain(env_file.as_deref()) {
+            if let Some(file) = crate::resources::embedded(name) {
+                builder =
+                    builder.add_source(config::File::from_str(file.text, config::FileFormat::Toml));
+                layers.push(Source::Embedded(file));
+            }
+            let on_disk = dir.join(name);
+            if on_disk.is_file() {
+                builder = builder.add_source(config::File::from(on_disk.as_path()));
+                layers.push(Source::Disk(on_disk));
+            }
         }
         let vars: config::Map<String, String> = vars
             .into_iter()
@@ -312,27 +384,16 @@ impl Settings {
                 .source(Some(vars)),
         );
         let mut settings: Settings = builder.build()?.try_deserialize()?;
-        settings.resolve_paths(dir);
+        settings.pipeline.config_dir = dir.to_path_buf();
+        settings.layers = layers;
         settings.validate()?;
         Ok(settings)
     }
 
-    /// Relative model paths are taken relative to the config directory's parent when they do
-    /// not exist as given (so `config/x` works from the project root and from elsewhere).
-    fn resolve_paths(&mut self, dir: &Path) {
-        let base = dir.parent().unwrap_or(Path::new("."));
-        for p in [
-            &mut self.pipeline.user_dict,
-            &mut self.pipeline.idf,
-            &mut self.pipeline.classifier,
-        ] {
-            if p.is_relative() && !p.exists() {
-                let candidate = base.join(&*p);
-                if candidate.exists() {
-                    *p = candidate;
-                }
-            }
-        }
+    /// The configuration files that were read, in layer order (embedded or from disk; the
+    /// `PAGESIFT__*` variables come last).
+    pub fn layers(&self) -> &[Source] {
+        &self.layers
     }
 
     /// Checks every value; the error names the field.
@@ -377,6 +438,12 @@ impl Settings {
         if self.pipeline.max_articles == 0 {
             return Err(invalid("pipeline.max_articles", "must be > 0"));
         }
+        if !(1..=MAX_PAGE_ID_BYTES).contains(&self.pipeline.max_page_id_bytes) {
+            return Err(invalid(
+                "pipeline.max_page_id_bytes",
+                "must be between 1 and 16384",
+            ));
+        }
         if self.amqp.publish_timeout_seconds == 0 {
             return Err(invalid("amqp.publish_timeout_seconds", "must be > 0"));
         }
@@ -407,6 +474,12 @@ impl Settings {
         }
         if self.worker.publish_attempts == 0 {
             return Err(invalid("worker.publish_attempts", "must be > 0"));
+        }
+        if self.http.header_read_timeout_seconds == 0 {
+            return Err(invalid("http.header_read_timeout_seconds", "must be > 0"));
+        }
+        if self.http.max_connections == 0 {
+            return Err(invalid("http.max_connections", "must be > 0"));
         }
         if self.http.enabled && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid(
@@ -441,33 +514,9 @@ impl Settings {
     }
 
     /// The effective configuration as TOML, secrets redacted (for `check-config`).
-    pub fn to_redacted_toml(&self) -> String {
-        // Serialising plain structs of strings, numbers and booleans cannot fail.
-        serde_json::to_value(self)
-            .map(|v| json_to_toml(&v, ""))
-            .unwrap_or_default()
+    pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
     }
-}
-
-/// Renders a two-level JSON object (sections of scalars) as TOML.
-fn json_to_toml(value: &serde_json::Value, _prefix: &str) -> String {
-    let mut out = String::new();
-    if let serde_json::Value::Object(sections) = value {
-        for (name, body) in sections {
-            out.push_str(&format!("[{name}]\n"));
-            if let serde_json::Value::Object(fields) = body {
-                for (k, v) in fields {
-                    let rendered = match v {
-                        serde_json::Value::Null => continue,
-                        other => other.to_string(),
-                    };
-                    out.push_str(&format!("{k} = {rendered}\n"));
-                }
-            }
-            out.push('\n');
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -499,7 +548,9 @@ mod tests {
         assert_eq!(s.concurrency(), 7);
         assert_eq!(s.prefetch(), 14);
         assert!(!s.redacted_amqp_url().contains("hunter2"));
-        assert!(!s.to_redacted_toml().contains("hunter2"));
+        let toml = s.to_redacted_toml().expect("TOML");
+        assert!(!toml.contains("hunter2"), "{toml}");
+        assert!(toml.contains("concurrency = 7"), "{toml}");
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 
@@ -585,6 +636,72 @@ mod tests {
             let err = Settings::load_from(&config_dir(), None, vars).expect_err("loops forever");
             assert!(err.to_string().contains("amqp.delivery_limit"), "{err}");
         }
+    }
+
+    #[test]
+    fn without_a_directory_the_embedded_files_alone_configure_everything() {
+        let empty = tempfile::tempdir().expect("temp dir");
+        let missing = empty.path().join("no-such-dir");
+        let s = Settings::load_from(&missing, Some("production"), Vec::new()).expect("embedded");
+        let names: Vec<String> = s.layers().iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["embedded default.toml", "embedded production.toml"]);
+        assert_eq!(
+            s.log.format,
+            LogFormat::Json,
+            "the embedded production layer"
+        );
+        assert_eq!(s.pipeline.config_dir(), missing);
+        let embedded = Settings::load_from(&missing, None, Vec::new()).expect("embedded");
+        let checkout = Settings::load_from(&config_dir(), None, Vec::new()).expect("checkout");
+        assert_eq!(
+            embedded.to_redacted_toml().expect("TOML"),
+            checkout.to_redacted_toml().expect("TOML"),
+            "the embedded defaults are the checkout's"
+        );
+    }
+
+    #[test]
+    fn a_directory_file_is_layered_over_the_embedded_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("default.toml"),
+            "[worker]\nconcurrency = 3\n",
+        )
+        .expect("write");
+        let s = Settings::load_from(dir.path(), Some("staging"), Vec::new()).expect("layered");
+        assert_eq!(s.worker.concurrency, 3, "the directory's value");
+        assert_eq!(s.amqp.input_queue, "pagesift.pages", "the embedded value");
+        assert_eq!(
+            s.layers(),
+            [
+                Source::Embedded(crate::resources::embedded("default.toml").expect("table")),
+                Source::Disk(dir.path().join("default.toml")),
+            ]
+        );
+        std::fs::write(
+            dir.path().join("default.toml"),
+            "[worker]\nconcurency = 3\n",
+        )
+        .expect("write");
+        let err = Settings::load_from(dir.path(), None, Vec::new()).expect_err("typo on disk");
+        assert!(err.to_string().contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn a_named_directory_that_does_not_exist_is_an_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = dir.path().join("nope");
+        let err = Settings::load(Some(&missing)).expect_err("missing directory");
+        assert!(
+            matches!(
+                err,
+                SettingsError::NoDirectory {
+                    from: "--config-dir",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,11 +7,32 @@ use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 use crate::settings::{LogFormat, LogSettings};
 
+/// Caps added to every filter (`RUST_LOG` included), because these lapin targets log whole
+/// messages or frames: a returned message at WARN as `Debug` (a 2 MB page became 128 MB of
+/// decimal bytes), every frame at TRACE. The worker logs a return itself, in one line with sizes
+/// and ids (`amqp::publisher`).
+pub const LAPIN_CAPS: [&str; 3] = [
+    "lapin::returned_messages=error",
+    "lapin::channels=info",
+    "lapin::frames=info",
+];
+
+/// The filter: `RUST_LOG`, else `default`, else `info`; always with [`LAPIN_CAPS`].
+pub fn filter(default: &str) -> EnvFilter {
+    let mut filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    for cap in LAPIN_CAPS {
+        if let Ok(directive) = cap.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter(&settings.filter);
     let writer = std::io::stderr.with_max_level(tracing::Level::TRACE);
     let result = match settings.format {
         LogFormat::Json => tracing_subscriber::fmt()

@@ -13,9 +13,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use pagesift::commands::dead_letters::{
-    self, HEADER_ERROR_CLASS, HEADER_ERROR_REASON, HEADER_PAGE_ID,
-};
+use pagesift::dead_letters::{self, HEADER_ERROR_CLASS, HEADER_ERROR_REASON, HEADER_PAGE_ID};
 
 fn broker_url() -> String {
     std::env::var("PAGESIFT_TEST_AMQP_URL")

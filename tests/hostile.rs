@@ -204,9 +204,11 @@ fn deeply_nested_quotes_and_brackets_do_not_overflow_the_stack() {
 
 #[test]
 fn a_page_of_100000_blank_lines_is_empty_and_rejected_before_segmentation() {
-    let err = pipeline()
+    let p = pipeline();
+    let page = p
         .decode("\n \u{3000}\r\n".repeat(100_000).as_bytes(), &hints())
-        .expect_err("blank page");
+        .expect("decodes");
+    let err = p.segment(&page.text).expect_err("blank page");
     assert_eq!(err.class(), "empty_text");
 }
 

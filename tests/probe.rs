@@ -31,6 +31,10 @@ async fn probe_reports_health_and_readiness_of_the_local_endpoint() {
         listener,
         readiness.clone(),
         metrics,
+        pagesift::http::ServeLimits {
+            header_read_timeout: std::time::Duration::from_secs(5),
+            max_connections: 16,
+        },
         async move {
             let _ = stopped.await;
         },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the machine can run CI's container steps, idempotently: the Debian packages
-# (podman with runc, netavark/aardvark-dns and slirp4netns for networking, debootstrap for the
+# (podman with runc, netavark/aardvark-dns, iptables and slirp4netns for networking, debootstrap for the
 # local base images, prometheus for promtool) are installed, and podman answers with
 # deploy/podman/containers.conf. (podman-compose comes from PyPI: deploy/requirements.txt.) Needs root and Debian's package mirror, as a fresh
 # CI machine has; on a machine that has everything it only checks (< 1 s).
@@ -12,7 +12,7 @@ set -euo pipefail
 # command -> Debian package
 declare -A needs=(
   [podman]=podman [runc]=runc [slirp4netns]=slirp4netns
-  [debootstrap]=debootstrap [promtool]=prometheus
+  [debootstrap]=debootstrap [promtool]=prometheus [iptables]=iptables
   [/usr/lib/podman/netavark]=netavark [/usr/lib/podman/aardvark-dns]=aardvark-dns
 )
 missing=()

@@ -2,6 +2,7 @@
 //! file), declaring the topology ([`topology`]), and publishing with publisher confirms
 //! ([`publisher`]). Nothing here knows about pages; [`crate::worker`] does.
 
+pub mod fields;
 pub mod publisher;
 pub mod topology;
 
@@ -116,6 +117,24 @@ pub async fn connect(settings: &Settings, name: &str) -> Result<Connection, Conn
             url: redacted,
             seconds: settings.amqp.connect_timeout_seconds,
         }),
+    }
+}
+
+/// The broker's reply when `error` is a refusal: ACCESS_REFUSED (credentials or permissions)
+/// or NOT_ALLOWED (the vhost), which no reconnect fixes by itself.
+pub fn refusal(error: &lapin::Error) -> Option<String> {
+    use lapin::protocol::{AMQPErrorKind, AMQPHardError, AMQPSoftError};
+    match error.kind() {
+        lapin::ErrorKind::ProtocolError(amqp)
+            if matches!(
+                amqp.kind(),
+                AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED)
+                    | AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED)
+            ) =>
+        {
+            Some(amqp.to_string())
+        }
+        _ => None,
     }
 }
 

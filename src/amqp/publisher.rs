@@ -187,6 +187,22 @@ async fn send_and_confirm(channel: &Channel, messages: &[OutMessage]) -> Result<
         match confirm.await? {
             Confirmation::Ack(None) | Confirmation::NotRequested => {}
             Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
+                // One line with sizes and ids (lapin's own log of it is capped: see
+                // `telemetry::LAPIN_CAPS`).
+                tracing::warn!(
+                    exchange = %returned.delivery.exchange,
+                    routing_key = %returned.delivery.routing_key,
+                    reply_code = returned.reply_code,
+                    reply_text = %returned.reply_text,
+                    body_bytes = returned.delivery.data.len(),
+                    message_id = returned
+                        .delivery
+                        .properties
+                        .message_id()
+                        .as_ref()
+                        .map_or("", |m| m.as_str()),
+                    "a published message came back unroutable"
+                );
                 failure.get_or_insert(PublishError::Unroutable {
                     routing_key: returned.delivery.routing_key.to_string(),
                     reply: returned.reply_text.to_string(),

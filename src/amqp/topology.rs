@@ -35,6 +35,18 @@ pub enum TopologyError {
         /// The broker's message, which names the differing argument.
         detail: String,
     },
+    /// A part of the topology does not exist and `amqp.declare = false`: the worker stays
+    /// not-ready and does not consume (publishing into it would only cycle every page).
+    #[error(
+        "{kind} `{name}` does not exist and amqp.declare = false: declare it (or set \
+         amqp.declare = true); not consuming until it exists"
+    )]
+    Missing {
+        /// `queue` or `exchange`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
     /// Any other failure (connection loss, access refused, ...).
     #[error("declaring {kind} `{name}`: {source}")]
     Broker {
@@ -50,10 +62,21 @@ pub enum TopologyError {
 impl TopologyError {
     /// Whether retrying later can help (a mismatch needs an operator).
     pub fn is_transient(&self) -> bool {
-        matches!(self, TopologyError::Broker { .. })
+        matches!(
+            self,
+            TopologyError::Broker { .. } | TopologyError::Missing { .. }
+        )
     }
 
     fn from_lapin(kind: &'static str, name: &str, source: lapin::Error) -> TopologyError {
+        if let lapin::ErrorKind::ProtocolError(amqp) = source.kind()
+            && matches!(amqp.kind(), AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND))
+        {
+            return TopologyError::Missing {
+                kind,
+                name: name.to_owned(),
+            };
+        }
         if let lapin::ErrorKind::ProtocolError(amqp) = source.kind()
             && matches!(
                 amqp.kind(),
@@ -74,13 +97,18 @@ impl TopologyError {
     }
 }
 
-/// The arguments of the input queue.
+/// The arguments of the input queue: dead-lettering to the dead-letter exchange, and
+/// `x-overflow: reject-publish` (a full queue refuses publishes, which confirms report, instead
+/// of dropping its oldest page). A quorum queue also gets its delivery limit and
+/// `x-dead-letter-strategy: at-least-once`, so that the broker's own dead-lettering (at the
+/// delivery limit) is confirmed by the dead-letter queue instead of fire-and-forget.
 pub fn input_queue_arguments(settings: &AmqpSettings) -> FieldTable {
     let mut args = FieldTable::default();
     args.insert(
         "x-dead-letter-exchange".into(),
         header_str(&settings.dead_letter_exchange),
     );
+    args.insert("x-overflow".into(), header_str("reject-publish"));
     match settings.input_queue_type {
         QueueType::Quorum => {
             args.insert("x-queue-type".into(), header_str("quorum"));
@@ -88,11 +116,24 @@ pub fn input_queue_arguments(settings: &AmqpSettings) -> FieldTable {
                 "x-delivery-limit".into(),
                 AMQPValue::LongLongInt(i64::from(settings.delivery_limit)),
             );
+            args.insert("x-dead-letter-strategy".into(), header_str("at-least-once"));
         }
         QueueType::Classic => {
             args.insert("x-queue-type".into(), header_str("classic"));
         }
     }
+    args
+}
+
+/// The arguments of the dead-letter and output queues: the input queue's type, so that with a
+/// (replicated) quorum input queue no page or event ends in a single-node classic queue.
+pub fn other_queue_arguments(settings: &AmqpSettings) -> FieldTable {
+    let mut args = FieldTable::default();
+    let kind = match settings.input_queue_type {
+        QueueType::Quorum => "quorum",
+        QueueType::Classic => "classic",
+    };
+    args.insert("x-queue-type".into(), header_str(kind));
     args
 }
 
@@ -157,7 +198,12 @@ pub async fn declare(channel: &Channel, settings: &AmqpSettings) -> Result<(), T
         ExchangeKind::Fanout,
     )
     .await?;
-    declare_queue(channel, &settings.dead_letter_queue, FieldTable::default()).await?;
+    declare_queue(
+        channel,
+        &settings.dead_letter_queue,
+        other_queue_arguments(settings),
+    )
+    .await?;
     bind(
         channel,
         &settings.dead_letter_queue,
@@ -177,9 +223,39 @@ pub async fn declare(channel: &Channel, settings: &AmqpSettings) -> Result<(), T
         (&settings.safety_articles_queue, SAFETY_ARTICLES_PATTERN),
     ] {
         if !queue.trim().is_empty() {
-            declare_queue(channel, queue, FieldTable::default()).await?;
+            declare_queue(channel, queue, other_queue_arguments(settings)).await?;
             bind(channel, queue, &settings.output_exchange, pattern).await?;
         }
+    }
+    Ok(())
+}
+
+/// Checks, without declaring anything (`amqp.declare = false`), that the dead-letter exchange
+/// and queue, the input queue and the output exchange exist: [`TopologyError::Missing`] names
+/// the first that does not. A failed check closes `channel`: use a dedicated one.
+pub async fn check(channel: &Channel, settings: &AmqpSettings) -> Result<(), TopologyError> {
+    let passive_exchange = ExchangeDeclareOptions {
+        passive: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    let passive_queue = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    for (name, kind) in [
+        (&settings.dead_letter_exchange, ExchangeKind::Fanout),
+        (&settings.output_exchange, ExchangeKind::Topic),
+    ] {
+        channel
+            .exchange_declare(short(name), kind, passive_exchange, FieldTable::default())
+            .await
+            .map_err(|e| TopologyError::from_lapin("exchange", name, e))?;
+    }
+    for name in [&settings.dead_letter_queue, &settings.input_queue] {
+        channel
+            .queue_declare(short(name), passive_queue, FieldTable::default())
+            .await
+            .map_err(|e| TopologyError::from_lapin("queue", name, e))?;
     }
     Ok(())
 }
@@ -225,5 +301,36 @@ mod tests {
         );
         assert!(!args.contains_key("x-delivery-limit"));
         assert!(args.contains_key("x-dead-letter-exchange"));
+        assert!(
+            !args.contains_key("x-dead-letter-strategy"),
+            "at-least-once is quorum only"
+        );
+        assert_eq!(
+            header_text(&args, "x-overflow").as_deref(),
+            Some("reject-publish")
+        );
+        let others = other_queue_arguments(&settings(QueueType::Classic));
+        assert_eq!(
+            header_text(&others, "x-queue-type").as_deref(),
+            Some("classic")
+        );
+    }
+
+    #[test]
+    fn a_quorum_input_queue_dead_letters_at_least_once_into_quorum_queues() {
+        let s = settings(QueueType::Quorum);
+        let args = input_queue_arguments(&s);
+        assert_eq!(
+            header_text(&args, "x-dead-letter-strategy").as_deref(),
+            Some("at-least-once")
+        );
+        assert_eq!(
+            header_text(&args, "x-overflow").as_deref(),
+            Some("reject-publish")
+        );
+        assert_eq!(
+            header_text(&other_queue_arguments(&s), "x-queue-type").as_deref(),
+            Some("quorum")
+        );
     }
 }

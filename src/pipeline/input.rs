@@ -1,5 +1,7 @@
 //! Decoding a raw page message: JSON or bare text, UTF-8 (with or without BOM) or GB18030/GBK,
-//! with the limits enforced before any real work. Pure: bytes and hints in, [`RawPage`] out.
+//! with the message size limit enforced before any real work; and the text limits
+//! ([`check_text`]), which [`crate::pipeline::Pipeline::segment`] checks once per page before
+//! segmenting. Pure: bytes and hints in, [`RawPage`] out.
 
 use serde::Deserialize;
 
@@ -56,6 +58,10 @@ pub enum InputError {
     /// No page id in the message, its headers or the caller's hints.
     #[error("page has no page_id")]
     MissingPageId,
+    /// The page id is blank or longer than `pipeline.max_page_id_bytes` (it goes into the
+    /// headers of every event, which must fit the broker's frame).
+    #[error("bad page_id: {0}")]
+    BadPageId(String),
     /// The text is empty or whitespace only.
     #[error("page text is empty")]
     Empty,
@@ -74,6 +80,7 @@ impl InputError {
             InputError::MissingText => "missing_text",
             InputError::WrongType(_) => "wrong_type",
             InputError::MissingPageId => "missing_page_id",
+            InputError::BadPageId(_) => "bad_page_id",
             InputError::Empty => "empty_text",
         }
     }
@@ -90,6 +97,8 @@ pub struct Limits {
     pub max_paragraphs: usize,
     /// Most items per page.
     pub max_articles: usize,
+    /// Longest page id in bytes.
+    pub max_page_id_bytes: usize,
 }
 
 impl Default for Limits {
@@ -99,6 +108,7 @@ impl Default for Limits {
             max_page_chars: 2_000_000,
             max_paragraphs: 50_000,
             max_articles: 2_000,
+            max_page_id_bytes: 1024,
         }
     }
 }
@@ -137,7 +147,9 @@ struct JsonPage {
 /// Decodes a page message.
 ///
 /// JSON is recognised by `content_type` (`…json`) or, when none is given, by a body whose first
-/// non-blank byte is `{`. Anything else is bare text with metadata from `hints`.
+/// non-blank byte is `{`. Anything else is bare text with metadata from `hints`. Only the
+/// message size and the page id are checked here; the text limits (characters, paragraphs, emptiness) are
+/// checked once, by the pipeline before it segments ([`check_text`]).
 pub fn decode(bytes: &[u8], hints: &Hints, limits: &Limits) -> Result<RawPage, InputError> {
     if bytes.len() > limits.max_page_bytes {
         return Err(InputError::TooLarge {
@@ -164,11 +176,27 @@ pub fn decode(bytes: &[u8], hints: &Hints, limits: &Limits) -> Result<RawPage, I
             meta: hints.meta.clone(),
         }
     };
-    check_text(&page.text, limits)?;
+    check_page_id(&page.page_id, limits)?;
     Ok(page)
 }
 
-/// Checks the text limits and emptiness.
+/// Checks that a page id is not blank and at most `max_page_id_bytes` long.
+pub fn check_page_id(page_id: &str, limits: &Limits) -> Result<(), InputError> {
+    if page_id.chars().all(is_blank) {
+        return Err(InputError::BadPageId("it is blank".to_owned()));
+    }
+    if page_id.len() > limits.max_page_id_bytes {
+        return Err(InputError::BadPageId(format!(
+            "it is {} bytes, over the limit of {}",
+            page_id.len(),
+            limits.max_page_id_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the text limits and emptiness (once per page, before segmentation:
+/// [`crate::pipeline::Pipeline::segment`]).
 pub fn check_text(text: &str, limits: &Limits) -> Result<(), InputError> {
     if text.len() > limits.max_page_bytes {
         return Err(InputError::TooLarge {
@@ -234,6 +262,18 @@ pub fn decode_text(bytes: &[u8], declared: Option<&str>) -> Result<String, Input
                 enc.name()
             )));
         }
+        // Many charsets (UTF-16, single-byte ones) decode almost any bytes without an error:
+        // a declared charset that yields no text while the bytes read as text in a detectable
+        // encoding is a wrong declaration, not a page.
+        if !looks_like_text(&text)
+            && let Some(actual) = detected_charset(bytes).filter(|actual| *actual != enc)
+        {
+            return Err(InputError::Encoding(format!(
+                "declared charset {} does not match the text, which reads as {}",
+                enc.name(),
+                actual.name()
+            )));
+        }
         return Ok(text.into_owned());
     }
     let without_bom = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -252,6 +292,17 @@ pub fn decode_text(bytes: &[u8], declared: Option<&str>) -> Result<String, Input
     }
 }
 
+/// The encoding the bytes read as text in without a declaration (UTF-8, with or without BOM,
+/// else GB18030), if any.
+fn detected_charset(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let without_bom = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Ok(text) = std::str::from_utf8(without_bom) {
+        return looks_like_text(text).then_some(encoding_rs::UTF_8);
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    (!had_errors && looks_like_text(&text)).then_some(encoding_rs::GB18030)
+}
+
 /// GB18030 maps almost any byte sequence to some character, so random binary decodes "fine";
 /// real text has few control characters and a fair share of CJK or ASCII.
 fn looks_like_text(text: &str) -> bool {
@@ -265,7 +316,7 @@ fn looks_like_text(text: &str) -> bool {
         }
         if c.is_ascii_graphic()
             || c.is_whitespace()
-            || ('\u{4e00}'..='\u{9fff}').contains(&c)
+            || super::normalize::is_cjk(c)
             || ('\u{3000}'..='\u{303f}').contains(&c)
             || ('\u{ff00}'..='\u{ffef}').contains(&c)
             || ('\u{2000}'..='\u{206f}').contains(&c)
@@ -390,11 +441,6 @@ mod tests {
             (b"{\"page_id\":\"a\"}", &json, "missing_text"),
             (b"{\"page_id\":\"a\",\"text\":5}", &json, "wrong_type"),
             (b"[1,2]", &json, "wrong_type"),
-            (
-                b"{\"page_id\":\"a\",\"text\":\"  \\n \"}",
-                &json,
-                "empty_text",
-            ),
             (b"\n\n   \n", &json, "invalid_json"),
             (b"\x00\x01\x02\xff\xfe\x80\x81", &json, "bad_encoding"),
         ];
@@ -402,8 +448,11 @@ mod tests {
             let err = decode(body, h, &l).expect_err("must fail");
             assert_eq!(err.class(), class, "{err}");
         }
-        let err = decode(b"\n\n\n", &hints("p"), &l).expect_err("blank");
-        assert_eq!(err.class(), "empty_text");
+        for body in [&b"\n\n\n"[..], b"{\"page_id\":\"a\",\"text\":\"  \\n \"}"] {
+            let page = decode(body, &hints("p"), &l).expect("decodes");
+            let err = check_text(&page.text, &l).expect_err("blank");
+            assert_eq!(err.class(), "empty_text");
+        }
         let small = Limits {
             max_page_bytes: 4,
             ..l
@@ -429,6 +478,54 @@ mod tests {
         assert_eq!(chars.class(), "too_many_chars");
         let lines = check_text("a\nb\rc", &l).expect_err("3 lines");
         assert_eq!(lines.class(), "too_many_paragraphs");
+    }
+
+    #[test]
+    fn a_declared_charset_that_does_not_match_the_text_is_rejected() {
+        let utf8 = "本报讯 今日全市开展消防安全检查，排查隐患三百余处。".as_bytes();
+        let declared = |charset: &str| Hints {
+            charset: Some(charset.to_owned()),
+            ..hints("c")
+        };
+        let err = decode(utf8, &declared("utf-16le"), &Limits::default()).expect_err("garbage");
+        assert_eq!(err.class(), "bad_encoding");
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+        let (mut gbk, _, _) = encoding_rs::GBK.encode("本报讯 暴雨预警发布，请市民注意防范。");
+        if gbk.len() % 2 == 1 {
+            gbk.to_mut().push(b' ');
+        }
+        let err = decode(&gbk, &declared("utf-16be"), &Limits::default()).expect_err("garbage");
+        assert_eq!(err.class(), "bad_encoding");
+        assert!(err.to_string().contains("gb18030"), "{err}");
+        let mut utf16 = Vec::new();
+        for unit in "本报讯 暴雨预警发布。".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let page = decode(&utf16, &declared("utf-16le"), &Limits::default()).expect("right");
+        assert_eq!(page.text, "本报讯 暴雨预警发布。");
+    }
+
+    #[test]
+    fn a_blank_or_overlong_page_id_is_a_bad_page_id() {
+        let l = Limits {
+            max_page_id_bytes: 8,
+            ..Limits::default()
+        };
+        for id in [" ", "\u{3000}\t", "123456789"] {
+            let err = decode("正文".as_bytes(), &hints(id), &l).expect_err(id);
+            assert_eq!(err.class(), "bad_page_id", "{id:?}");
+        }
+        let json = br#"{"page_id":"  ","text":"t"}"#;
+        assert_eq!(
+            decode(json, &hints(" "), &l).expect_err("blank").class(),
+            "bad_page_id"
+        );
+        assert_eq!(
+            decode("正文".as_bytes(), &hints("12345678"), &l)
+                .expect("8 bytes")
+                .page_id,
+            "12345678"
+        );
     }
 
     #[test]

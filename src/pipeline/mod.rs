@@ -10,6 +10,7 @@
 //! reference: `Pipeline` is `Send + Sync`.
 
 pub mod classify;
+pub mod entities;
 pub mod input;
 pub mod nlp;
 pub mod normalize;
@@ -38,6 +39,8 @@ pub struct Resources {
     pub idf: String,
     /// Classifier model file (JSON).
     pub classifier: String,
+    /// Entity tagger model file (from `pagesift-dev train-entities`, see [`entities`]).
+    pub entities: String,
     /// Keywords per article.
     pub keywords_top_k: usize,
 }
@@ -54,6 +57,9 @@ pub enum ResourceError {
     /// The classifier model does not parse or is inconsistent.
     #[error("classifier model: {0}")]
     Classifier(String),
+    /// The entity tagger model does not parse.
+    #[error(transparent)]
+    Entities(#[from] entities::ModelError),
 }
 
 /// The page pipeline, built once and shared.
@@ -61,6 +67,7 @@ pub struct Pipeline {
     jieba: Jieba,
     enricher: nlp::Enricher,
     classifier: classify::Classifier,
+    tagger: entities::Tagger,
     limits: Limits,
 }
 
@@ -68,6 +75,7 @@ impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
             .field("classifier", &self.classifier.version())
+            .field("entities", &self.tagger.version())
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
@@ -89,17 +97,29 @@ impl Processed {
 
 impl Pipeline {
     /// Builds the pipeline: jieba with the user dictionary, the keyword extractor, the
-    /// classifier.
+    /// classifier, the entity tagger.
     pub fn new(resources: &Resources, limits: Limits) -> Result<Pipeline, ResourceError> {
-        let jieba = tokens::tokenizer(&resources.user_dict)?;
+        let jieba = build_jieba(&resources.user_dict)?;
         let enricher = nlp::Enricher::new(resources)?;
         let classifier = classify::Classifier::from_model(&resources.classifier)?;
+        let tagger = entities::Tagger::from_model(&resources.entities)?;
         Ok(Pipeline {
             jieba,
             enricher,
             classifier,
+            tagger,
             limits,
         })
+    }
+
+    /// The entity tagger's version string (goes into `pipeline.entities`).
+    pub fn entities_version(&self) -> &str {
+        self.tagger.version()
+    }
+
+    /// The entity tagger (for evaluation tools).
+    pub fn tagger(&self) -> &entities::Tagger {
+        &self.tagger
     }
 
     /// The limits this pipeline enforces.
@@ -153,7 +173,17 @@ impl Pipeline {
         let tokens = tokens::ArticleTokens::page(&self.jieba, articles);
         let safety = self.classifier.classify_page_tokens(articles, &tokens);
         let nlp = self.enricher.enrich_page(&self.jieba, articles, &tokens);
-        nlp.into_iter().zip(safety).collect()
+        nlp.into_iter()
+            .zip(&tokens)
+            .map(|(mut nlp, tokens)| {
+                let found = self.tagger.article_entities(tokens);
+                nlp.people = found.people;
+                nlp.places = found.places;
+                nlp.organizations = found.organizations;
+                nlp
+            })
+            .zip(safety)
+            .collect()
     }
 
     /// Runs the whole pipeline on a decoded page. `processed_at` is the caller's clock reading
@@ -170,6 +200,7 @@ impl Pipeline {
         let info = PipelineInfo {
             version: VERSION.to_owned(),
             classifier: self.classifier.version().to_owned(),
+            entities: self.tagger.version().to_owned(),
             processed_at: processed_at.to_owned(),
         };
         let enriched = self.enrich(&articles);
@@ -188,6 +219,23 @@ impl Pipeline {
             .collect();
         Ok(Processed { events })
     }
+}
+
+/// jieba with its default dictionary and the user dictionary `user_dict` (`word [freq] [tag]`
+/// per line; empty for none), its part-of-speech tables built.
+pub fn build_jieba(user_dict: &str) -> Result<Jieba, ResourceError> {
+    let mut jieba = Jieba::new();
+    if !user_dict.trim().is_empty() {
+        let mut reader = std::io::BufReader::new(user_dict.as_bytes());
+        jieba
+            .load_dict(&mut reader)
+            .map_err(|e| ResourceError::UserDict(e.to_string()))?;
+    }
+    // jieba-rs builds its part-of-speech tables lazily (~150M instructions) the first time
+    // `tag` meets a word it has no tag for — with the HMM off as in `nlp`, a character
+    // missing from the dictionary; pay that at start-up, not on some page.
+    let _ = jieba.tag("预热词性标注表", true);
+    Ok(jieba)
 }
 
 /// The deterministic id of article `index` of page `page_id`: the first 128 bits of

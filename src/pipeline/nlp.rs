@@ -1,4 +1,7 @@
-//! jieba-rs enrichment: TF-IDF keywords, places, organisations and people.
+//! jieba-rs enrichment: TF-IDF keywords; and the POS method of finding places, organisations
+//! and people that the entity tagger ([`super::entities`]) replaced in the events, kept
+//! callable as its baseline ([`Enricher::enrich_page_pos_entities`], scored by
+//! `pagesift-dev eval-entities`). The pipeline calls [`Enricher::enrich_page`]: keywords only.
 //!
 //! ```text
 //! each field of an article (kicker, headline, subtitle, body, captions)
@@ -13,6 +16,7 @@
 //!        people: family name + one or two given-name characters, or a transliterated
 //!                name of three to six characters ([`person_name`])
 //!        places / organisations: three characters or more ending in 区, 村, 河 … / 部, 局, 社 …
+//!        (listed as entities by the baseline only; counted as keyword candidates always)
 //!        or else a keyword candidate
 //! ```
 //!
@@ -27,6 +31,7 @@ use rustc_hash::FxHashMap;
 
 use jieba_rs::{Jieba, Tag};
 
+use super::normalize::is_cjk;
 use super::tokens::ArticleTokens;
 use super::{ResourceError, Resources};
 use crate::model::{Article, Keyword, Nlp};
@@ -90,19 +95,14 @@ fn stop_word(word: &str) -> bool {
     word.len() == 6 && STOP_KEYS.binary_search(&word_key(word.as_bytes())).is_ok()
 }
 
-/// Whether `c` is a CJK ideograph (the main block or extension A).
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
-}
-
 /// The character of a one-character word that is a CJK ideograph.
 fn single_han(word: &str) -> Option<char> {
-    // Those are three bytes long in UTF-8, led by 0xE3..=0xE9: most words are ruled out
-    // without decoding.
-    if word.len() != 3 || !matches!(word.as_bytes().first(), Some(0xE3..=0xE9)) {
+    // Those are three bytes long in UTF-8, led by 0xE3..=0xE9 (0xEF for the compatibility
+    // ideographs): most words are ruled out without decoding.
+    if word.len() != 3 || !matches!(word.as_bytes().first(), Some(0xE3..=0xE9 | 0xEF)) {
         return None;
     }
-    word.chars().next().filter(|c| is_han(*c))
+    word.chars().next().filter(|c| is_cjk(*c))
 }
 
 /// Whether `word` has two characters or more.
@@ -121,7 +121,7 @@ fn two_chars_or_more(word: &str) -> bool {
 /// Family names that are everyday words on their own (于, 向, 和, 时, 莫, 尤, 文, 包 …) or
 /// stand for a place (欧) are left out: in a run of unjoined characters they are far more
 /// often that word than a name.
-fn is_surname(c: char) -> bool {
+pub fn is_surname(c: char) -> bool {
     matches!(
         c,
         '王' | '李'
@@ -645,6 +645,9 @@ struct Collector<'a> {
     counts: Counts<'a>,
     /// The entities so far (keywords come last).
     nlp: Nlp,
+    /// Whether to gather entities by POS tags and name shapes (the baseline of the entity
+    /// tagger, [`Enricher::enrich_page_pos_entities`]); otherwise only keywords.
+    entities: bool,
     /// The characters of the current run of unjoined single characters.
     run: Vec<char>,
 }
@@ -657,6 +660,7 @@ impl<'a> Collector<'a> {
     /// A word of two characters or more, with its dictionary tag.
     fn word(&mut self, word: &'a str, tag: &str) {
         let list = match tag.as_bytes() {
+            _ if !self.entities => None,
             b"ns" => Some(&mut self.nlp.places),
             b"nt" => Some(&mut self.nlp.organizations),
             [b'n', b'r', ..] => Some(&mut self.nlp.people),
@@ -685,11 +689,13 @@ impl<'a> Collector<'a> {
             if n == 2 {
                 // The HMM would join the two characters or leave them apart: one word unless
                 // one is a function word — without the cost of a jieba call.
-                unknown_word(&mut self.nlp, &mut self.counts, text, &self.run);
+                let nlp = self.entities.then_some(&mut self.nlp);
+                unknown_word(nlp, &mut self.counts, text, &self.run);
             } else {
                 for word in self.jieba.cut(text, true) {
                     if let Some(chars) = self.run.get(word.start..word.end) {
-                        unknown_word(&mut self.nlp, &mut self.counts, word.word, chars);
+                        let nlp = self.entities.then_some(&mut self.nlp);
+                        unknown_word(nlp, &mut self.counts, word.word, chars);
                     }
                 }
             }
@@ -727,19 +733,26 @@ impl<'a> Collector<'a> {
 
 /// A word out of jieba's dictionary (`chars` are its characters), found in a run of
 /// characters the dictionary left unjoined: the name of a person, a place or an
-/// organisation when shaped like one; a keyword candidate unless it holds a function word.
-fn unknown_word<'a>(nlp: &mut Nlp, counts: &mut Counts<'a>, word: &'a str, chars: &[char]) {
+/// organisation when shaped like one (listed in `nlp` when given); a keyword candidate unless
+/// it holds a function word.
+fn unknown_word<'a>(nlp: Option<&mut Nlp>, counts: &mut Counts<'a>, word: &'a str, chars: &[char]) {
     if let Some(len) = person_name(chars) {
         let end = word.char_indices().nth(len).map_or(word.len(), |(i, _)| i);
         if let Some(name) = word.get(..end) {
-            push_unique(&mut nlp.people, name);
+            if let Some(nlp) = nlp {
+                push_unique(&mut nlp.people, name);
+            }
             counts.add(name);
         }
     } else if is_place_name(chars) {
-        push_unique(&mut nlp.places, word);
+        if let Some(nlp) = nlp {
+            push_unique(&mut nlp.places, word);
+        }
         counts.add(word);
     } else if is_org_name(chars) {
-        push_unique(&mut nlp.organizations, word);
+        if let Some(nlp) = nlp {
+            push_unique(&mut nlp.organizations, word);
+        }
         counts.add(word);
     } else if chars.len() >= 2 && !chars.iter().any(|c| ends_name(*c)) {
         counts.add(word);
@@ -770,7 +783,7 @@ fn has_letters(word: &str) -> bool {
     // A lead byte 0xE5..=0xE9 starts a character of U+5000..U+9FFF, all CJK ideographs:
     // most words are decided without decoding.
     matches!(word.as_bytes().first(), Some(0xE5..=0xE9))
-        || word.chars().any(|c| is_han(c) || c.is_alphabetic())
+        || word.chars().any(|c| is_cjk(c) || c.is_alphabetic())
 }
 
 fn push_unique(list: &mut Vec<String>, name: &str) {
@@ -829,10 +842,11 @@ impl Enricher {
         })
     }
 
-    /// Keywords and entities of one article: one `jieba.tag` pass (HMM off) over each field.
+    /// Keywords and POS-method entities ([`Enricher::enrich_page_pos_entities`]) of one
+    /// article: one `jieba.tag` pass (HMM off) over each field.
     pub fn enrich(&self, jieba: &Jieba, article: &Article) -> Nlp {
         let tokens = ArticleTokens::new(jieba, article);
-        self.enrich_page(
+        self.enrich_page_pos_entities(
             jieba,
             std::slice::from_ref(article),
             std::slice::from_ref(&tokens),
@@ -841,20 +855,45 @@ impl Enricher {
         .unwrap_or_default()
     }
 
-    /// [`Enricher::enrich`] for the items of one page, in order, from their tokens (one
+    /// The keywords of the items of one page, in order, from their tokens (one
     /// [`ArticleTokens`] per article, as [`ArticleTokens::page`] makes them), reusing the
     /// counting buffers from one item to the next. `jieba` cuts the runs of characters the
-    /// dictionary left unjoined.
+    /// dictionary left unjoined. The entity lists stay empty: the entity tagger
+    /// ([`super::entities`]) fills them.
     pub fn enrich_page<'a>(
         &self,
         jieba: &'a Jieba,
         articles: &[Article],
         tokens: &[ArticleTokens<'a>],
     ) -> Vec<Nlp> {
+        self.collect(jieba, articles, tokens, false)
+    }
+
+    /// [`Enricher::enrich_page`] with entities found the way pagesift found them before the
+    /// entity tagger, kept as its baseline (`pagesift-dev eval-entities`): dictionary POS
+    /// tags (`nr*`, `ns`, `nt`), name shapes in the runs of characters the dictionary left
+    /// unjoined, and byline names as people.
+    pub fn enrich_page_pos_entities<'a>(
+        &self,
+        jieba: &'a Jieba,
+        articles: &[Article],
+        tokens: &[ArticleTokens<'a>],
+    ) -> Vec<Nlp> {
+        self.collect(jieba, articles, tokens, true)
+    }
+
+    fn collect<'a>(
+        &self,
+        jieba: &'a Jieba,
+        articles: &[Article],
+        tokens: &[ArticleTokens<'a>],
+        entities: bool,
+    ) -> Vec<Nlp> {
         let mut collector = Collector {
             jieba,
             counts: Counts::default(),
             nlp: Nlp::default(),
+            entities,
             run: Vec::new(),
         };
         articles
@@ -862,7 +901,7 @@ impl Enricher {
             .zip(tokens)
             .map(|(article, tokens)| {
                 collector.counts.clear();
-                if let Some(byline) = &article.byline {
+                if let Some(byline) = article.byline.as_ref().filter(|_| entities) {
                     for name in byline
                         .reporters
                         .iter()

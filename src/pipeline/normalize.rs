@@ -27,7 +27,8 @@ pub struct Line<'a> {
 /// Normalises a page's text.
 pub fn normalize(text: &str) -> Normalized<'_> {
     // One scan finds the line ends, whether each line is already clean and how many
-    // characters it shows; only the lines that are not clean are scanned again, by `clean`.
+    // characters it shows; only the lines that are not clean are scanned again, by
+    // `clean_owned`.
     let b = text.as_bytes();
     // A guess that saves most reallocations: lines are rarely shorter on average.
     let mut lines = Vec::with_capacity(b.len() / 32 + 1);
@@ -66,7 +67,7 @@ pub fn normalize(text: &str) -> Normalized<'_> {
             continue;
         }
         if !is_clean {
-            // The rest of the line is read by `clean`: go to its end.
+            // The rest of the line is read by `clean_owned`: go to its end.
             i = text
                 .get(i..)
                 .and_then(|rest| rest.find('\n'))
@@ -139,6 +140,13 @@ pub fn is_space(c: char) -> bool {
     }
 }
 
+/// Whether `c` is a CJK ideograph: the unified block, extension A and the compatibility
+/// ideographs. The one definition the decoder, the segmenter and the NLP pass share.
+#[inline]
+pub fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}')
+}
+
 /// What a whitespace, zero-width or control character does to a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Special {
@@ -172,7 +180,7 @@ fn special(b: &[u8]) -> Option<(Special, usize)> {
 
 /// Length of the UTF-8 sequence a lead byte starts.
 #[inline]
-pub(crate) fn utf8_len(lead: u8) -> usize {
+pub(crate) const fn utf8_len(lead: u8) -> usize {
     match lead {
         0xf0..=0xff => 4,
         0xe0..=0xef => 3,
@@ -191,29 +199,16 @@ const ORDINARY_LEN: [u8; 256] = {
         let b = i as u8;
         table[i] = match b {
             0x00..=0x20 | 0x7f | 0xc2 | 0xe1 | 0xe2 | 0xe3 | 0xef => 0,
-            0xf0..=0xff => 4,
-            0xe0..=0xef => 3,
-            0xc0..=0xdf => 2,
-            _ => 1,
+            // At most 4: the cast cannot truncate.
+            _ => utf8_len(b) as u8,
         };
         i += 1;
     }
     table
 };
 
-/// One line trimmed, inner whitespace runs folded to one ASCII space, control characters
-/// removed: borrowed when the line is already so.
-#[cfg(test)]
-fn clean(raw: &str) -> Cow<'_, str> {
-    if is_clean(raw) {
-        Cow::Borrowed(raw)
-    } else {
-        Cow::Owned(clean_owned(raw).0)
-    }
-}
-
-/// Whether [`clean`] leaves `raw` as it is: no special character but single ASCII spaces
-/// between two ordinary characters.
+/// Whether cleaning ([`clean_owned`]) would leave `raw` as it is: no special character but
+/// single ASCII spaces between two ordinary characters.
 fn is_clean(raw: &str) -> bool {
     let b = raw.as_bytes();
     let mut i = 0;
@@ -238,7 +233,8 @@ fn is_clean(raw: &str) -> bool {
     true
 }
 
-/// A line cleaned into a new string, with its number of non-whitespace characters. Works on
+/// A line trimmed, inner whitespace runs folded to one ASCII space, control characters removed,
+/// as a new string, with its number of non-whitespace characters. Works on
 /// bytes: only lead bytes that can start a special character are looked at closely, runs of
 /// ordinary characters are copied as slices.
 fn clean_owned(raw: &str) -> (String, usize) {
@@ -291,7 +287,16 @@ fn clean_owned(raw: &str) -> (String, usize) {
 mod tests {
     use super::*;
 
-    /// The character-by-character definition `clean` must agree with.
+    /// A line cleaned as [`normalize`] cleans it: borrowed when it is already clean.
+    fn clean(raw: &str) -> Cow<'_, str> {
+        if is_clean(raw) {
+            Cow::Borrowed(raw)
+        } else {
+            Cow::Owned(clean_owned(raw).0)
+        }
+    }
+
+    /// The character-by-character definition cleaning must agree with.
     fn reference(raw: &str) -> String {
         let mut out = String::new();
         let mut pending_space = false;

@@ -11,24 +11,7 @@
 
 use jieba_rs::{Jieba, Tag};
 
-use super::ResourceError;
 use crate::model::Article;
-
-/// The pipeline's tokenizer: jieba's default dictionary plus a user dictionary (`word [freq]
-/// [tag]` per line; empty for none), with its part-of-speech tables built up front (jieba-rs
-/// builds them lazily, ~150M instructions, the first time `tag` meets a word it has no tag
-/// for: pay that at start-up, not on some page).
-pub fn tokenizer(user_dict: &str) -> Result<Jieba, ResourceError> {
-    let mut jieba = Jieba::new();
-    if !user_dict.trim().is_empty() {
-        let mut reader = std::io::BufReader::new(user_dict.as_bytes());
-        jieba
-            .load_dict(&mut reader)
-            .map_err(|e| ResourceError::UserDict(e.to_string()))?;
-    }
-    let _ = jieba.tag("预热词性标注表", true);
-    Ok(jieba)
-}
 
 /// Which field of an article a run of tokens comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

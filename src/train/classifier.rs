@@ -46,7 +46,7 @@ pub fn load_prior(path: &Path) -> anyhow::Result<Classifier> {
 pub fn tokenizer(user_dict: &Path) -> anyhow::Result<Jieba> {
     let text = std::fs::read_to_string(user_dict)
         .with_context(|| format!("reading {}", user_dict.display()))?;
-    crate::pipeline::tokens::tokenizer(&text).with_context(|| format!("in {}", user_dict.display()))
+    crate::pipeline::build_jieba(&text).with_context(|| format!("in {}", user_dict.display()))
 }
 
 /// The prior without its learned section: the old lexicon model.

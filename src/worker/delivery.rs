@@ -1,11 +1,12 @@
 //! Reading a delivery's properties: the pipeline's [`Hints`] (content type, charset, page id,
-//! metadata headers) and the failed attempts counted so far. Pure: properties in, values out.
+//! metadata headers), the failed attempts counted so far, and whether the properties themselves
+//! are poison ([`property_problem`]). Pure: properties in, values out.
 
 use lapin::BasicProperties;
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
 
 use super::encode::ATTEMPTS_HEADER;
-use crate::amqp;
+use crate::amqp::{self, fields};
 use crate::model::PageMeta;
 use crate::pipeline::Hints;
 
@@ -42,6 +43,70 @@ pub fn hints_from_properties(properties: &BasicProperties) -> Hints {
             source_url: header("source_url"),
         },
     }
+}
+
+/// Error class of a page whose message properties are poison (see [`property_problem`]).
+pub const BAD_PROPERTIES_CLASS: &str = "bad_properties";
+
+/// Deepest nesting of tables and arrays a header may have. The parser keeps anything deeper than
+/// `amq_protocol_types::parsing::MAX_NESTING_DEPTH` (64) unparsed; producers' real headers
+/// (`x-death` included) nest two or three levels.
+pub const MAX_HEADER_DEPTH: usize = 16;
+
+/// Why a message's properties make it poison, if they do: a short-string property or a header
+/// key that was not UTF-8 on the wire (the patched parser reads it with U+FFFD in place of the
+/// invalid bytes), a table the parser could not read (kept as bytes under
+/// [`fields::UNPARSED_TABLE_KEY`]), or a header nesting deeper than [`MAX_HEADER_DEPTH`]. Such a page is
+/// dead-lettered with class [`BAD_PROPERTIES_CLASS`] and this reason, never processed: its id
+/// or metadata cannot be trusted, and consumers of our events would choke on the same bytes.
+pub fn property_problem(properties: &BasicProperties) -> Option<String> {
+    let short: [(&str, &Option<ShortString>); 10] = [
+        ("message_id", properties.message_id()),
+        ("correlation_id", properties.correlation_id()),
+        ("content_type", properties.content_type()),
+        ("content_encoding", properties.content_encoding()),
+        ("reply_to", properties.reply_to()),
+        ("expiration", properties.expiration()),
+        ("type", properties.kind()),
+        ("user_id", properties.user_id()),
+        ("app_id", properties.app_id()),
+        ("cluster_id", properties.cluster_id()),
+    ];
+    for (name, value) in short {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.as_str().contains(fields::REPLACEMENT))
+        {
+            return Some(format!("the {name} property is not valid UTF-8"));
+        }
+    }
+    let headers = properties.headers().as_ref()?;
+    for (key, value) in headers.inner() {
+        if key.as_str() == fields::UNPARSED_TABLE_KEY {
+            return Some("the headers table could not be parsed".to_owned());
+        }
+        if let Some(path) = fields::unparsed_table(value) {
+            return Some(format!(
+                "header {:?} holds a table that could not be parsed (at {path:?})",
+                key.as_str()
+            ));
+        }
+        if key.as_str().contains(fields::REPLACEMENT) {
+            return Some(format!("header key {:?} is not valid UTF-8", key.as_str()));
+        }
+        let depth = fields::depth(value);
+        if depth > MAX_HEADER_DEPTH {
+            return Some(format!(
+                "header {:?} nests {depth} levels of tables or arrays (at most \
+                 {MAX_HEADER_DEPTH} accepted)",
+                key.as_str()
+            ));
+        }
+        if let Some(path) = fields::lossy_key(value) {
+            return Some(format!("header key {path:?} is not valid UTF-8"));
+        }
+    }
+    None
 }
 
 /// Failed attempts before this delivery, from the worker's own [`ATTEMPTS_HEADER`] (written on
@@ -93,6 +158,48 @@ mod tests {
             hints_from_properties(&BasicProperties::default()),
             Hints::default()
         );
+    }
+
+    #[test]
+    fn lossy_properties_and_deep_headers_are_poison_and_ordinary_ones_are_not() {
+        let ordinary = {
+            let mut headers = FieldTable::default();
+            headers.insert("page_id".into(), amqp::header_str("p"));
+            let mut death = FieldTable::default();
+            death.insert("queue".into(), amqp::header_str("pages"));
+            let mut deaths = lapin::types::FieldArray::default();
+            deaths.push(AMQPValue::FieldTable(death));
+            headers.insert("x-death".into(), AMQPValue::FieldArray(deaths));
+            BasicProperties::default()
+                .with_message_id(short("页-1"))
+                .with_headers(headers)
+        };
+        assert_eq!(property_problem(&ordinary), None);
+        assert_eq!(property_problem(&BasicProperties::default()), None);
+        let lossy_id = ordinary.clone().with_message_id(short("p\u{fffd}1"));
+        assert!(property_problem(&lossy_id).is_some_and(|r| r.contains("message_id")));
+        let lossy_type = ordinary.clone().with_type(short("\u{fffd}"));
+        assert!(property_problem(&lossy_type).is_some_and(|r| r.contains("type")));
+        let mut headers = FieldTable::default();
+        headers.insert("a\u{fffd}".into(), AMQPValue::Boolean(true));
+        let lossy_key = ordinary.clone().with_headers(headers);
+        assert!(property_problem(&lossy_key).is_some_and(|r| r.contains("header key")));
+        let mut deep = FieldTable::default();
+        for _ in 0..MAX_HEADER_DEPTH {
+            let mut outer = FieldTable::default();
+            outer.insert("n".into(), AMQPValue::FieldTable(deep));
+            deep = outer;
+        }
+        let at_limit = ordinary.clone().with_headers(deep.clone());
+        assert_eq!(
+            property_problem(&at_limit),
+            None,
+            "{MAX_HEADER_DEPTH} levels pass"
+        );
+        let mut deeper = FieldTable::default();
+        deeper.insert("n".into(), AMQPValue::FieldTable(deep));
+        let over = ordinary.with_headers(deeper);
+        assert!(property_problem(&over).is_some_and(|r| r.contains("nests 17 levels")));
     }
 
     #[test]

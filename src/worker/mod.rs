@@ -34,10 +34,11 @@ use arc_swap::ArcSwap;
 use crate::amqp::{ConnectError, TopologyError};
 use crate::pipeline::Pipeline;
 
-pub use delivery::hints_from_properties;
+pub use delivery::{BAD_PROPERTIES_CLASS, hints_from_properties, property_problem};
 pub use encode::{
-    ATTEMPTS_HEADER, ERROR_CLASS_HEADER, ERROR_REASON_HEADER, PAGE_ID_HEADER,
-    PAGE_SUMMARY_ROUTING_KEY, PAGE_SUMMARY_SCHEMA, PageSummary, SOURCE_QUEUE_HEADER,
+    ATTEMPTS_HEADER, BODY_TRUNCATED_HEADER, ERROR_CLASS_HEADER, ERROR_REASON_HEADER,
+    HEADERS_DROPPED_HEADER, PAGE_ID_HEADER, PAGE_SUMMARY_ROUTING_KEY, PAGE_SUMMARY_SCHEMA,
+    PageSummary, SOURCE_QUEUE_HEADER, summary_id,
 };
 pub use page::{Context, Settled, handle_delivery};
 pub use settle::DELIVERY_LIMIT_CLASS;
@@ -66,6 +67,14 @@ pub enum WorkerError {
         /// lapin's error.
         source: lapin::Error,
     },
+    /// The broker refused the worker (ACCESS_REFUSED / NOT_ALLOWED) this many times in a row.
+    #[error("the broker refused the worker {attempts} times in a row: {reason}")]
+    Refused {
+        /// Consecutive refusals.
+        attempts: u32,
+        /// The broker's last reply.
+        reason: String,
+    },
 }
 
 impl WorkerError {
@@ -75,6 +84,19 @@ impl WorkerError {
             WorkerError::Connect(e) => e.is_transient(),
             WorkerError::Topology(e) => e.is_transient(),
             WorkerError::Setup { .. } => true,
+            WorkerError::Refused { .. } => false,
         }
+    }
+
+    /// The broker's reply when it refused the worker (wrong credentials, vhost or permissions:
+    /// ACCESS_REFUSED, NOT_ALLOWED), which retrying will not fix by itself.
+    pub fn refusal(&self) -> Option<String> {
+        let source = match self {
+            WorkerError::Connect(ConnectError::Broker { source, .. })
+            | WorkerError::Topology(TopologyError::Broker { source, .. })
+            | WorkerError::Setup { source, .. } => source,
+            _ => return None,
+        };
+        crate::amqp::refusal(source)
     }
 }

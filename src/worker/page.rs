@@ -16,9 +16,12 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::delivery::{hints_from_properties, previous_attempts};
+use super::delivery::{
+    BAD_PROPERTIES_CLASS, hints_from_properties, previous_attempts, property_problem,
+};
 use super::encode::{
-    self, PAGE_SUMMARY_SCHEMA, PageSummary, Rejection, dead_letter_message, retry_message,
+    self, CopyLimits, PAGE_SUMMARY_SCHEMA, PageSummary, Rejection, dead_letter_message,
+    retry_message,
 };
 use super::settle::{Action, Attempts, DeliveryLimit, Failure, Outcome, page_outcome, settle};
 use super::{PANIC_CLASS, SharedPipeline};
@@ -56,6 +59,8 @@ pub struct Context {
     pub cpu: Arc<Semaphore>,
     /// The clock for `processed_at` and the messages' timestamp.
     pub clock: Arc<dyn Clock>,
+    /// Bounds on dead-letter and retry copies (from the publishing connection's `frame_max`).
+    pub copy_limits: CopyLimits,
 }
 
 /// How a delivery was settled, with what the log line needs.
@@ -238,7 +243,14 @@ async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
         limit: ctx.delivery_limit,
     };
     let (mut articles, mut safety_articles) = (0, 0);
-    let step = ctx.process(&data, &hints).await;
+    // Poison properties are never processed: the page's id and metadata cannot be trusted.
+    let step = match property_problem(&properties) {
+        Some(reason) => Step::Done(Outcome::Rejected {
+            class: BAD_PROPERTIES_CLASS,
+            reason,
+        }),
+        None => ctx.process(&data, &hints).await,
+    };
     // The decoded page's id (a JSON page's own) when there is one, else the message's.
     let page_id = match &step {
         Step::Built(built) => built.page_id.clone(),
@@ -273,8 +285,13 @@ async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
                     page_id: hints.page_id.as_deref(),
                     source_queue: &ctx.input_queue,
                 };
-                let copy =
-                    dead_letter_message(&properties, &data, rejection, &ctx.dead_letter_exchange);
+                let copy = dead_letter_message(
+                    &properties,
+                    &data,
+                    rejection,
+                    &ctx.dead_letter_exchange,
+                    ctx.copy_limits,
+                );
                 error = Some(format!("{class}: {reason}"));
                 match ctx.publish_with_retry(std::slice::from_ref(&copy)).await {
                     Ok(()) => {
@@ -284,12 +301,29 @@ async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
                     Err(e) => {
                         let (failure, e) = failure(&e);
                         error = Some(format!("{class}: {reason}; dead-lettering failed: {e}"));
+                        if failure == Failure::Unroutable {
+                            // The dead-letter exchange routes nowhere (its queue was deleted):
+                            // rebuild the session, which declares the topology again (or, with
+                            // `amqp.declare = false`, stays not-ready until it exists) instead
+                            // of cycling every bad page through the broker's delivery limit.
+                            tracing::error!(
+                                exchange = %ctx.dead_letter_exchange,
+                                "the dead-letter exchange routes nowhere; rebuilding the session"
+                            );
+                            ctx.session_lost.cancel();
+                        }
                         Outcome::DeadLetterFailed { failure, error: e }
                     }
                 }
             }
             Action::Retry { attempts } => {
-                let copy = retry_message(&properties, &data, *attempts, &ctx.input_queue);
+                let copy = retry_message(
+                    &properties,
+                    &data,
+                    *attempts,
+                    &ctx.input_queue,
+                    ctx.copy_limits,
+                );
                 match ctx.publish_with_retry(std::slice::from_ref(&copy)).await {
                     Ok(()) => Outcome::Retried,
                     Err(e) => {

@@ -4,6 +4,8 @@
 //! collecting output and computing the expected event ids offline with the same pipeline.
 #![allow(dead_code)]
 
+pub mod raw_amqp;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};

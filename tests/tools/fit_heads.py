@@ -10,7 +10,7 @@ month, test on the other) of the model and of the old length rule, then the weig
 into heads.rs.
 
     pip install numpy scikit-learn
-    python3 tests/tools/fit_heads.py [--corpus /work/shared/corpus]
+    python3 tests/tools/fit_heads.py --corpus CORPUS_DIR   # or set $PAGESIFT_CORPUS
 """
 import argparse
 import glob
@@ -92,7 +92,9 @@ def old_rule(x):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default="/work/shared/corpus")
+    ap.add_argument("--corpus", default=os.environ.get("PAGESIFT_CORPUS"),
+                    required=not os.environ.get("PAGESIFT_CORPUS"),
+                    help="directory of the crawler corpus (*.jsonl); default $PAGESIFT_CORPUS")
     args = ap.parse_args()
     months = [examples(p) for p in sorted(glob.glob(os.path.join(args.corpus, "*.jsonl")))]
     for i, (xt, yt) in enumerate(months):

@@ -2,13 +2,15 @@
 """Builds held-out test pages with known truth from the crawler corpus.
 
 Each page is every item of one printed page (date + page number) of
-/work/shared/corpus/*.jsonl, in item order, written in one of the two layouts the segmenter must
+the crawler corpus (`--corpus DIR` or $PAGESIFT_CORPUS: DIR/*.jsonl), in item order, written in
+one of the two layouts the segmenter must
 read (blank-line *blocks* or the crawler's *raw* indented dump), optionally with re-created
 extraction damage (column breaks, displaced headline blocks) in the blocks layout. Truth files
-follow /work/shared/truth/FORMAT.md, so `pagesift-dev eval` scores them:
+follow the truth format of tests/fixtures/truth (FORMAT.md of the shared data), so
+`pagesift-dev eval` scores them:
 
-    python3 tests/tools/make_pages.py --out /tmp/heldout --pages 80 --seed 7
-    cargo run --release -- eval --pages /tmp/heldout/pages --truth /tmp/heldout/truth
+    python3 tests/tools/make_pages.py --corpus CORPUS_DIR --out /tmp/heldout --pages 80 --seed 7
+    cargo run --release --bin pagesift-dev -- eval --pages /tmp/heldout/pages --truth /tmp/heldout/truth
 
 Pages of the dev set (and any page whose date/page appears there) are skipped. The truth is
 derived from the crawler's structure with rules written independently of the segmenter: line 1
@@ -186,7 +188,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--pages", type=int, default=60)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--corpus", default="/work/shared/corpus")
+    ap.add_argument("--corpus", default=os.environ.get("PAGESIFT_CORPUS"),
+                    required=not os.environ.get("PAGESIFT_CORPUS"),
+                    help="directory of the crawler corpus (*.jsonl); default $PAGESIFT_CORPUS")
     ap.add_argument("--no-damage", action="store_true")
     ap.add_argument("--layout", choices=["mixed", "blocks", "raw"], default="mixed",
                     help="layout of every page (default: every fourth page raw, the rest blocks)")

@@ -26,8 +26,10 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let user_dict = std::fs::read_to_string(&settings.pipeline.user_dict)
-        .with_context(|| format!("reading {}", settings.pipeline.user_dict.display()))?;
+    let user_dict = pagesift::resources::read_configured(
+        &settings.pipeline.user_dict,
+        settings.pipeline.config_dir(),
+    )?;
     let pipeline = Pipeline::new(
         &Resources {
             user_dict,

@@ -12,7 +12,9 @@ mod build_idf;
 mod data;
 mod eval;
 mod eval_classifier;
+mod eval_entities;
 mod train;
+mod train_entities;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,8 +26,8 @@ use pagesift::settings::Settings;
 #[derive(Debug, Parser)]
 #[command(name = "pagesift-dev", version, about, long_about = None)]
 struct Cli {
-    /// Directory holding default.toml and $PAGESIFT_ENV.toml (default: $PAGESIFT_CONFIG_DIR or
-    /// ./config).
+    /// Directory whose default.toml, $PAGESIFT_ENV.toml and model files override the compiled-in
+    /// ones (default: $PAGESIFT_CONFIG_DIR, else ./config if it exists).
     #[arg(long, global = true, value_name = "DIR")]
     config_dir: Option<PathBuf>,
 
@@ -43,6 +45,10 @@ enum Command {
     EvalClassifier(eval_classifier::Args),
     /// Fit the classifier's weights from labelled articles and write the model file.
     Train(train::Args),
+    /// Fit the entity tagger from BIO files and write its model file.
+    TrainEntities(train_entities::Args),
+    /// Entity tagger P/R/F1 (cross-source and k-fold) beside the old POS method.
+    EvalEntities(eval_entities::Args),
     /// Build the keyword IDF table from a corpus.
     BuildIdf(build_idf::Args),
     /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
@@ -61,6 +67,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&settings, args),
         Command::EvalClassifier(args) => eval_classifier::run(&settings, args),
         Command::Train(args) => train::run(&settings, args),
+        Command::TrainEntities(args) => train_entities::run(&settings, args),
+        Command::EvalEntities(args) => eval_entities::run(&settings, args),
         Command::BuildIdf(args) => build_idf::run(&settings, args),
         Command::BenchLoad(args) => bench_load::run(&settings, cli.config_dir.as_deref(), args),
     }

@@ -4,7 +4,7 @@
 //! ```text
 //! article fields -> Aho-Corasick (leftmost-longest; masks hide 国家安全, 中国机长, …)
 //!   -> weighted count per term (headline > lead > body > tail)
-//!   -> x = ln(1 + count) -> topic logits -> primary (best over its threshold) -> event kind
+//!   -> x = slog(weighted sum) -> topic logits -> primary (best over its threshold) -> event kind
 //! ```
 //!
 //! The model is data ([`model::Model`], `config/classifier.json`): one automaton over every

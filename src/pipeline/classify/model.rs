@@ -50,7 +50,7 @@ pub struct Model {
 
 /// A logistic scorer over three position sums. For each position (headline block, lead,
 /// rest of the body) the weights of the lexicon terms found there are summed (`S_p`), and
-/// `score = sigmoid(bias + Σ_p alpha_p · ln(1 + S_p))`.
+/// `score = sigmoid(bias + Σ_p alpha_p · slog(S_p))`, with [`super::slog`]`(x) = 2(√(1 + x) − 1)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scorer {

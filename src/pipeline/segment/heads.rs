@@ -6,7 +6,7 @@
 //! over the *shape* of the two lines (lengths, punctuation, digits, brackets, a column tag, an
 //! attendance verb in a meeting report's subtitle, an inline lead after the block). Its weights
 //! were fitted by `tests/tools/fit_heads.py` on the headline blocks of the crawler corpus
-//! (`/work/shared/corpus`: the crawler keeps kicker, title and subtitle in fixed lines, so every
+//! (the crawler keeps kicker, title and subtitle in fixed lines, so every
 //! article is a labelled example). Fitted on one month and tested on the other it is right
 //! 85–87% of the time; the length rule it replaced was right 57–63% of the time (it had no
 //! title-over-body answer).

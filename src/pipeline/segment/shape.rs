@@ -41,12 +41,7 @@ const BOX_LABELS: &[&str] = &[
     "相关阅读",
 ];
 
-/// Whether `c` is a CJK ideograph.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}')
-}
-
-pub use crate::pipeline::normalize::is_space;
+pub use crate::pipeline::normalize::{is_cjk, is_space};
 
 /// Number of characters that are not ASCII whitespace. In normalised text — all the segmenter
 /// sees — every whitespace character is ASCII (`normalize` folds the others into spaces), so

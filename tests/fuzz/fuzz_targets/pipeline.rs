@@ -13,6 +13,7 @@ const LIMITS: Limits = Limits {
     max_page_chars: 30_000,
     max_paragraphs: 2_000,
     max_articles: 200,
+    max_page_id_bytes: 1024,
 };
 
 fn pipeline() -> &'static Pipeline {

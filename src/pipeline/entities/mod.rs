@@ -1,0 +1,612 @@
+//! The entity tagger: people, places and organisations from a character-level sequence
+//! model (an averaged structured perceptron with Viterbi decoding over BIO tags).
+//!
+//! ```text
+//! ArticleTokens (the one jieba.tag pass per field that the NLP step already makes)
+//!   -> per field: features::Sentence (folded characters, types, the jieba word of each
+//!      character with its position, length and dictionary POS tag, suffixes ahead)
+//!   -> per character: ~25 feature hashes -> weights [f32; 7] (one FxHashMap lookup each)
+//!   -> Viterbi over O, B-PER, I-PER, B-LOC, I-LOC, B-ORG, I-ORG (I-X only after B-X/I-X)
+//!   -> spans -> Entities: people / places / organisations, in order of first appearance,
+//!      deduplicated, without letter-spacing; adjacent places joined (浙江省 + 杭州市 ->
+//!      浙江省杭州市) and a place inside a longer listed one dropped
+//! ```
+//!
+//! The model is data (`config/entities.model`, fitted by `pagesift-dev train-entities`, see
+//! [`train`]); [`bio`] reads the training files and [`score`] scores a tagger against them.
+
+pub mod bio;
+pub mod features;
+pub mod score;
+pub mod train;
+pub mod vocab;
+
+use std::fmt::Write as _;
+
+use rustc_hash::FxHashMap;
+
+use features::{FeatureHash, Sentence, Sink, Template};
+
+use super::tokens::ArticleTokens;
+
+/// Number of BIO tags.
+pub const NTAGS: usize = 7;
+
+/// The tags, by index: `O`, then `B-`/`I-` of each [`Kind`].
+pub const TAGS: [&str; NTAGS] = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"];
+
+/// The index of the tag named `name`.
+pub fn tag_index(name: &str) -> Option<u8> {
+    TAGS.iter()
+        .position(|t| *t == name)
+        .and_then(|i| u8::try_from(i).ok())
+}
+
+/// The kinds of entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A person (`PER`).
+    Person,
+    /// A place (`LOC`).
+    Place,
+    /// An organisation (`ORG`).
+    Organization,
+}
+
+impl Kind {
+    /// Every kind, in tag order.
+    pub const ALL: [Kind; 3] = [Kind::Person, Kind::Place, Kind::Organization];
+
+    /// The kind's suffix in BIO tags (`PER`, `LOC`, `ORG`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Person => "PER",
+            Kind::Place => "LOC",
+            Kind::Organization => "ORG",
+        }
+    }
+
+    /// The kind a tag belongs to (`None` for `O`).
+    fn of_tag(tag: u8) -> Option<Kind> {
+        match tag {
+            1 | 2 => Some(Kind::Person),
+            3 | 4 => Some(Kind::Place),
+            5 | 6 => Some(Kind::Organization),
+            _ => None,
+        }
+    }
+}
+
+/// A tagged span: characters `start..end` of a sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Span {
+    /// The entity's kind.
+    pub kind: Kind,
+    /// First character (character offset).
+    pub start: usize,
+    /// One past the last character.
+    pub end: usize,
+}
+
+/// The spans of a BIO tag sequence (an `I-X` without a `B-X` before it starts a span).
+pub fn spans(tags: &[u8]) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut open: Option<Span> = None;
+    for (i, &t) in tags.iter().enumerate() {
+        let kind = Kind::of_tag(t);
+        let continues = t % 2 == 0 && kind.is_some() && open.is_some_and(|s| Some(s.kind) == kind);
+        if continues {
+            if let Some(s) = open.as_mut() {
+                s.end = i + 1;
+            }
+            continue;
+        }
+        out.extend(open.take());
+        open = kind.map(|kind| Span {
+            kind,
+            start: i,
+            end: i + 1,
+        });
+    }
+    out.extend(open);
+    out
+}
+
+/// Whether tag `cur` may follow tag `prev` (`prev == NTAGS`: the sentence start): `I-X`
+/// only after `B-X` or `I-X`.
+pub const fn allowed(prev: usize, cur: usize) -> bool {
+    if cur == 0 || cur % 2 == 1 {
+        return true;
+    }
+    prev < NTAGS && prev != 0 && prev.div_ceil(2) == cur / 2
+}
+
+/// The best tag sequence for the emission scores `emit` (one row per character) and the
+/// transition scores `trans` (row `NTAGS` is the start), under [`allowed`]. `back` is a
+/// reusable buffer; the tags are written to `out`.
+pub fn viterbi(
+    emit: &[[f32; NTAGS]],
+    trans: &[[f32; NTAGS]; NTAGS + 1],
+    back: &mut Vec<[u8; NTAGS]>,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    back.clear();
+    let Some(first) = emit.first() else {
+        return;
+    };
+    let mut score = [f32::NEG_INFINITY; NTAGS];
+    for t in 0..NTAGS {
+        if allowed(NTAGS, t) {
+            score[t] = first[t] + trans[NTAGS][t];
+        }
+    }
+    back.push([0; NTAGS]);
+    for row in emit.iter().skip(1) {
+        let mut next = [f32::NEG_INFINITY; NTAGS];
+        let mut from = [0u8; NTAGS];
+        for t in 0..NTAGS {
+            let mut best = f32::NEG_INFINITY;
+            let mut arg = 0u8;
+            for p in 0..NTAGS {
+                if !allowed(p, t) {
+                    continue;
+                }
+                let s = score[p] + trans[p][t];
+                if s > best {
+                    best = s;
+                    arg = p as u8;
+                }
+            }
+            next[t] = best + row[t];
+            from[t] = arg;
+        }
+        score = next;
+        back.push(from);
+    }
+    let mut best = 0u8;
+    for t in 1..NTAGS {
+        if score[t] > score[usize::from(best)] {
+            best = t as u8;
+        }
+    }
+    out.resize(emit.len(), 0);
+    let mut t = best;
+    for i in (0..emit.len()).rev() {
+        out[i] = t;
+        t = back[i][usize::from(t)];
+    }
+}
+
+/// Errors reading a model file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A line does not parse.
+    #[error("entity model line {line}: {message}")]
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file has no `version` line or no `tags` line.
+    #[error("entity model: missing `{0}` line")]
+    Missing(&'static str),
+}
+
+/// The header line of a model file.
+pub const MODEL_HEADER: &str = "# pagesift entity tagger: averaged perceptron over BIO tags";
+
+/// Entity tagger weights, loaded once.
+#[derive(Debug, Clone)]
+pub struct Tagger {
+    version: String,
+    weights: FxHashMap<u64, [f32; NTAGS]>,
+    trans: [[f32; NTAGS]; NTAGS + 1],
+}
+
+/// The name of previous tag `p` in a transition feature (`^` for the start).
+fn transition_value(p: usize) -> &'static str {
+    TAGS.get(p).copied().unwrap_or("^")
+}
+
+impl Tagger {
+    /// Builds a tagger from weights: `(template, value) -> weights`, transition weights under
+    /// [`Template::Transition`] (value: the previous tag's name or `^`).
+    pub fn from_weights<'a>(
+        version: String,
+        features: impl IntoIterator<Item = (Template, &'a str, [f32; NTAGS])>,
+    ) -> Tagger {
+        let mut weights = FxHashMap::default();
+        let mut trans = [[0.0; NTAGS]; NTAGS + 1];
+        for (template, value, w) in features {
+            if template == Template::Transition {
+                if let Some(row) = (0..=NTAGS)
+                    .find(|p| transition_value(*p) == value)
+                    .and_then(|p| trans.get_mut(p))
+                {
+                    *row = w;
+                }
+            } else {
+                weights.insert(FeatureHash::of(template, value), w);
+            }
+        }
+        Tagger {
+            version,
+            weights,
+            trans,
+        }
+    }
+
+    /// Parses a model file (see [`Tagger::write_model`]).
+    pub fn from_model(text: &str) -> Result<Tagger, ModelError> {
+        let mut version = None;
+        let mut tags_seen = false;
+        let mut rows: Vec<(Template, &str, [f32; NTAGS])> = Vec::new();
+        for (no, line) in text.lines().enumerate() {
+            let bad = |message: String| ModelError::Line {
+                line: no + 1,
+                message,
+            };
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split('\t');
+            let (Some(key), Some(value), Some(rest), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                if let Some(v) = line.strip_prefix("version\t") {
+                    version = Some(v.to_owned());
+                    continue;
+                }
+                if let Some(t) = line.strip_prefix("tags\t") {
+                    if t.split(' ').ne(TAGS) {
+                        return Err(bad(format!("tags `{t}` are not {}", TAGS.join(" "))));
+                    }
+                    tags_seen = true;
+                    continue;
+                }
+                return Err(bad("expected `template<TAB>value<TAB>weights`".to_owned()));
+            };
+            let template =
+                Template::from_name(key).ok_or_else(|| bad(format!("unknown template `{key}`")))?;
+            let mut w = [0.0f32; NTAGS];
+            for item in rest.split(' ') {
+                let parsed = item.split_once(':').and_then(|(t, x)| {
+                    let t: usize = t.parse().ok().filter(|t| *t < NTAGS)?;
+                    let x: f32 = x.parse().ok().filter(|x: &f32| x.is_finite())?;
+                    Some((t, x))
+                });
+                let (t, x) = parsed.ok_or_else(|| bad(format!("bad weight `{item}`")))?;
+                w[t] = x;
+            }
+            rows.push((template, value, w));
+        }
+        let version = version.ok_or(ModelError::Missing("version"))?;
+        if !tags_seen {
+            return Err(ModelError::Missing("tags"));
+        }
+        Ok(Tagger::from_weights(version, rows))
+    }
+
+    /// The model file of weights `rows` (template, value, weights), sorted so the output
+    /// depends only on the weights: a header, `version`, `tags`, then one line per feature,
+    /// `template<TAB>value<TAB>tag:weight …` with the non-zero weights, `decimals` places.
+    pub fn write_model(
+        version: &str,
+        rows: &mut [(Template, String, [f32; NTAGS])],
+        decimals: usize,
+    ) -> String {
+        rows.sort_by(|a, b| (a.0 as u8, &a.1).cmp(&(b.0 as u8, &b.1)));
+        let mut out = String::new();
+        let _ = writeln!(out, "{MODEL_HEADER}");
+        let _ = writeln!(out, "version\t{version}");
+        let _ = writeln!(out, "tags\t{}", TAGS.join(" "));
+        for (template, value, w) in rows.iter() {
+            let mut first = true;
+            for (t, x) in w.iter().enumerate() {
+                if *x == 0.0 {
+                    continue;
+                }
+                if first {
+                    let _ = write!(out, "{}\t{value}\t", template.name());
+                    first = false;
+                } else {
+                    out.push(' ');
+                }
+                let _ = write!(out, "{t}:{x:.decimals$}");
+            }
+            if !first {
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// The model's version string (goes into `pipeline.entities`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Number of feature weight rows.
+    pub fn len(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Whether the model has no feature weights.
+    pub fn is_empty(&self) -> bool {
+        self.weights.is_empty()
+    }
+
+    /// Tags a prepared sentence; `scratch` holds reusable buffers, the tags end up in
+    /// `scratch.tags`.
+    pub fn tag_sentence(&self, sentence: &Sentence<'_>, scratch: &mut Scratch) {
+        scratch.emit.clear();
+        for i in 0..sentence.len() {
+            let mut sum = Score {
+                weights: &self.weights,
+                acc: [0.0; NTAGS],
+            };
+            sentence.features(i, &mut sum);
+            scratch.emit.push(sum.acc);
+        }
+        viterbi(
+            &scratch.emit,
+            &self.trans,
+            &mut scratch.back,
+            &mut scratch.tags,
+        );
+    }
+
+    /// The spans of `text`, given its jieba tokens (`jieba.tag(text, false)`).
+    pub fn tag(&self, text: &str, tokens: &[jieba_rs::Tag<'_>]) -> Vec<Span> {
+        let mut sentence = Sentence::default();
+        sentence.prepare(text, tokens);
+        let mut scratch = Scratch::default();
+        self.tag_sentence(&sentence, &mut scratch);
+        spans(&scratch.tags)
+    }
+
+    /// The entities of one article, from its tokens (reading order: headline block, body,
+    /// captions).
+    pub fn article_entities(&self, tokens: &ArticleTokens<'_>) -> Entities {
+        let mut entities = Entities::default();
+        let mut scratch = Scratch::default();
+        let mut sentence = Sentence::default();
+        let mut chars: Vec<char> = Vec::new();
+        for field in &tokens.fields {
+            sentence.prepare(field.text, &field.tokens);
+            self.tag_sentence(&sentence, &mut scratch);
+            chars.clear();
+            chars.extend(field.text.chars());
+            entities.add_spans(&chars, &spans(&scratch.tags));
+        }
+        entities.finish();
+        entities
+    }
+}
+
+/// Sums the weights of the features of one position.
+struct Score<'m> {
+    weights: &'m FxHashMap<u64, [f32; NTAGS]>,
+    acc: [f32; NTAGS],
+}
+
+impl Sink for Score<'_> {
+    const VALUES: bool = false;
+
+    #[inline]
+    fn feature(&mut self, hash: u64, _template: Template, _value: &[char]) {
+        if let Some(w) = self.weights.get(&hash) {
+            for (a, x) in self.acc.iter_mut().zip(w) {
+                *a += *x;
+            }
+        }
+    }
+}
+
+/// Reusable buffers of [`Tagger::tag_sentence`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    emit: Vec<[f32; NTAGS]>,
+    back: Vec<[u8; NTAGS]>,
+    /// The tags of the last sentence tagged.
+    pub tags: Vec<u8>,
+}
+
+/// The entities of an article, as the event lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entities {
+    /// People, in order of first appearance.
+    pub people: Vec<String>,
+    /// Places, in order of first appearance.
+    pub places: Vec<String>,
+    /// Organisations, in order of first appearance.
+    pub organizations: Vec<String>,
+}
+
+impl Entities {
+    /// Adds the spans of one field (`chars`: the field's characters).
+    pub fn add_spans(&mut self, chars: &[char], spans: &[Span]) {
+        let mut i = 0;
+        while let Some(span) = spans.get(i) {
+            let mut end = span.end;
+            i += 1;
+            // Places printed together (浙江省 杭州市) are one place.
+            if span.kind == Kind::Place {
+                while let Some(next) = spans.get(i)
+                    && next.kind == Kind::Place
+                    && next.start == end
+                {
+                    end = next.end;
+                    i += 1;
+                }
+            }
+            let Some(text) = chars.get(span.start..end) else {
+                continue;
+            };
+            // A line break inside a span: not one name.
+            if text.contains(&'\n') {
+                continue;
+            }
+            let name: String = text.iter().filter(|c| !c.is_whitespace()).collect();
+            if name.chars().count() < 2 {
+                continue;
+            }
+            let list = match span.kind {
+                Kind::Person => &mut self.people,
+                Kind::Place => &mut self.places,
+                Kind::Organization => &mut self.organizations,
+            };
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        }
+    }
+
+    /// Drops places printed inside a longer listed place (`杭州市` when `浙江省杭州市` is
+    /// listed): the longest printed span stands for them.
+    pub fn finish(&mut self) {
+        let places = std::mem::take(&mut self.places);
+        self.places = places
+            .iter()
+            .filter(|p| {
+                !places
+                    .iter()
+                    .any(|q| q.len() > p.len() && q.contains(p.as_str()))
+            })
+            .cloned()
+            .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_follow_the_bio_tags() {
+        // O B-PER I-PER O B-LOC B-LOC I-LOC I-ORG
+        let s = spans(&[0, 1, 2, 0, 3, 3, 4, 6]);
+        assert_eq!(
+            s,
+            vec![
+                Span {
+                    kind: Kind::Person,
+                    start: 1,
+                    end: 3
+                },
+                Span {
+                    kind: Kind::Place,
+                    start: 4,
+                    end: 5
+                },
+                Span {
+                    kind: Kind::Place,
+                    start: 5,
+                    end: 7
+                },
+                Span {
+                    kind: Kind::Organization,
+                    start: 7,
+                    end: 8
+                },
+            ]
+        );
+        assert!(spans(&[]).is_empty());
+    }
+
+    #[test]
+    fn inside_tags_only_follow_their_own_begin() {
+        assert!(allowed(NTAGS, 0) && allowed(NTAGS, 1) && !allowed(NTAGS, 2));
+        assert!(allowed(1, 2) && allowed(2, 2) && !allowed(3, 2) && !allowed(0, 2));
+        assert!(allowed(5, 6) && !allowed(4, 6));
+    }
+
+    #[test]
+    fn viterbi_finds_the_best_allowed_path() {
+        let trans = [[0.0; NTAGS]; NTAGS + 1];
+        // Position 1 prefers I-LOC, but position 0 prefers B-PER: I-LOC cannot follow
+        // B-PER, so the best allowed path decides between B-PER O and B-LOC I-LOC.
+        let mut e0 = [0.0; NTAGS];
+        e0[1] = 2.0;
+        e0[3] = 1.5;
+        let mut e1 = [0.0; NTAGS];
+        e1[4] = 3.0;
+        let (mut back, mut out) = (Vec::new(), Vec::new());
+        viterbi(&[e0, e1], &trans, &mut back, &mut out);
+        assert_eq!(out, vec![3, 4]);
+        viterbi(&[], &trans, &mut back, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_model_file_round_trips_and_bad_lines_are_errors() {
+        let mut rows = vec![
+            (
+                Template::Char0,
+                "中".to_owned(),
+                [0.0, 1.25, 0.0, 0.0, 0.0, 0.0, -0.5],
+            ),
+            (
+                Template::Transition,
+                "^".to_owned(),
+                [0.0, 0.0, -3.0, 0.0, 0.0, 0.0, 0.0],
+            ),
+            (
+                Template::Bias,
+                String::new(),
+                [0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            ),
+            (Template::CharP1, "x".to_owned(), [0.0; NTAGS]),
+        ];
+        let text = Tagger::write_model("v1", &mut rows, 2);
+        assert!(
+            !text.contains("C+1\t"),
+            "all-zero rows are left out:\n{text}"
+        );
+        let tagger = Tagger::from_model(&text).expect("parses");
+        assert_eq!(tagger.version(), "v1");
+        assert_eq!(tagger.len(), 2);
+        assert_eq!(tagger.trans[NTAGS][2], -3.0);
+        assert_eq!(
+            tagger.weights.get(&FeatureHash::of(Template::Char0, "中")),
+            Some(&[0.0, 1.25, 0.0, 0.0, 0.0, 0.0, -0.5])
+        );
+        let again = Tagger::write_model("v1", &mut rows, 2);
+        assert_eq!(text, again);
+        for bad in [
+            "version\tv\ntags\tO\n",
+            "version\tv\ntags\tO B-PER I-PER B-LOC I-LOC B-ORG I-ORG\nXX\ta\t0:1\n",
+            "version\tv\ntags\tO B-PER I-PER B-LOC I-LOC B-ORG I-ORG\nC0\ta\t9:1\n",
+            "version\tv\ntags\tO B-PER I-PER B-LOC I-LOC B-ORG I-ORG\nC0\ta\t0:x\n",
+            "tags\tO B-PER I-PER B-LOC I-LOC B-ORG I-ORG\n",
+            "version\tv\n",
+            "garbage\n",
+        ] {
+            assert!(Tagger::from_model(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn event_lists_join_adjacent_places_drop_nested_ones_and_letter_spacing() {
+        let chars: Vec<char> = "浙江省杭州市孙 雄在杭州市某某公司，孙雄".chars().collect();
+        let span = |kind, start, end| Span { kind, start, end };
+        let mut e = Entities::default();
+        e.add_spans(
+            &chars,
+            &[
+                span(Kind::Place, 0, 3),
+                span(Kind::Place, 3, 6),
+                span(Kind::Person, 6, 9),
+                span(Kind::Place, 10, 13),
+                span(Kind::Organization, 13, 17),
+                span(Kind::Person, 18, 20),
+            ],
+        );
+        e.finish();
+        assert_eq!(e.places, vec!["浙江省杭州市"]);
+        assert_eq!(e.people, vec!["孙雄"]);
+        assert_eq!(e.organizations, vec!["某某公司"]);
+    }
+}
