@@ -144,7 +144,7 @@ pub struct LearnedScorer {
     /// Topic scorers: the score the topic needs to be `primary` (in `(0, 1)`).
     #[serde(default = "half")]
     pub threshold: f64,
-    /// Weights of the prior features, in [`prior_features`] order.
+    /// Weights of the prior features, in [`super::Classifier::prior_features`] order.
     #[serde(default)]
     pub prior: Vec<f64>,
     /// Per unit: its weights in the headline block, the lead and the body.
