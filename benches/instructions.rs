@@ -3,7 +3,8 @@
 //! Wall-clock benchmarks on a shared 2-core machine are noisy; instruction counts are not. Each
 //! stage runs in its own `#[inline(never)]` function, so callgrind's inclusive cost of
 //! `instructions::stage_cut`, `…::stage_segment`, `…::stage_enrich` (NLP + classification of
-//! the already segmented items) and `…::stage_process` gives the instructions
+//! the already segmented items), `…::stage_entities` (the entity tagger alone, on the items'
+//! tokens) and `…::stage_process` gives the instructions
 //! of `ITERS` passes over one page. `benches/instructions.sh` runs this under
 //! `valgrind --tool=callgrind` for every page and prints the ratios.
 //!
@@ -17,6 +18,7 @@ use std::hint::black_box;
 use jieba_rs::Jieba;
 use pagesift::model::{Article, PageMeta, RawPage};
 use pagesift::pipeline::Pipeline;
+use pagesift::pipeline::tokens::ArticleTokens;
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -41,6 +43,26 @@ fn stage_segment(pipeline: &Pipeline, text: &str, iters: usize) -> usize {
 fn stage_enrich(pipeline: &Pipeline, articles: &[Article], iters: usize) -> usize {
     (0..iters)
         .map(|_| pipeline.enrich(black_box(articles)).len())
+        .sum()
+}
+
+/// The entity tagger alone over the page's items, tokenised once outside the measured
+/// function (the pipeline reuses the NLP step's tokens the same way).
+#[inline(never)]
+fn stage_entities(pipeline: &Pipeline, tokens: &[ArticleTokens<'_>], iters: usize) -> usize {
+    (0..iters)
+        .map(|_| {
+            tokens
+                .iter()
+                .map(|t| {
+                    pipeline
+                        .tagger()
+                        .article_entities(black_box(t))
+                        .people
+                        .len()
+                })
+                .sum::<usize>()
+        })
         .sum()
 }
 
@@ -77,9 +99,11 @@ fn main() {
     let items = stage_segment(&pipeline, &text, iters);
     let articles = pipeline.segment(&text).unwrap_or_default();
     let enriched = stage_enrich(&pipeline, &articles, iters);
+    let page_tokens = ArticleTokens::page(pipeline.jieba(), &articles);
+    let people = stage_entities(&pipeline, &page_tokens, iters);
     let events = stage_process(&pipeline, &page, iters);
     println!(
-        "{name}: {} bytes, {iters} passes: {tokens} tokens, {items} items, {enriched} enriched, {events} events; root: {}",
+        "{name}: {} bytes, {iters} passes: {tokens} tokens, {items} items, {enriched} enriched, {people} people, {events} events; root: {}",
         text.len(),
         support::repo().display()
     );

@@ -39,8 +39,20 @@ pub struct PageMeta {
 }
 
 /// What kind of item the segmenter found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ItemKind {
     /// A feature with its own headline block.
     Article,
@@ -51,13 +63,10 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
-    /// The lowercase name used in events and logs.
+    /// The lowercase name used in events and logs (serde's name, from the same
+    /// `snake_case` rule).
     pub fn as_str(self) -> &'static str {
-        match self {
-            ItemKind::Article => "article",
-            ItemKind::Brief => "brief",
-            ItemKind::Photo => "photo",
-        }
+        self.into()
     }
 }
 
@@ -163,8 +172,23 @@ pub struct Nlp {
 }
 
 /// Safety topics (see `truth/LABELS.md`). The first six count as safety.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Topic {
     /// 安全生产: workplace and industrial accidents and their prevention.
     WorkSafety,
@@ -197,23 +221,15 @@ impl Topic {
         Topic::Environment,
     ];
 
-    /// The label as written in events, labels and routing keys.
+    /// The label as written in events, labels and routing keys (serde's name, from the same
+    /// `snake_case` rule).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Topic::WorkSafety => "work_safety",
-            Topic::DisasterEmergency => "disaster_emergency",
-            Topic::Fire => "fire",
-            Topic::Traffic => "traffic",
-            Topic::FoodDrug => "food_drug",
-            Topic::PublicHealth => "public_health",
-            Topic::PublicSecurity => "public_security",
-            Topic::Environment => "environment",
-        }
+        self.into()
     }
 
     /// Parses a label; `None` for an unknown one.
     pub fn parse(label: &str) -> Option<Topic> {
-        Topic::ALL.into_iter().find(|t| t.as_str() == label)
+        label.parse().ok()
     }
 
     /// Whether this topic makes an article a safety article.
@@ -223,8 +239,23 @@ impl Topic {
 }
 
 /// What kind of safety news an article is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     /// An accident, disaster or incident that happened.
     Accident,
@@ -251,21 +282,15 @@ impl EventKind {
         EventKind::Recovery,
     ];
 
-    /// The label as written in events, labels and routing keys.
+    /// The label as written in events, labels and routing keys (serde's name, from the same
+    /// `snake_case` rule).
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Accident => "accident",
-            EventKind::Warning => "warning",
-            EventKind::Inspection => "inspection",
-            EventKind::Governance => "governance",
-            EventKind::Training => "training",
-            EventKind::Recovery => "recovery",
-        }
+        self.into()
     }
 
     /// Parses a label; `None` for an unknown one.
     pub fn parse(label: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == label)
+        label.parse().ok()
     }
 }
 
@@ -355,5 +380,40 @@ impl ArticleEvent {
         } else {
             format!("article.general.{primary}")
         }
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use strum::VariantArray;
+
+    use super::*;
+
+    /// serde's name of a value (its JSON string).
+    fn serde_name<T: Serialize>(value: T) -> String {
+        match serde_json::to_value(value) {
+            Ok(serde_json::Value::String(s)) => s,
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn labels_are_serde_names_and_every_variant_is_listed() {
+        assert_eq!(Topic::ALL.as_slice(), Topic::VARIANTS);
+        assert_eq!(EventKind::ALL.as_slice(), EventKind::VARIANTS);
+        for &t in Topic::VARIANTS {
+            assert_eq!(t.as_str(), serde_name(t));
+            assert_eq!(Topic::parse(t.as_str()), Some(t));
+        }
+        for &k in EventKind::VARIANTS {
+            assert_eq!(k.as_str(), serde_name(k));
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        for &i in ItemKind::VARIANTS {
+            assert_eq!(i.as_str(), serde_name(i));
+        }
+        assert_eq!(Topic::FoodDrug.as_str(), "food_drug");
+        assert_eq!(Topic::parse("food-drug"), None);
+        assert_eq!(EventKind::parse("Accident"), None);
     }
 }

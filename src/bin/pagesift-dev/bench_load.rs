@@ -4,9 +4,11 @@
 //! order alternates between rounds):
 //!
 //! 1. the **relay ceiling** — a no-op consumer (`--workers` processes of this binary in the hidden
-//!    `--serve-relay` mode, with lapin) that, for each page, publishes the very same event bodies
-//!    the pipeline would produce (precomputed at its start, so it does no work per page) as
-//!    confirmed persistent messages, waits for their confirms and acks the page;
+//!    `--serve-relay` mode) that, for each page, publishes the very same event messages the
+//!    worker would (encoded by the worker's own `event_message` once at its start, so it does no
+//!    pipeline work per page) and a serde-built `page.processed` summary, with the worker's
+//!    connection code and confirm discipline (`amqp::connect`, `Publisher::publish_all`: one
+//!    confirm-mode channel per page batch), then acks the page;
 //! 2. the **worker** — `pagesift run` child processes (the service binary beside this one) pointed at the random names through
 //!    `PAGESIFT__AMQP__*` variables.
 //!
@@ -31,19 +33,19 @@ use lapin::options::{
     ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use secrecy::ExposeSecret;
+use lapin::{BasicProperties, Connection};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use pagesift::amqp::{OutMessage, Publisher};
+use pagesift::clock::Clock as _;
 use pagesift::model::PageMeta;
 use pagesift::pipeline::Hints;
 use pagesift::settings::Settings;
+use pagesift::worker::encode::{PAGE_SUMMARY_SCHEMA, PageSummary, event_message, summary_message};
 
 /// Header naming the page template a bench page was built from (read by the relay).
 const TEMPLATE_HEADER: &str = "x-pagesift-bench-template";
-/// Routing key of the relay's article events (the collector binds `article.#`).
-const RELAY_ROUTING_KEY: &str = "article.bench";
 /// No progress for this long ends a phase with an error instead of hanging.
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a consumer may take to appear on the input queue.
@@ -121,7 +123,13 @@ impl Phase {
 struct Template {
     text: String,
     meta: PageMeta,
-    events: Vec<Vec<u8>>,
+    /// The event messages as the worker encodes them ([`event_message`]), built once at
+    /// start-up; the relay sets their exchange and page id per page.
+    events: Vec<OutMessage>,
+    /// Safety events among them.
+    safety_events: usize,
+    /// The classifier version the events carry.
+    classifier: String,
 }
 
 /// What one phase measured.
@@ -233,8 +241,9 @@ async fn run_async(
         settings.amqp.page_summary,
     );
     let jieba_new = time_jieba_new();
-    let url = settings.amqp.url.expose_secret().to_owned();
-    let admin = connect(&url, "pagesift-bench-admin").await?;
+    let admin = pagesift::amqp::connect(settings, "bench-admin")
+        .await
+        .context("connecting to the broker (is RabbitMQ running?)")?;
     let mut relay_results = Vec::new();
     let mut worker_results = Vec::new();
     for round in 1..=args.rounds {
@@ -304,12 +313,14 @@ fn templates(settings: &Settings, files: &[PathBuf]) -> anyhow::Result<Vec<Templ
         let page = pipeline
             .decode(&bytes, &hints)
             .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-        let events = pipeline
+        let processed = pipeline
             .process(&page, &pagesift::clock::now_rfc3339())
-            .map_err(|e| anyhow!("{}: {e}", file.display()))?
+            .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        let timestamp = pagesift::clock::SystemClock.unix_seconds();
+        let events = processed
             .events
             .iter()
-            .map(serde_json::to_vec)
+            .map(|event| event_message(event, "", timestamp))
             .collect::<Result<Vec<_>, _>>()?;
         if events.is_empty() {
             eprintln!("bench-load: {} yields no article; skipped", file.display());
@@ -319,6 +330,8 @@ fn templates(settings: &Settings, files: &[PathBuf]) -> anyhow::Result<Vec<Templ
             text: page.text,
             meta: page.meta,
             events,
+            safety_events: processed.safety_count(),
+            classifier: pipeline.classifier_version().to_owned(),
         });
     }
     if out.is_empty() {
@@ -359,14 +372,6 @@ fn random_id() -> String {
     );
     h.write_u32(std::process::id());
     format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
-}
-
-async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
-    let props = ConnectionProperties::default().with_connection_name(name.into());
-    tokio::time::timeout(Duration::from_secs(10), Connection::connect(url, props))
-        .await
-        .map_err(|_| anyhow!("connecting to the broker timed out"))?
-        .context("connecting to the broker (is RabbitMQ running?)")
 }
 
 /// The phase's topology, declared with the worker's own code (`amqp::topology::declare`) on
@@ -436,30 +441,31 @@ async fn serve_relay(settings: &Settings, prefix: &str, args: &Args) -> anyhow::
         stop.cancel();
     });
     relay(
-        settings.amqp.url.expose_secret().to_owned(),
+        settings,
         Names::from_prefix(prefix),
         prefetch,
         concurrency,
         templates,
-        settings.amqp.page_summary,
         cancel,
     )
     .await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The no-op consumer: per page, publish the precomputed events with confirms, then ack.
+/// The no-op consumer: per page, publish the precomputed events with confirms, then ack. It
+/// connects and publishes as the worker does — [`pagesift::amqp::connect`] (heartbeat, timeout,
+/// TLS), a consume and a publish connection, and [`Publisher::publish_all`]: one confirm-mode
+/// channel per page batch, every confirm awaited — so the only difference is the pipeline.
 async fn relay(
-    url: String,
+    settings: &Settings,
     names: Names,
     prefetch: usize,
     concurrency: usize,
     templates: Arc<Vec<Template>>,
-    summary: bool,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consume_conn = connect(&url, "pagesift-bench-relay-consume").await?;
-    let publish_conn = connect(&url, "pagesift-bench-relay-publish").await?;
+    let consume_conn = pagesift::amqp::connect(settings, "bench-relay-consume").await?;
+    let publish_conn = Arc::new(pagesift::amqp::connect(settings, "bench-relay-publish").await?);
     let consume_ch = consume_conn.create_channel().await?;
     consume_ch
         .basic_qos(
@@ -467,10 +473,9 @@ async fn relay(
             BasicQosOptions::default(),
         )
         .await?;
-    let publish_ch = publish_conn.create_channel().await?;
-    publish_ch
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    let publisher = Publisher::open(Arc::clone(&publish_conn), settings.amqp.publish_timeout())
+        .await
+        .context("opening the relay's publisher")?;
     let mut consumer = consume_ch
         .basic_consume(
             names.input.as_str().into(),
@@ -479,6 +484,11 @@ async fn relay(
             FieldTable::default(),
         )
         .await?;
+    let relay = Arc::new(Relay {
+        exchange: names.exchange.clone(),
+        summary: settings.amqp.page_summary,
+        templates,
+    });
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let (err_tx, mut err_rx) = tokio::sync::mpsc::channel::<anyhow::Error>(1);
     loop {
@@ -490,106 +500,84 @@ async fn relay(
         let Some(delivery) = delivery else { break };
         let delivery = delivery?;
         let permit = slots.clone().acquire_owned().await?;
-        let publish_ch = publish_ch.clone();
-        let templates = templates.clone();
-        let exchange: ShortString = names.exchange.as_str().into();
+        let publisher = publisher.clone();
+        let relay = Arc::clone(&relay);
         let err_tx = err_tx.clone();
         tokio::spawn(async move {
-            let outcome = relay_one(&publish_ch, exchange, &templates, summary, &delivery).await;
-            let outcome = match outcome {
-                Ok(()) => delivery
-                    .acker
-                    .ack(BasicAckOptions::default())
-                    .await
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from),
-                Err(e) => Err(e),
-            };
+            let outcome = async {
+                let batch = relay.batch(&delivery)?;
+                publisher.publish_all(&batch).await?;
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+                anyhow::Ok(())
+            }
+            .await;
             if let Err(e) = outcome {
                 let _ = err_tx.try_send(e);
             }
             drop(permit);
         });
     }
+    publisher.close().await;
     let _ = consume_ch.close(200, "done".into()).await;
-    let _ = publish_ch.close(200, "done".into()).await;
     let _ = consume_conn.close(200, "done".into()).await;
     let _ = publish_conn.close(200, "done".into()).await;
     Ok(())
 }
 
-async fn relay_one(
-    ch: &Channel,
-    exchange: ShortString,
-    templates: &[Template],
+/// What the relay publishes for a page.
+struct Relay {
+    exchange: String,
     summary: bool,
-    delivery: &lapin::message::Delivery,
-) -> anyhow::Result<()> {
-    let template = delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get(TEMPLATE_HEADER).cloned())
-        .and_then(|v| v.as_long_long_int())
-        .and_then(|i| usize::try_from(i).ok())
-        .and_then(|i| templates.get(i))
-        .ok_or_else(|| anyhow!("page without a valid {TEMPLATE_HEADER} header"))?;
-    let page_id = delivery
-        .properties
-        .message_id()
-        .clone()
-        .unwrap_or_else(|| "unknown".into());
-    let mut confirms = Vec::with_capacity(template.events.len() + 1);
-    for body in &template.events {
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into())
-            .with_correlation_id(page_id.clone());
-        confirms.push(
-            ch.basic_publish(
-                exchange.clone(),
-                RELAY_ROUTING_KEY.into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                body,
-                props,
-            )
-            .await?,
-        );
-    }
-    if summary {
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into())
-            .with_correlation_id(page_id.clone());
-        let body = format!(
-            "{{\"page_id\":\"{}\",\"articles\":{}}}",
-            page_id.as_str(),
-            template.events.len()
-        );
-        confirms.push(
-            ch.basic_publish(
-                exchange.clone(),
-                "page.processed".into(),
-                BasicPublishOptions::default(),
-                body.as_bytes(),
-                props,
-            )
-            .await?,
-        );
-    }
-    for confirm in futures_util::future::join_all(confirms).await {
-        let confirm = confirm?;
-        if !confirm.is_ack() {
-            bail!("event nacked by the broker");
+    templates: Arc<Vec<Template>>,
+}
+
+impl Relay {
+    /// The batch of one page: its template's event bodies, tagged with the page id as the
+    /// worker tags them, and the `page.processed` summary (built with serde, as the worker does).
+    fn batch(&self, delivery: &lapin::message::Delivery) -> anyhow::Result<Vec<OutMessage>> {
+        let template = delivery
+            .properties
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get(TEMPLATE_HEADER).cloned())
+            .and_then(|v| v.as_long_long_int())
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.templates.get(i))
+            .ok_or_else(|| anyhow!("page without a valid {TEMPLATE_HEADER} header"))?;
+        let page_id = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map_or("unknown", |id| id.as_str());
+        let timestamp = pagesift::clock::SystemClock.unix_seconds();
+        let mut batch = Vec::with_capacity(template.events.len() + 1);
+        for event in &template.events {
+            batch.push(OutMessage {
+                exchange: self.exchange.clone(),
+                routing_key: event.routing_key.clone(),
+                body: event.body.clone(),
+                properties: event
+                    .properties
+                    .clone()
+                    .with_timestamp(timestamp)
+                    .with_correlation_id(pagesift::amqp::short(page_id)),
+                mandatory: event.mandatory,
+            });
         }
-        if let Some(returned) = confirm.take_message() {
-            bail!("event returned unroutable: {}", returned.reply_text);
+        if self.summary {
+            let summary = PageSummary {
+                schema: PAGE_SUMMARY_SCHEMA.to_owned(),
+                page_id: page_id.to_owned(),
+                articles: template.events.len(),
+                safety_articles: template.safety_events,
+                duration_ms: 0,
+                classifier: template.classifier.clone(),
+                processed_at: pagesift::clock::now_rfc3339(),
+            };
+            batch.push(summary_message(&summary, &self.exchange, timestamp)?);
         }
+        Ok(batch)
     }
-    Ok(())
 }
 
 async fn worker_phase(

@@ -111,9 +111,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         return print_page(settings, page);
     }
     let jieba = jieba(settings)?;
-    let idf_path = &settings.pipeline.idf;
-    let idf = std::fs::read_to_string(idf_path)
-        .with_context(|| format!("reading {}", idf_path.display()))?;
+    let idf = pagesift::resources::read_configured(
+        &settings.pipeline.idf,
+        settings.pipeline.config_dir(),
+    )?;
     let baseline = Enricher::new(&Resources {
         idf,
         keywords_top_k: settings.pipeline.keywords_top_k,
@@ -128,9 +129,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     }
     let params = args.params.params();
     println!(
-        "eval-entities: epochs {}, min count {}, seed {:#x}; files: {}",
+        "eval-entities: epochs {}, min count {}, dropout {}, seed {:#x}; files: {}",
         params.epochs,
         params.min_count,
+        params.dropout,
         params.seed,
         sources
             .iter()

@@ -33,6 +33,10 @@ pub struct ParamArgs {
     /// Averaged weights smaller than this (absolute) are dropped.
     #[arg(long, default_value_t = Params::default().prune)]
     pub prune: f64,
+    /// Share of positions whose dictionary features (POS tag, gazetteer class of the jieba
+    /// word) are hidden in a training step.
+    #[arg(long, default_value_t = Params::default().dropout)]
+    pub dropout: f64,
 }
 
 impl ParamArgs {
@@ -44,6 +48,7 @@ impl ParamArgs {
             seed: self.seed,
             decimals: self.decimals,
             prune: self.prune,
+            dropout: self.dropout,
         }
     }
 }
@@ -71,9 +76,10 @@ pub fn read_bio(path: &Path) -> anyhow::Result<Vec<BioSentence>> {
 
 /// jieba as the pipeline configures it (the user dictionary of the settings).
 pub fn jieba(settings: &Settings) -> anyhow::Result<jieba_rs::Jieba> {
-    let path = &settings.pipeline.user_dict;
-    let dict =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let dict = pagesift::resources::read_configured(
+        &settings.pipeline.user_dict,
+        settings.pipeline.config_dir(),
+    )?;
     Ok(pagesift::pipeline::build_jieba(&dict)?)
 }
 

@@ -121,9 +121,24 @@ pub const fn allowed(prev: usize, cur: usize) -> bool {
     prev < NTAGS && prev != 0 && prev.div_ceil(2) == cur / 2
 }
 
+/// `trans` with the transitions [`allowed`] forbids set to minus infinity: what [`viterbi`]
+/// takes, so its inner loop has no branches.
+pub fn masked(trans: &[[f32; NTAGS]; NTAGS + 1]) -> [[f32; NTAGS]; NTAGS + 1] {
+    let mut out = *trans;
+    for (p, row) in out.iter_mut().enumerate() {
+        for (t, x) in row.iter_mut().enumerate() {
+            if !allowed(p, t) {
+                *x = f32::NEG_INFINITY;
+            }
+        }
+    }
+    out
+}
+
 /// The best tag sequence for the emission scores `emit` (one row per character) and the
-/// transition scores `trans` (row `NTAGS` is the start), under [`allowed`]. `back` is a
-/// reusable buffer; the tags are written to `out`.
+/// transition scores `trans` (row `NTAGS` is the start) as [`masked`] gives them, so only
+/// sequences [`allowed`] permits come out. `back` is a reusable buffer; the tags are written
+/// to `out`.
 pub fn viterbi(
     emit: &[[f32; NTAGS]],
     trans: &[[f32; NTAGS]; NTAGS + 1],
@@ -135,33 +150,26 @@ pub fn viterbi(
     let Some(first) = emit.first() else {
         return;
     };
-    let mut score = [f32::NEG_INFINITY; NTAGS];
-    for t in 0..NTAGS {
-        if allowed(NTAGS, t) {
-            score[t] = first[t] + trans[NTAGS][t];
-        }
+    let mut score = [0.0f32; NTAGS];
+    for (s, (e, t)) in score.iter_mut().zip(first.iter().zip(&trans[NTAGS])) {
+        *s = e + t;
     }
     back.push([0; NTAGS]);
     for row in emit.iter().skip(1) {
         let mut next = [f32::NEG_INFINITY; NTAGS];
         let mut from = [0u8; NTAGS];
-        for t in 0..NTAGS {
-            let mut best = f32::NEG_INFINITY;
-            let mut arg = 0u8;
-            for p in 0..NTAGS {
-                if !allowed(p, t) {
-                    continue;
-                }
-                let s = score[p] + trans[p][t];
-                if s > best {
-                    best = s;
-                    arg = p as u8;
+        for (p, (sp, tp)) in score.iter().zip(trans.iter()).enumerate() {
+            for t in 0..NTAGS {
+                let s = sp + tp[t];
+                if s > next[t] {
+                    next[t] = s;
+                    from[t] = p as u8;
                 }
             }
-            next[t] = best + row[t];
-            from[t] = arg;
         }
-        score = next;
+        for (s, (n, e)) in score.iter_mut().zip(next.iter().zip(row)) {
+            *s = n + e;
+        }
         back.push(from);
     }
     let mut best = 0u8;
@@ -202,6 +210,9 @@ pub const MODEL_HEADER: &str = "# pagesift entity tagger: averaged perceptron ov
 pub struct Tagger {
     version: String,
     weights: FxHashMap<u64, [f32; NTAGS]>,
+    /// The bias feature's weights (it fires everywhere: added once, not looked up).
+    bias: [f32; NTAGS],
+    /// Transition weights as [`masked`] gives them.
     trans: [[f32; NTAGS]; NTAGS + 1],
 }
 
@@ -219,8 +230,11 @@ impl Tagger {
     ) -> Tagger {
         let mut weights = FxHashMap::default();
         let mut trans = [[0.0; NTAGS]; NTAGS + 1];
+        let mut bias = [0.0; NTAGS];
         for (template, value, w) in features {
-            if template == Template::Transition {
+            if template == Template::Bias {
+                bias = w;
+            } else if template == Template::Transition {
                 if let Some(row) = (0..=NTAGS)
                     .find(|p| transition_value(*p) == value)
                     .and_then(|p| trans.get_mut(p))
@@ -234,7 +248,8 @@ impl Tagger {
         Tagger {
             version,
             weights,
-            trans,
+            bias,
+            trans: masked(&trans),
         }
     }
 
@@ -345,7 +360,7 @@ impl Tagger {
         for i in 0..sentence.len() {
             let mut sum = Score {
                 weights: &self.weights,
-                acc: [0.0; NTAGS],
+                acc: self.bias,
             };
             sentence.features(i, &mut sum);
             scratch.emit.push(sum.acc);
@@ -453,6 +468,12 @@ impl Entities {
             if name.chars().count() < 2 {
                 continue;
             }
+            // A person's name does not end in an administrative, organisational or building
+            // suffix (`…县`, `…局`, `…庙`): such a span is a place or body the tagger misread.
+            if span.kind == Kind::Person && name.chars().last().is_some_and(vocab::ends_non_person)
+            {
+                continue;
+            }
             let list = match span.kind {
                 Kind::Person => &mut self.people,
                 Kind::Place => &mut self.places,
@@ -525,7 +546,7 @@ mod tests {
 
     #[test]
     fn viterbi_finds_the_best_allowed_path() {
-        let trans = [[0.0; NTAGS]; NTAGS + 1];
+        let trans = masked(&[[0.0; NTAGS]; NTAGS + 1]);
         // Position 1 prefers I-LOC, but position 0 prefers B-PER: I-LOC cannot follow
         // B-PER, so the best allowed path decides between B-PER O and B-LOC I-LOC.
         let mut e0 = [0.0; NTAGS];
@@ -567,8 +588,14 @@ mod tests {
         );
         let tagger = Tagger::from_model(&text).expect("parses");
         assert_eq!(tagger.version(), "v1");
-        assert_eq!(tagger.len(), 2);
-        assert_eq!(tagger.trans[NTAGS][2], -3.0);
+        assert_eq!(tagger.len(), 1);
+        assert_eq!(tagger.bias[0], 0.5);
+        assert_eq!(tagger.trans[NTAGS][1], 0.0);
+        assert_eq!(
+            tagger.trans[NTAGS][2],
+            f32::NEG_INFINITY,
+            "start -> I-PER is masked"
+        );
         assert_eq!(
             tagger.weights.get(&FeatureHash::of(Template::Char0, "中")),
             Some(&[0.0, 1.25, 0.0, 0.0, 0.0, 0.0, -0.5])
@@ -590,7 +617,9 @@ mod tests {
 
     #[test]
     fn event_lists_join_adjacent_places_drop_nested_ones_and_letter_spacing() {
-        let chars: Vec<char> = "浙江省杭州市孙 雄在杭州市某某公司，孙雄".chars().collect();
+        let chars: Vec<char> = "浙江省杭州市孙 雄在杭州市某某公司，孙雄某某庙"
+            .chars()
+            .collect();
         let span = |kind, start, end| Span { kind, start, end };
         let mut e = Entities::default();
         e.add_spans(
@@ -602,6 +631,7 @@ mod tests {
                 span(Kind::Place, 10, 13),
                 span(Kind::Organization, 13, 17),
                 span(Kind::Person, 18, 20),
+                span(Kind::Person, 20, 23),
             ],
         );
         e.finish();

@@ -97,5 +97,64 @@ const ORG_SUFFIX_WORDS: [&str; 36] = [
 
 /// Whether `word` is one of the words that end an organisation's name.
 pub fn is_org_suffix_word(word: &str) -> bool {
-    ORG_SUFFIX_WORDS.contains(&word)
+    // Most words are ruled out by their length (two to four CJK characters) and last
+    // character before any comparison.
+    (6..=12).contains(&word.len())
+        && word
+            .chars()
+            .next_back()
+            .is_some_and(|c| ORG_SUFFIX_ENDS.contains(&c))
+        && ORG_SUFFIX_WORDS.contains(&word)
+}
+
+/// The last characters of [`ORG_SUFFIX_WORDS`].
+const ORG_SUFFIX_ENDS: [char; 18] = [
+    '司', '团', '学', '院', '行', '府', '会', '所', '心', '局', '委', '社', '部', '队', '织', '盟',
+    '台', '厂',
+];
+
+/// Characters no person's name ends in: administrative units, bodies, buildings.
+pub fn ends_non_person(c: char) -> bool {
+    matches!(
+        c,
+        '省' | '市'
+            | '县'
+            | '区'
+            | '镇'
+            | '乡'
+            | '村'
+            | '局'
+            | '委'
+            | '厅'
+            | '院'
+            | '部'
+            | '署'
+            | '办'
+            | '社'
+            | '所'
+            | '站'
+            | '校'
+            | '司'
+            | '馆'
+            | '厂'
+            | '庙'
+            | '寺'
+            | '宫'
+            | '殿'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_organisation_word_is_recognised_and_others_are_not() {
+        for w in ORG_SUFFIX_WORDS {
+            assert!(is_org_suffix_word(w), "{w}");
+        }
+        for w in ["公", "司", "有限", "会议", "大学生", ""] {
+            assert!(!is_org_suffix_word(w), "{w}");
+        }
+    }
 }
