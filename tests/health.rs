@@ -381,3 +381,45 @@ async fn a_dead_letter_queue_deleted_mid_run_is_declared_again_and_no_bad_page_i
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_page_coming_back_unroutable_logs_one_short_line_per_return() {
+    // No queue bound to the output exchange: every event comes back unroutable.
+    let names = quick(Names::new("returned"))
+        .with("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", "")
+        .with("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", "")
+        .with("PAGESIFT__WORKER__PUBLISH_ATTEMPTS", "2");
+    let conn = connect().await;
+    declare(&conn, &names).await;
+    // One ~2 MB paragraph: one ~2 MB article event.
+    let text = format!("标题\n\n{}", "本报讯 今日全市开展安全检查。".repeat(48_000));
+    assert!(text.len() > 2_000_000);
+    let page = (
+        text.into_bytes(),
+        BasicProperties::default()
+            .with_content_type(short("text/plain"))
+            .with_message_id(short("big-unroutable"))
+            .with_delivery_mode(2),
+    );
+    let publish = confirm_channel(&conn).await;
+    publish_raw(&publish, &names.input(), &[page]).await;
+    let worker = Worker::start(&names);
+    wait_for("two returns", &worker, async || {
+        worker
+            .log_text()
+            .matches("a published message came back unroutable")
+            .count()
+            >= 2
+    })
+    .await;
+    let log = worker.log_text();
+    let returns = log.matches("came back unroutable").count();
+    let bytes = log.len();
+    println!("{returns} returns of a 2 MB event logged in {bytes} bytes");
+    assert!(
+        bytes < 256 * 1024,
+        "{bytes} bytes of log for {returns} returns:\n{}",
+        tail(&log)
+    );
+    assert!(log.contains("body_bytes"), "the line gives the size");
+}

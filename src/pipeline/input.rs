@@ -127,21 +127,97 @@ pub struct Hints {
     pub meta: PageMeta,
 }
 
-/// The JSON page message.
+/// The JSON page message, read field by field: no `serde_json::Value` tree of the whole
+/// message is built (unknown fields and values of the wrong type are skipped without being
+/// kept), so a page costs its text and little more.
 #[derive(Deserialize)]
 struct JsonPage {
     #[serde(default)]
-    page_id: Option<serde_json::Value>,
+    page_id: Option<Field>,
     #[serde(default)]
-    text: Option<serde_json::Value>,
+    text: Option<Field>,
     #[serde(default)]
-    newspaper: Option<serde_json::Value>,
+    newspaper: Option<Field>,
     #[serde(default)]
-    edition_date: Option<serde_json::Value>,
+    edition_date: Option<Field>,
     #[serde(default)]
-    page_no: Option<serde_json::Value>,
+    page_no: Option<Field>,
     #[serde(default)]
-    source_url: Option<serde_json::Value>,
+    source_url: Option<Field>,
+}
+
+/// One field of a JSON page as read: a string, a number (as JSON writes it), or the name of
+/// another type (whose content is skipped, not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Field {
+    Null,
+    Str(String),
+    Num(String),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Field, D::Error> {
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FieldVisitor {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Field, E> {
+        Ok(Field::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Field, E> {
+        Ok(Field::Num(v.to_string()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Field, E> {
+        Ok(Field::Num(v.to_string()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Field, E> {
+        // As serde_json writes the number (`4.0`, not `4`).
+        Ok(Field::Num(
+            serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()),
+        ))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
+        Ok(Field::Str(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Field, E> {
+        Ok(Field::Str(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Field, E> {
+        Ok(Field::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Field, E> {
+        Ok(Field::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Field::Other("an array"))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Field::Other("an object"))
+    }
 }
 
 /// Decodes a page message.
@@ -327,40 +403,45 @@ fn looks_like_text(text: &str) -> bool {
     total > 0 && bad * 100 <= total && good * 100 >= total * 90
 }
 
-fn json_string(field: &str, v: Option<serde_json::Value>) -> Result<Option<String>, InputError> {
+fn json_string(field: &str, v: Option<Field>) -> Result<Option<String>, InputError> {
     match v {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(serde_json::Value::Number(n)) if field != "text" => Ok(Some(n.to_string())),
-        Some(other) => Err(InputError::WrongType(format!(
-            "`{field}` must be a string, not {}",
-            json_type(&other)
+        None | Some(Field::Null) => Ok(None),
+        Some(Field::Str(s)) => Ok(Some(s)),
+        Some(Field::Num(n)) if field != "text" => Ok(Some(n)),
+        Some(Field::Num(_)) => Err(InputError::WrongType(format!(
+            "`{field}` must be a string, not a number"
+        ))),
+        Some(Field::Other(kind)) => Err(InputError::WrongType(format!(
+            "`{field}` must be a string, not {kind}"
         ))),
     }
 }
 
-fn json_type(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
+/// The JSON type a (valid) JSON text starts with.
+fn json_type_of(body: &str) -> &'static str {
+    match body.trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
     }
 }
 
 fn from_json(body: &str, hints: &Hints) -> Result<RawPage, InputError> {
-    let value: serde_json::Value = serde_json::from_str(body.trim_start_matches('\u{feff}'))
-        .map_err(|e| InputError::InvalidJson(e.to_string()))?;
-    if !value.is_object() {
+    let body = body.trim_start_matches('\u{feff}');
+    let kind = json_type_of(body);
+    if kind != "an object" {
+        // Validate without keeping anything, to tell bad JSON from the wrong type.
+        serde_json::from_str::<serde::de::IgnoredAny>(body)
+            .map_err(|e| InputError::InvalidJson(e.to_string()))?;
         return Err(InputError::WrongType(format!(
-            "page message must be a JSON object, not {}",
-            json_type(&value)
+            "page message must be a JSON object, not {kind}"
         )));
     }
     let json: JsonPage =
-        serde_json::from_value(value).map_err(|e| InputError::InvalidJson(e.to_string()))?;
+        serde_json::from_str(body).map_err(|e| InputError::InvalidJson(e.to_string()))?;
     let text = json_string("text", json.text)?.ok_or(InputError::MissingText)?;
     let page_id = json_string("page_id", json.page_id)?
         .filter(|s| !s.trim().is_empty())
@@ -526,6 +607,43 @@ mod tests {
                 .page_id,
             "12345678"
         );
+    }
+
+    #[test]
+    fn json_pages_are_read_field_by_field_with_the_old_rules() {
+        let l = Limits::default();
+        let body = br#"{"extra":{"deep":[1,{"x":[true,null]}]},"page_id":4.0,"page_no":-3,"newspaper":7,"text":"t"}"#;
+        let page = decode(body, &hints("h"), &l).expect("json");
+        assert_eq!(page.page_id, "4.0", "numbers as JSON writes them");
+        assert_eq!(page.meta.page_no.as_deref(), Some("-3"));
+        assert_eq!(page.meta.newspaper.as_deref(), Some("7"));
+        let null_id = br#"{"page_id":null,"text":"t"}"#;
+        assert_eq!(decode(null_id, &hints("h"), &l).expect("null").page_id, "h");
+        for (body, class, says) in [
+            (
+                &br#"{"page_id":"a","text":{"a":1}}"#[..],
+                "wrong_type",
+                "an object",
+            ),
+            (br#"{"page_id":"a","text":[1]}"#, "wrong_type", "an array"),
+            (
+                br#"{"page_id":"a","text":false}"#,
+                "wrong_type",
+                "a boolean",
+            ),
+            (br#"{"page_id":"a","text":5}"#, "wrong_type", "a number"),
+            (br#""just a string""#, "wrong_type", "a string"),
+            (br#"[1,"#, "invalid_json", "EOF"),
+            (br#"{"text":"t","#, "invalid_json", "EOF"),
+        ] {
+            let json = Hints {
+                content_type: Some("application/json".into()),
+                ..hints("p")
+            };
+            let err = decode(body, &json, &l).expect_err("bad");
+            assert_eq!(err.class(), class, "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]

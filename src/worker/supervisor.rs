@@ -572,6 +572,20 @@ mod tests {
     use arc_swap::ArcSwap;
 
     #[test]
+    fn only_a_session_that_settled_a_page_or_lived_30_s_resets_the_backoff() {
+        let loss = |settled, lived_ms| Loss {
+            reason: String::new(),
+            settled,
+            lived: Duration::from_millis(lived_ms),
+            unreadable: false,
+        };
+        assert!(!loss(0, 5).was_healthy(), "died at once");
+        assert!(!loss(0, 29_999).was_healthy());
+        assert!(loss(0, 30_000).was_healthy());
+        assert!(loss(1, 5).was_healthy(), "settled a page");
+    }
+
+    #[test]
     fn the_supervisor_future_can_be_spawned_on_a_multi_threaded_runtime() {
         fn assert_send<T: Send>(_: &T) {}
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
