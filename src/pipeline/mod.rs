@@ -202,7 +202,7 @@ impl Pipeline {
     /// what [`Pipeline::process`] adds to [`Pipeline::segment`]'s output.
     pub fn enrich(&self, articles: &[Article]) -> Vec<(Nlp, Safety)> {
         let tokens = tokens::ArticleTokens::page(&self.jieba, articles);
-        let safety = self.classifier.classify_page(articles);
+        let safety = self.classifier.classify_page_tokens(articles, &tokens);
         let nlp = self.enricher.enrich_page(&self.jieba, articles, &tokens);
         nlp.into_iter()
             .zip(&tokens)
