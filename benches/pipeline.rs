@@ -81,8 +81,14 @@ fn bench_pages(c: &mut Criterion) {
                     .collect::<Vec<_>>()
             })
         });
+        // Classification on the tokens of the shared jieba pass (what `enrich` runs).
+        let tokens = pagesift::pipeline::tokens::ArticleTokens::page(jieba, &articles);
         group.bench_function("classify", |b| {
-            b.iter(|| pipeline.classifier().classify_page(black_box(&articles)))
+            b.iter(|| {
+                pipeline
+                    .classifier()
+                    .classify_page_tokens(black_box(&articles), &tokens)
+            })
         });
         // NLP + classification together: exactly what `process` runs after segmentation.
         group.bench_function("enrich", |b| {

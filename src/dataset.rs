@@ -21,11 +21,33 @@ pub struct Labelled {
     pub article: Article,
     /// Its labels.
     pub gold: Gold,
+    /// A text written for the project (`load_written`), not a real article.
+    pub written: bool,
 }
 
 #[derive(Debug, Deserialize)]
 struct LabelLine {
     id: String,
+    safety: bool,
+    #[serde(default)]
+    topics: Vec<String>,
+    #[serde(default)]
+    event_kind: Option<String>,
+}
+
+/// One written text (`tests/fixtures/labels/written/*.jsonl`, `tests/fixtures/heldout/
+/// written-d.jsonl`): its fields and labels on one line; other fields (author, style, note) are
+/// ignored.
+#[derive(Debug, Deserialize)]
+struct WrittenLine {
+    id: String,
+    #[serde(default)]
+    kicker: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    subtitle: String,
+    text: String,
     safety: bool,
     #[serde(default)]
     topics: Vec<String>,
@@ -153,9 +175,49 @@ pub fn load_labels(labels: &Path, corpus: &[PathBuf]) -> anyhow::Result<Vec<Labe
                 id: l.id.clone(),
                 article: article_from_crawler(text),
                 gold: gold(&l.id, l.safety, &l.topics, l.event_kind.as_deref())?,
+                written: false,
             })
         })
         .collect()
+}
+
+/// Reads written texts (JSON lines with `id`, `kicker`, `title`, `subtitle`, `text` — paragraphs
+/// separated by line breaks — and the labels), in file order.
+pub fn load_written(files: &[PathBuf]) -> anyhow::Result<Vec<Labelled>> {
+    let mut out = Vec::new();
+    for file in files {
+        let content =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        for (no, line) in content.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let w: WrittenLine = serde_json::from_str(line)
+                .with_context(|| format!("{}:{}", file.display(), no + 1))?;
+            let paragraphs: Vec<String> = w.text.lines().filter_map(non_empty).collect();
+            out.push(Labelled {
+                gold: gold(&w.id, w.safety, &w.topics, w.event_kind.as_deref())?,
+                article: make_article(
+                    non_empty(&w.kicker),
+                    non_empty(&w.title),
+                    non_empty(&w.subtitle),
+                    paragraphs,
+                    ItemKind::Article,
+                ),
+                id: w.id,
+                written: true,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The corpus month of a labelled article (`YYYYMM`, from ids `YYYYMMDD-PAGE-ITEM`), if its id
+/// has one.
+pub fn month(id: &str) -> Option<&str> {
+    let head = id.get(..8)?;
+    (head.bytes().all(|b| b.is_ascii_digit()) && id.as_bytes().get(8) == Some(&b'-'))
+        .then(|| &id[..6])
 }
 
 /// A text with its whitespace removed, remembering where each kept character was.
@@ -255,6 +317,7 @@ pub fn load_truth(dir: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<String>)> {
                     kind,
                 ),
                 gold: gold(&e.id, e.safety, &e.topics, e.event_kind.as_deref())?,
+                written: false,
             });
         }
     }
@@ -309,6 +372,14 @@ mod tests {
         assert_eq!(a.subtitle, None);
         assert_eq!(a.paragraphs, vec!["第一段。", "第二段。"]);
         assert_eq!(a.text, "第一段。\n第二段。");
+    }
+
+    #[test]
+    fn corpus_ids_have_a_month_and_others_do_not() {
+        assert_eq!(month("20190201-01-04"), Some("201902"));
+        assert_eq!(month("w-a-0090"), None);
+        assert_eq!(month("seed-01"), None);
+        assert_eq!(month("2019"), None);
     }
 
     #[test]

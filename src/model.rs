@@ -83,7 +83,7 @@ pub struct Caption {
 }
 
 /// One item of a page as the segmenter returns it (the `article` part of the event).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Article {
     /// Position of the item on the page, from 0, in page order.
     pub index: usize,
@@ -111,6 +111,15 @@ pub struct Article {
     pub trailing_credit: Option<String>,
     /// Number of non-whitespace characters in `text`.
     pub char_count: usize,
+    /// The segmenter's probability, in [0, 1], that this item's boundaries and headline are
+    /// right (calibrated on generated pages of a corpus month the model was not fitted on;
+    /// 1 when no learned decision made the item).
+    #[serde(default = "full_confidence")]
+    pub confidence: f64,
+}
+
+fn full_confidence() -> f64 {
+    1.0
 }
 
 impl Article {
@@ -133,6 +142,7 @@ impl Article {
             text,
             captions: Vec::new(),
             trailing_credit: None,
+            confidence: 1.0,
         }
     }
 }
@@ -306,6 +316,9 @@ pub struct PipelineInfo {
     pub version: String,
     /// Version string of the classifier model that scored the article.
     pub classifier: String,
+    /// Version string of the segmenter model that cut the page into items.
+    #[serde(default)]
+    pub segmenter: String,
     /// Version string of the entity tagger model that found `nlp.people`, `nlp.places` and
     /// `nlp.organizations`.
     #[serde(default)]
@@ -331,18 +344,24 @@ pub struct ArticleEvent {
     pub safety: Safety,
     /// Provenance.
     pub pipeline: PipelineInfo,
+    /// The segmentation is doubtful: `article.confidence` is below `pipeline.review_below`.
+    /// Such events carry a `review` header and the routing-key suffix `.review`.
+    #[serde(default)]
+    pub review: bool,
 }
 
 impl ArticleEvent {
     /// The routing key of this event on the output topic exchange:
-    /// `article.safety.<primary>.<event_kind>` or `article.general.<primary|none>`.
+    /// `article.safety.<primary>.<event_kind>` or `article.general.<primary|none>`, with
+    /// `.review` appended when [`ArticleEvent::review`] is set.
     pub fn routing_key(&self) -> String {
         let primary = self.safety.primary.map_or("none", Topic::as_str);
+        let suffix = if self.review { ".review" } else { "" };
         if self.safety.is_safety {
             let kind = self.safety.event_kind.map_or("unknown", EventKind::as_str);
-            format!("article.safety.{primary}.{kind}")
+            format!("article.safety.{primary}.{kind}{suffix}")
         } else {
-            format!("article.general.{primary}")
+            format!("article.general.{primary}{suffix}")
         }
     }
 }

@@ -42,6 +42,7 @@ pub const EMBEDDED: &[EmbeddedFile] = embedded![
     "lexicon.json",
     "classifier.json",
     "entities.model",
+    "segmenter.json",
 ];
 
 /// The compiled-in text of the file `name` of `config/`, if there is one.
@@ -166,6 +167,11 @@ pub fn load_resources(settings: &PipelineSettings) -> Result<Resources, LoadErro
         idf: read_configured(&settings.idf, dir)?,
         classifier: read_configured(&settings.classifier, dir)?,
         entities: read_configured(&settings.entities, dir)?,
+        segmenter: settings
+            .segmenter
+            .as_deref()
+            .map(|p| read_configured(p, dir))
+            .transpose()?,
         keywords_top_k: settings.keywords_top_k,
     })
 }
@@ -184,7 +190,7 @@ pub fn limits(settings: &PipelineSettings) -> Limits {
 /// Reads the files and builds the pipeline.
 pub fn build_pipeline(settings: &PipelineSettings) -> Result<Pipeline, LoadError> {
     let resources = load_resources(settings)?;
-    Ok(Pipeline::new(&resources, limits(settings))?)
+    Ok(Pipeline::new(&resources, limits(settings))?.with_review_below(settings.review_below))
 }
 
 #[cfg(test)]

@@ -111,6 +111,14 @@ pub struct PipelineSettings {
     pub idf: PathBuf,
     /// Classifier model file (lexicons, weights, thresholds), fitted by `pagesift-dev train`.
     pub classifier: PathBuf,
+    /// Segmenter model file (`config/segmenter.json`, fitted by `pagesift-dev
+    /// train-segmenter`); unset: the model built into the binary.
+    #[serde(default)]
+    pub segmenter: Option<PathBuf>,
+    /// Events whose `article.confidence` is below this (in (0, 1]) get a `review` header
+    /// and the routing-key suffix `.review`; unset (the default): none.
+    #[serde(default)]
+    pub review_below: Option<f64>,
     /// Entity tagger model (people, places, organisations), fitted by
     /// `pagesift-dev train-entities`.
     pub entities: PathBuf,
@@ -437,6 +445,11 @@ impl Settings {
         }
         if self.pipeline.max_articles == 0 {
             return Err(invalid("pipeline.max_articles", "must be > 0"));
+        }
+        if let Some(t) = self.pipeline.review_below
+            && !(t > 0.0 && t <= 1.0)
+        {
+            return Err(invalid("pipeline.review_below", "must be in (0, 1]"));
         }
         if !(1..=MAX_PAGE_ID_BYTES).contains(&self.pipeline.max_page_id_bytes) {
             return Err(invalid(

@@ -2,20 +2,60 @@
 //! and truth entries copied into tests/fixtures, and on hand-written articles that are not in
 //! any development file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
 use pagesift::dataset::{self, Labelled};
-use pagesift::eval::classifier::{Metrics, baseline, cross_validate};
+use pagesift::eval::classifier::{Fitter, Metrics, baseline, cross_validate};
 use pagesift::model::{Article, EventKind, ItemKind, Topic};
 use pagesift::pipeline::classify::Classifier;
-use pagesift::train::classifier::{load_prior, train};
+use pagesift::train::classifier::{load_prior, prepare, to_json, tokenizer, train};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn shipped() -> Classifier {
+/// The pipeline's tokenizer (default dictionary + config/userdict.txt).
+static JIEBA: LazyLock<Jieba> = LazyLock::new(|| {
+    tokenizer(&root().join("config/userdict.txt")).expect("the user dictionary loads")
+});
+
+static SHIPPED: LazyLock<Classifier> = LazyLock::new(|| {
     load_prior(&root().join("config/classifier.json")).expect("the shipped model loads")
+});
+
+fn shipped() -> &'static Classifier {
+    &SHIPPED
+}
+
+/// The lexicon with a cheaper training (fewer iterations, no inner folds), for tests that train.
+fn quick_prior(iterations: usize, threshold_folds: usize) -> Classifier {
+    let prior = load_prior(&root().join("config/lexicon.json")).expect("the lexicon loads");
+    let mut model = prior.model().clone();
+    let learned = model
+        .learned
+        .as_mut()
+        .expect("the lexicon has a learned section");
+    learned.training.iterations = iterations;
+    learned.training.threshold_folds = threshold_folds;
+    Classifier::new(model).expect("still a valid lexicon")
+}
+
+fn written_sample(every: usize) -> Vec<Labelled> {
+    let dir = root().join("tests/fixtures/labels/written");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("written texts")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    dataset::load_written(&files)
+        .expect("written texts load")
+        .into_iter()
+        .step_by(every)
+        .collect()
 }
 
 fn dev_set() -> Vec<Labelled> {
@@ -69,7 +109,7 @@ fn every_dev_article_is_found_and_every_evidence_term_occurs_in_its_article() {
             .chain(std::iter::once(a.text.as_str()))
             .collect::<Vec<_>>()
             .join("\n");
-        let s = c.classify(a);
+        let s = c.classify(&JIEBA, a);
         assert_eq!(
             s.is_safety,
             s.primary.is_some_and(Topic::is_safety),
@@ -94,8 +134,18 @@ fn every_dev_article_is_found_and_every_evidence_term_occurs_in_its_article() {
 #[test]
 fn cross_validated_the_classifier_beats_the_naive_baseline_by_far() {
     let data = dev_set();
-    let prior = load_prior(&root().join("config/lexicon.json")).expect("the lexicon loads");
-    let predictions = cross_validate(&prior, &data, 5).expect("cross-validation runs");
+    let written = written_sample(4);
+    let prior = quick_prior(100, 3);
+    let pool: Vec<&Labelled> = data.iter().chain(&written).collect();
+    let prepared = prepare(&prior, &JIEBA, &pool);
+    let fitter = Fitter::Learned {
+        prior: &prior,
+        prepared: &prepared,
+    };
+    let tested: Vec<usize> = (0..data.len()).collect();
+    let always: Vec<usize> = (data.len()..pool.len()).collect();
+    let predictions =
+        cross_validate(fitter, &JIEBA, &pool, &tested, &always, 3).expect("cross-validation runs");
     let mut cv = Metrics::default();
     let mut naive = Metrics::default();
     for (l, p) in data.iter().zip(&predictions) {
@@ -119,7 +169,7 @@ fn on_the_seed_page_the_safety_items_are_exactly_the_five_marked_ones() {
         .filter(|l| l.id.starts_with("seed-"))
         .collect();
     let articles: Vec<Article> = seed.iter().map(|l| l.article.clone()).collect();
-    let safety = shipped().classify_page(&articles);
+    let safety = shipped().classify_page(&JIEBA, &articles);
     let got: Vec<&str> = seed
         .iter()
         .zip(&safety)
@@ -170,7 +220,7 @@ fn incident_reports_of_every_kind_are_caught_with_the_right_topic() {
         ),
     ];
     for (title, body, topic) in cases {
-        let s = c.classify(&article(ItemKind::Article, Some(title), &[body]));
+        let s = c.classify(&JIEBA, &article(ItemKind::Article, Some(title), &[body]));
         assert!(s.is_safety, "{title}: {s:?}");
         assert_eq!(s.primary, Some(topic), "{title}: {s:?}");
         assert_eq!(s.event_kind, Some(EventKind::Accident), "{title}: {s:?}");
@@ -209,7 +259,7 @@ fn passing_mentions_do_not_make_an_article_safety() {
         ),
     ];
     for a in &cases {
-        let s = c.classify(a);
+        let s = c.classify(&JIEBA, a);
         assert!(!s.is_safety, "{:?}: {s:?}", a.title);
     }
 }
@@ -233,14 +283,26 @@ fn a_broken_model_file_is_an_error_never_a_panic() {
 }
 
 #[test]
-fn training_twice_on_the_same_data_gives_the_same_model() {
+fn training_twice_on_the_same_data_gives_a_byte_identical_model_file() {
     let data = dev_set();
-    let refs: Vec<&Labelled> = data.iter().take(200).collect();
-    let prior = load_prior(Path::new(&root().join("config/lexicon.json"))).expect("lexicon");
-    let a = train(&prior, &refs).expect("trains");
-    let b = train(&prior, &refs).expect("trains");
-    assert_eq!(a, b);
-    assert!(Classifier::new(a).is_ok());
+    let written = written_sample(16);
+    let refs: Vec<&Labelled> = data.iter().take(120).chain(&written).collect();
+    let prior = quick_prior(20, 2);
+    let a = to_json(&train(&prior, &JIEBA, &refs).expect("trains")).expect("serialises");
+    let b = to_json(&train(&prior, &JIEBA, &refs).expect("trains")).expect("serialises");
+    assert!(a == b, "two fits of the same data differ");
+    let model = Classifier::from_model(&a).expect("the written file loads");
+    assert!(
+        model
+            .model()
+            .learned
+            .as_ref()
+            .is_some_and(|l| l.is_fitted())
+    );
+    // A different training set gives a different model and version.
+    let fewer: Vec<&Labelled> = refs.iter().skip(1).copied().collect();
+    let c = train(&prior, &JIEBA, &fewer).expect("trains");
+    assert_ne!(c.version, model.version());
 }
 
 proptest::proptest! {
@@ -253,7 +315,7 @@ proptest::proptest! {
     ) {
         let c = shipped();
         let a = article(ItemKind::Article, Some(&title), &[&body]);
-        let s = c.classify(&a);
+        let s = c.classify(&JIEBA, &a);
         proptest::prop_assert!((0.0..=1.0).contains(&s.score));
         for t in &s.topics {
             for e in &t.evidence {
@@ -280,7 +342,7 @@ fn every_held_out_incident_report_is_an_accident_of_its_topic() {
     assert!(incidents.len() >= 20);
     let mut missed = Vec::new();
     for l in &incidents {
-        let s = c.classify(&l.article);
+        let s = c.classify(&JIEBA, &l.article);
         let ok = s.is_safety
             && s.event_kind == Some(EventKind::Accident)
             && s.primary == l.gold.topics.first().copied();
@@ -306,7 +368,7 @@ fn no_held_out_metaphor_or_passing_mention_is_safety() {
     let flagged: Vec<String> = tricky
         .iter()
         .filter_map(|l| {
-            let s = c.classify(&l.article);
+            let s = c.classify(&JIEBA, &l.article);
             s.is_safety
                 .then(|| format!("{} {:?} {:?}", l.id, s.primary, s.topics))
         })

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use pagesift::model::Article;
 use pagesift::pipeline::input::is_blank;
 use pagesift::pipeline::normalize::normalize;
-use pagesift::pipeline::segment::{segment, segment_with_words};
+use pagesift::pipeline::segment::{segment, segment_with, segment_with_words};
 use proptest::prelude::*;
 
 fn counts<'a>(texts: impl IntoIterator<Item = &'a str>) -> HashMap<char, usize> {
@@ -53,6 +53,8 @@ fn output_fields(items: &[Article]) -> Vec<&str> {
 fn assert_lossless(page: &str) {
     assert_lossless_with(page, segment(&normalize(page)));
     assert_lossless_with(page, segment_with_words(&normalize(page), &|_| true));
+    // The rules alone (the learned model's baseline) lose nothing either.
+    assert_lossless_with(page, segment_with(&normalize(page), &|_| true, None));
 }
 
 fn assert_lossless_with(page: &str, items: Vec<Article>) {

@@ -7,9 +7,12 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use jieba_rs::Jieba;
+
 use crate::dataset::Labelled;
-use crate::model::{EventKind, Safety};
-use crate::pipeline::classify::{Classifier, apply_photo_context};
+use crate::model::{EventKind, Safety, Topic};
+use crate::pipeline::classify::{Classifier, Gold, apply_photo_context};
+use crate::train::classifier::Prepared;
 
 /// Counts behind the metrics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -169,31 +172,129 @@ pub fn assign_folds(data: &[Labelled], k: usize) -> Vec<usize> {
     folds
 }
 
-/// Cross-validated predictions: each article scored by a model trained without its fold.
+/// What a fold fits: the learned layer (from articles prepared once), or the old lexicon model.
+#[derive(Debug, Clone, Copy)]
+pub enum Fitter<'a> {
+    /// The learned layer of `prior` (which has a `learned` section); `prepared` holds every
+    /// article of the pool the indices point into, in order.
+    Learned {
+        /// The lexicon with its learned section.
+        prior: &'a Classifier,
+        /// The pool, prepared.
+        prepared: &'a Prepared,
+    },
+    /// The old lexicon model: the lexicon weights re-fitted (`prior` has no learned section).
+    Lexicon {
+        /// The lexicon without its learned section.
+        prior: &'a Classifier,
+    },
+}
+
+impl Fitter<'_> {
+    /// Fits on the pool articles `train` and returns the classifier.
+    pub fn fit(
+        &self,
+        jieba: &Jieba,
+        pool: &[&Labelled],
+        train: &[usize],
+    ) -> anyhow::Result<Classifier> {
+        let model = match self {
+            Fitter::Learned { prior, prepared } => {
+                crate::train::classifier::train_prepared(prior, prepared, train)?
+            }
+            Fitter::Lexicon { prior } => {
+                let articles: Vec<&Labelled> =
+                    train.iter().filter_map(|i| pool.get(*i).copied()).collect();
+                crate::train::classifier::train(prior, jieba, &articles)?
+            }
+        };
+        Ok(Classifier::new(model)?)
+    }
+}
+
+/// Scores articles one by one with `classifier`, then applies the page-context rule to runs of
+/// truth entries (see [`apply_page_context`]).
+pub fn predict(classifier: &Classifier, jieba: &Jieba, test: &[&Labelled]) -> Vec<Safety> {
+    let mut out: Vec<Safety> = test
+        .iter()
+        .map(|l| classifier.classify(jieba, &l.article))
+        .collect();
+    let owned: Vec<Labelled> = test.iter().map(|l| (*l).clone()).collect();
+    apply_page_context(&owned, &mut out);
+    out
+}
+
+/// Cross-validated predictions for the pool articles `tested` (in that order): each scored by a
+/// model fitted on the other folds of `tested` plus every pool article of `always` (texts that
+/// are only ever training data, like the written ones).
 pub fn cross_validate(
-    prior: &Classifier,
-    data: &[Labelled],
+    fitter: Fitter<'_>,
+    jieba: &Jieba,
+    pool: &[&Labelled],
+    tested: &[usize],
+    always: &[usize],
     k: usize,
 ) -> anyhow::Result<Vec<Safety>> {
-    let folds = assign_folds(data, k);
-    let mut predictions = vec![Safety::default(); data.len()];
-    for fold in 0..k {
-        let train: Vec<&Labelled> = data
+    let articles: Vec<Labelled> = tested.iter().map(|i| pool[*i].clone()).collect();
+    let folds = assign_folds(&articles, k);
+    let mut predictions = vec![Safety::default(); tested.len()];
+    for fold in 0..k.max(1) {
+        let train: Vec<usize> = tested
             .iter()
             .zip(&folds)
             .filter(|(_, f)| **f != fold)
-            .map(|(l, _)| l)
+            .map(|(i, _)| *i)
+            .chain(always.iter().copied())
             .collect();
-        let model = crate::train::classifier::train(prior, &train)?;
-        let classifier = Classifier::new(model)?;
-        for (i, l) in data.iter().enumerate() {
-            if folds[i] == fold {
-                predictions[i] = classifier.classify(&l.article);
-            }
+        let classifier = fitter.fit(jieba, pool, &train)?;
+        for (at, (i, _)) in tested
+            .iter()
+            .zip(&folds)
+            .enumerate()
+            .filter(|(_, (_, f))| **f == fold)
+        {
+            predictions[at] = classifier.classify(jieba, &pool[*i].article);
         }
     }
-    apply_page_context(data, &mut predictions);
+    apply_page_context(&articles, &mut predictions);
     Ok(predictions)
+}
+
+/// Per gold primary topic: articles, caught (predicted safety), caught with a right primary.
+pub fn topic_recall(gold: &[&Gold], predicted: &[Safety]) -> Vec<(Topic, usize, usize, usize)> {
+    Topic::ALL
+        .iter()
+        .filter(|t| t.is_safety())
+        .map(|t| {
+            let mut n = (0, 0, 0);
+            for (g, p) in gold.iter().zip(predicted) {
+                if g.safety && g.topics.first() == Some(t) {
+                    n.0 += 1;
+                    n.1 += usize::from(p.is_safety);
+                    n.2 += usize::from(
+                        p.is_safety && p.primary.is_some_and(|x| g.topics.contains(&x)),
+                    );
+                }
+            }
+            (*t, n.0, n.1, n.2)
+        })
+        .collect()
+}
+
+/// The confusion table of primary topics: `table[gold][predicted]`, with index 6 for "not
+/// safety", over the six safety topics in [`Topic::ALL`] order (gold: the first topic of a
+/// safety article).
+pub fn confusion(gold: &[&Gold], predicted: &[Safety]) -> [[usize; 7]; 7] {
+    let index = |safety: bool, t: Option<Topic>| {
+        t.filter(|_| safety)
+            .and_then(|t| Topic::ALL.iter().take(6).position(|x| *x == t))
+            .unwrap_or(6)
+    };
+    let mut table = [[0; 7]; 7];
+    for (g, p) in gold.iter().zip(predicted) {
+        table[index(g.safety, g.topics.first().copied())][index(p.is_safety, p.primary)] += 1;
+    }
+    table
 }
 
 /// Applies the pipeline's page-context rule (photo captions, see

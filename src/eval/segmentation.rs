@@ -14,6 +14,10 @@
 //! - **bylines**: among found entries, the share whose printed byline equals the item's
 //!   `byline.raw`, or its `trailing_credit` (whole or its first line) when the paper
 //!   prints the credit at the end (whitespace squashed; both null counts as equal).
+//! - **heads**: among found entries, the share whose kicker, title and subtitle all equal the
+//!   entry's (whitespace squashed; both null counts as equal).
+//! - **reliability**: each emitted item is *right* when it is a strict hit; with its
+//!   `confidence` this gives the calibration table of `eval --reliability`.
 //! - **sections**: truth entries of kind `section` have no body and are not items; they are
 //!   expected as the `section` label of an emitted item (or, for a banner, its `kicker`) and
 //!   reported as found / expected. A section entry that does have a body counts as an item too.
@@ -48,6 +52,12 @@ pub struct TruthEntry {
     /// The headline as printed.
     #[serde(default)]
     pub title: Option<String>,
+    /// The kicker as printed.
+    #[serde(default)]
+    pub kicker: Option<String>,
+    /// The subtitle as printed.
+    #[serde(default)]
+    pub subtitle: Option<String>,
     /// The byline as printed.
     #[serde(default)]
     pub byline: Option<String>,
@@ -120,6 +130,8 @@ pub struct PageScore {
     pub bylines_right: usize,
     /// Found entries (the byline denominator).
     pub bylines_total: usize,
+    /// Found entries whose kicker, title and subtitle are all right.
+    pub heads_right: usize,
     /// Section labels found.
     pub sections_found: usize,
     /// Section labels expected.
@@ -132,6 +144,9 @@ pub struct PageScore {
     pub wrong_bylines: Vec<String>,
     /// Items that matched no entry (index and the start of their body).
     pub extra: Vec<String>,
+    /// Per emitted item: its confidence and whether it is a strict hit.
+    #[serde(skip)]
+    pub items: Vec<(f64, bool)>,
 }
 
 /// The whole evaluation.
@@ -172,6 +187,7 @@ fn byline_matches(truth: Option<&str>, item: &Article) -> bool {
 pub fn score_page(name: &str, truth: &TruthPage, items: &[Article]) -> PageScore {
     let bodies: Vec<String> = items.iter().map(body_of).collect();
     let mut used = vec![false; items.len()];
+    let mut right = vec![false; items.len()];
     let mut score = PageScore {
         page: name.to_owned(),
         ..PageScore::default()
@@ -202,8 +218,16 @@ pub fn score_page(name: &str, truth: &TruthPage, items: &[Article]) -> PageScore
                 used[i] = true;
                 found += 1;
                 let got_title = squash_opt(items[i].title.as_deref());
+                if got_title == want_title
+                    && squash_opt(items[i].kicker.as_deref()) == squash_opt(entry.kicker.as_deref())
+                    && squash_opt(items[i].subtitle.as_deref())
+                        == squash_opt(entry.subtitle.as_deref())
+                {
+                    score.heads_right += 1;
+                }
                 if got_title == want_title {
                     strict += 1;
+                    right[i] = true;
                 } else {
                     score.wrong_titles.push(format!(
                         "{}: {:?}",
@@ -251,6 +275,11 @@ pub fn score_page(name: &str, truth: &TruthPage, items: &[Article]) -> PageScore
             ));
         }
     }
+    score.items = items
+        .iter()
+        .zip(&right)
+        .map(|(a, &r)| (a.confidence, r))
+        .collect();
     // An attached caption that stands for a photo entry counts as an emitted unit.
     let emitted = items.len() + caption_hits;
     score.boundary = Prf::new(found, emitted, expected);
@@ -287,10 +316,61 @@ pub fn overall(pages: &[PageScore]) -> PageScore {
         all.titles = all.titles.add(p.titles);
         all.bylines_right += p.bylines_right;
         all.bylines_total += p.bylines_total;
+        all.heads_right += p.heads_right;
+        all.items.extend_from_slice(&p.items);
         all.sections_found += p.sections_found;
         all.sections_expected += p.sections_expected;
     }
     all
+}
+
+/// One row of a reliability table: items whose confidence falls in `[lo, hi)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Reliability {
+    /// Lower bound of the bin.
+    pub lo: f64,
+    /// Upper bound of the bin (1 is included in the last bin).
+    pub hi: f64,
+    /// Items in the bin.
+    pub items: usize,
+    /// Of them, strict hits.
+    pub right: usize,
+    /// Mean confidence in the bin.
+    pub mean_confidence: f64,
+}
+
+/// The reliability table by decile of confidence of `(confidence, right)` pairs.
+pub fn reliability(items: &[(f64, bool)]) -> Vec<Reliability> {
+    (0..10)
+        .map(|d| {
+            let (lo, hi) = (f64::from(d) / 10.0, f64::from(d + 1) / 10.0);
+            let bin: Vec<&(f64, bool)> = items
+                .iter()
+                .filter(|(c, _)| *c >= lo && (*c < hi || (d == 9 && *c <= hi)))
+                .collect();
+            let n = bin.len();
+            Reliability {
+                lo,
+                hi,
+                items: n,
+                right: bin.iter().filter(|(_, r)| *r).count(),
+                mean_confidence: if n == 0 {
+                    0.0
+                } else {
+                    bin.iter().map(|(c, _)| c).sum::<f64>() / n as f64
+                },
+            }
+        })
+        .collect()
+}
+
+/// What [`evaluate_with`] scores.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    /// Only truth files whose name starts with one of these prefixes (all when empty).
+    pub only: Vec<String>,
+    /// Segment by the rules alone (the baseline), not with the pipeline's model.
+    pub rules: bool,
 }
 
 /// Scores every truth file in `truth_dir` against its page in `pages_dir`.
@@ -299,13 +379,26 @@ pub fn evaluate(
     pages_dir: &Path,
     truth_dir: &Path,
 ) -> anyhow::Result<EvalReport> {
+    evaluate_with(pipeline, pages_dir, truth_dir, &EvalOptions::default())
+}
+
+/// [`evaluate`] with options.
+pub fn evaluate_with(
+    pipeline: &crate::pipeline::Pipeline,
+    pages_dir: &Path,
+    truth_dir: &Path,
+    options: &EvalOptions,
+) -> anyhow::Result<EvalReport> {
     let mut pages = Vec::new();
     for path in crate::dataset::json_files(truth_dir)? {
+        let stem = crate::page_file::page_id_of(&path);
+        if !options.only.is_empty() && !options.only.iter().any(|p| stem.starts_with(p.as_str())) {
+            continue;
+        }
         let raw = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let truth: TruthPage = serde_json::from_str(&raw)
             .with_context(|| format!("parsing truth file {}", path.display()))?;
-        let stem = crate::page_file::page_id_of(&path);
         let page_name = truth
             .page_file
             .as_deref()
@@ -316,9 +409,15 @@ pub fn evaluate(
             .with_context(|| format!("reading {}", page_path.display()))?;
         let text = crate::pipeline::input::decode_text(&bytes, None)
             .with_context(|| format!("decoding {}", page_path.display()))?;
-        let items = pipeline
-            .segment(&text)
-            .with_context(|| format!("segmenting {}", page_path.display()))?;
+        let items = if options.rules {
+            let jieba = pipeline.jieba();
+            let normalized = crate::pipeline::normalize::normalize(&text);
+            crate::pipeline::segment::segment_with(&normalized, &|w| jieba.has_word(w), None)
+        } else {
+            pipeline
+                .segment(&text)
+                .with_context(|| format!("segmenting {}", page_path.display()))?
+        };
         pages.push(score_page(&stem, &truth, &items));
     }
     let overall = overall(&pages);
@@ -374,6 +473,16 @@ mod tests {
         assert_eq!(s.boundary.hits, 0);
         assert_eq!(s.missed, vec!["p-02", "p-03", "p-04"]);
         assert_eq!(s.sections_found, 0);
+    }
+
+    #[test]
+    fn the_reliability_table_bins_by_decile_and_counts_hits() {
+        let rows = reliability(&[(0.95, true), (1.0, false), (0.05, false), (0.55, true)]);
+        assert_eq!(rows.len(), 10);
+        assert_eq!((rows[9].items, rows[9].right), (2, 1));
+        assert_eq!((rows[0].items, rows[0].right), (1, 0));
+        assert_eq!((rows[5].items, rows[5].right), (1, 1));
+        assert!((rows[9].mean_confidence - 0.975).abs() < 1e-9);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Resources {
     pub idf: String,
     /// Classifier model file (JSON).
     pub classifier: String,
+    /// Segmenter model file (JSON, `config/segmenter.json`); `None`: the built-in model.
+    pub segmenter: Option<String>,
     /// Entity tagger model file (from `pagesift-dev train-entities`, see [`entities`]).
     pub entities: String,
     /// Keywords per article.
@@ -57,6 +59,9 @@ pub enum ResourceError {
     /// The classifier model does not parse or is inconsistent.
     #[error("classifier model: {0}")]
     Classifier(String),
+    /// The segmenter model does not parse or does not match this build's features.
+    #[error(transparent)]
+    Segmenter(#[from] segment::learned::ModelError),
     /// The entity tagger model does not parse.
     #[error(transparent)]
     Entities(#[from] entities::ModelError),
@@ -67,6 +72,8 @@ pub struct Pipeline {
     jieba: Jieba,
     enricher: nlp::Enricher,
     classifier: classify::Classifier,
+    segmenter: segment::learned::Model,
+    review_below: Option<f64>,
     tagger: entities::Tagger,
     limits: Limits,
 }
@@ -102,11 +109,17 @@ impl Pipeline {
         let jieba = build_jieba(&resources.user_dict)?;
         let enricher = nlp::Enricher::new(resources)?;
         let classifier = classify::Classifier::from_model(&resources.classifier)?;
+        let segmenter = match &resources.segmenter {
+            Some(text) => segment::learned::Model::from_json(text)?,
+            None => segment::learned::Model::from_json(segment::learned::BUILTIN)?,
+        };
         let tagger = entities::Tagger::from_model(&resources.entities)?;
         Ok(Pipeline {
             jieba,
             enricher,
             classifier,
+            segmenter,
+            review_below: None,
             tagger,
             limits,
         })
@@ -130,6 +143,23 @@ impl Pipeline {
     /// The classifier's version string (goes into `pipeline.classifier`).
     pub fn classifier_version(&self) -> &str {
         self.classifier.version()
+    }
+
+    /// Marks events whose `article.confidence` is below `threshold` for review
+    /// ([`ArticleEvent::review`]); `None` (the default) marks none.
+    pub fn with_review_below(mut self, threshold: Option<f64>) -> Pipeline {
+        self.review_below = threshold;
+        self
+    }
+
+    /// The segmenter model's version string (goes into `pipeline.segmenter`).
+    pub fn segmenter_version(&self) -> &str {
+        &self.segmenter.version
+    }
+
+    /// The segmenter model (for evaluation and training tools).
+    pub fn segmenter(&self) -> &segment::learned::Model {
+        &self.segmenter
     }
 
     /// The jieba tokenizer (shared; for benchmarks and tools).
@@ -157,7 +187,8 @@ impl Pipeline {
         input::check_text(text, &self.limits)?;
         let normalized = normalize::normalize(text);
         let jieba = &self.jieba;
-        let articles = segment::segment_with_words(&normalized, &|w| jieba.has_word(w));
+        let articles =
+            segment::segment_with(&normalized, &|w| jieba.has_word(w), Some(&self.segmenter));
         if articles.len() > self.limits.max_articles {
             return Err(InputError::TooManyArticles {
                 articles: articles.len(),
@@ -171,7 +202,7 @@ impl Pipeline {
     /// what [`Pipeline::process`] adds to [`Pipeline::segment`]'s output.
     pub fn enrich(&self, articles: &[Article]) -> Vec<(Nlp, Safety)> {
         let tokens = tokens::ArticleTokens::page(&self.jieba, articles);
-        let safety = self.classifier.classify_page(articles);
+        let safety = self.classifier.classify_page_tokens(articles, &tokens);
         let nlp = self.enricher.enrich_page(&self.jieba, articles, &tokens);
         nlp.into_iter()
             .zip(&tokens)
@@ -200,6 +231,7 @@ impl Pipeline {
         let info = PipelineInfo {
             version: VERSION.to_owned(),
             classifier: self.classifier.version().to_owned(),
+            segmenter: self.segmenter.version.clone(),
             entities: self.tagger.version().to_owned(),
             processed_at: processed_at.to_owned(),
         };
@@ -211,6 +243,7 @@ impl Pipeline {
                 schema: ARTICLE_SCHEMA.to_owned(),
                 event_id: event_id(&page.page_id, article.index),
                 page: page_ref.clone(),
+                review: self.review_below.is_some_and(|t| article.confidence < t),
                 article,
                 nlp,
                 safety,

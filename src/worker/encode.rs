@@ -64,6 +64,9 @@ pub fn event_message(
         "classifier".into(),
         amqp::header_str(&event.pipeline.classifier),
     );
+    if event.review {
+        headers.insert("review".into(), AMQPValue::Boolean(true));
+    }
     Ok(OutMessage {
         exchange: exchange.to_owned(),
         routing_key: event.routing_key(),
@@ -86,7 +89,7 @@ fn json_properties(timestamp: u64) -> BasicProperties {
 }
 
 /// The `page.processed` summary of a page.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PageSummary {
     /// Always [`PAGE_SUMMARY_SCHEMA`].
     pub schema: String,
@@ -102,6 +105,9 @@ pub struct PageSummary {
     pub classifier: String,
     /// RFC 3339 time of processing.
     pub processed_at: String,
+    /// The lowest `article.confidence` of the page's items (`None` for a page without items).
+    #[serde(default)]
+    pub lowest_confidence: Option<f64>,
 }
 
 /// The message of a page's summary: JSON on [`PAGE_SUMMARY_ROUTING_KEY`], not mandatory
@@ -401,6 +407,7 @@ mod tests {
             duration_ms: 12,
             classifier: "c".to_owned(),
             processed_at: "2000-01-01T00:00:00Z".to_owned(),
+            lowest_confidence: Some(0.42),
         };
         let m = summary_message(&summary, "out", 1).expect("message");
         assert_eq!(m.routing_key, PAGE_SUMMARY_ROUTING_KEY);
@@ -496,6 +503,7 @@ mod tests {
             duration_ms: 0,
             classifier: "c".to_owned(),
             processed_at: "2000-01-01T00:00:00Z".to_owned(),
+            lowest_confidence: None,
         };
         let m = summary_message(&summary, "out", 1).expect("message");
         assert_eq!(

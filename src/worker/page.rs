@@ -129,6 +129,11 @@ fn build(
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             classifier: pipeline.classifier_version().to_owned(),
             processed_at: now,
+            lowest_confidence: processed
+                .events
+                .iter()
+                .map(|e| e.article.confidence)
+                .reduce(f64::min),
         };
         messages.push(
             encode::summary_message(&summary, &ctx.output_exchange, timestamp)

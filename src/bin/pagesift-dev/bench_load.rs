@@ -130,6 +130,8 @@ struct Template {
     safety_events: usize,
     /// The classifier version the events carry.
     classifier: String,
+    /// The lowest item confidence of the page (the summary carries it).
+    lowest_confidence: Option<f64>,
 }
 
 /// What one phase measured.
@@ -332,6 +334,11 @@ fn templates(settings: &Settings, files: &[PathBuf]) -> anyhow::Result<Vec<Templ
             events,
             safety_events: processed.safety_count(),
             classifier: pipeline.classifier_version().to_owned(),
+            lowest_confidence: processed
+                .events
+                .iter()
+                .map(|e| e.article.confidence)
+                .reduce(f64::min),
         });
     }
     if out.is_empty() {
@@ -573,6 +580,7 @@ impl Relay {
                 duration_ms: 0,
                 classifier: template.classifier.clone(),
                 processed_at: pagesift::clock::now_rfc3339(),
+                lowest_confidence: template.lowest_confidence,
             };
             batch.push(summary_message(&summary, &self.exchange, timestamp)?);
         }

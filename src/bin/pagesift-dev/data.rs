@@ -18,6 +18,11 @@ pub struct DataArgs {
     /// Truth directories (`NAME.json` with `page_file`); their entries are labelled articles.
     #[arg(long, value_name = "DIR")]
     pub truth: Vec<PathBuf>,
+    /// Written texts (JSON lines: id, kicker, title, subtitle, text, safety, topics,
+    /// event_kind): training data for `train`; `eval-classifier` keeps them out of its test
+    /// folds.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub written: Vec<PathBuf>,
 }
 
 impl DataArgs {

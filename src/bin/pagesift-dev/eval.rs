@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pagesift::eval::segmentation::{EvalReport, evaluate};
+use pagesift::eval::segmentation::{EvalOptions, EvalReport, evaluate_with, reliability};
 use pagesift::settings::Settings;
 
 /// Arguments of `pagesift-dev eval`.
@@ -24,6 +24,15 @@ pub struct Args {
     /// Print every missed truth entry and every unmatched item.
     #[arg(long)]
     pub verbose: bool,
+    /// Only truth files whose name starts with one of these prefixes (e.g. `201902`).
+    #[arg(long, value_name = "PREFIX")]
+    pub only: Vec<String>,
+    /// Segment by the rules alone (the baseline of the learned model).
+    #[arg(long)]
+    pub rules: bool,
+    /// Print only the overall line, the head-field score and the reliability table.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 fn print_table(out: &mut impl Write, report: &EvalReport, verbose: bool) -> std::io::Result<()> {
@@ -78,18 +87,56 @@ fn print_table(out: &mut impl Write, report: &EvalReport, verbose: bool) -> std:
     Ok(())
 }
 
+/// The strict recall, head-field score and the reliability table of the whole report.
+fn print_summary(out: &mut impl Write, report: &EvalReport) -> std::io::Result<()> {
+    let o = &report.overall;
+    writeln!(
+        out,
+        "strict recall {:.4} ({}/{}), boundary F1 {:.4}; heads right on {}/{} found ({:.4})",
+        o.strict.recall,
+        o.strict.hits,
+        o.strict.expected,
+        o.boundary.f1,
+        o.heads_right,
+        o.bylines_total,
+        o.heads_right as f64 / o.bylines_total.max(1) as f64
+    )?;
+    writeln!(out, "confidence   items  right  share  mean")?;
+    for r in reliability(&o.items) {
+        writeln!(
+            out,
+            "[{:.1}, {:.1})  {:>6} {:>6} {:>6.3} {:>5.3}",
+            r.lo,
+            r.hi,
+            r.items,
+            r.right,
+            r.right as f64 / r.items.max(1) as f64,
+            r.mean_confidence
+        )?;
+    }
+    Ok(())
+}
+
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let pipeline = pagesift::resources::build_pipeline(&settings.pipeline)
         .context("loading the pipeline's model files")?;
-    let report = evaluate(&pipeline, &args.pages, &args.truth)?;
+    let options = EvalOptions {
+        only: args.only.clone(),
+        rules: args.rules,
+    };
+    let mut report = evaluate_with(&pipeline, &args.pages, &args.truth, &options)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
+        if args.summary {
+            report.pages.clear();
+        }
         print_table(&mut out, &report, args.verbose)?;
+        print_summary(&mut out, &report)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,7 @@ mod eval_classifier;
 mod eval_entities;
 mod train;
 mod train_entities;
+mod train_segmenter;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ enum Command {
     EvalClassifier(eval_classifier::Args),
     /// Fit the classifier's weights from labelled articles and write the model file.
     Train(train::Args),
+    /// Fit the segmenter's boundary and join models on labelled generated pages.
+    TrainSegmenter(train_segmenter::Args),
     /// Fit the entity tagger from BIO files and write its model file.
     TrainEntities(train_entities::Args),
     /// Entity tagger P/R/F1 (cross-source and k-fold) beside the old POS method.
@@ -67,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&settings, args),
         Command::EvalClassifier(args) => eval_classifier::run(&settings, args),
         Command::Train(args) => train::run(&settings, args),
+        Command::TrainSegmenter(args) => train_segmenter::run(&settings, args),
         Command::TrainEntities(args) => train_entities::run(&settings, args),
         Command::EvalEntities(args) => eval_entities::run(&settings, args),
         Command::BuildIdf(args) => build_idf::run(&settings, args),

@@ -1,14 +1,14 @@
-//! `pagesift-dev train`: fits the classifier's weights from labelled articles (see
+//! `pagesift-dev train`: fits the classifier from labelled articles and written texts (see
 //! [`pagesift::train::classifier`]) and writes the model file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pagesift::dataset::Labelled;
+use pagesift::dataset::{self, Labelled};
 use pagesift::pipeline::classify::Classifier;
 use pagesift::settings::Settings;
-use pagesift::train::classifier::{load_prior, train};
+use pagesift::train::classifier::{load_prior, to_json, tokenizer, train};
 
 use crate::data::{DataArgs, write_output};
 
@@ -18,7 +18,7 @@ pub struct Args {
     /// The labelled articles.
     #[command(flatten)]
     pub data: DataArgs,
-    /// The lexicon prior (terms, masks, positions, thresholds, training parameters).
+    /// The lexicon prior (terms, masks, positions, incident rules, training parameters).
     #[arg(long, value_name = "FILE", default_value = "config/lexicon.json")]
     pub lexicon: PathBuf,
     /// Where to write the fitted model (`-` for stdout).
@@ -27,15 +27,15 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(_settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let prior = load_prior(&args.lexicon)?;
-    let data = args.data.load()?;
+    let mut data = args.data.load()?;
+    data.extend(dataset::load_written(&args.data.written)?);
+    let jieba = tokenizer(&settings.pipeline.user_dict)?;
     let refs: Vec<&Labelled> = data.iter().collect();
-    let model = train(&prior, &refs)?;
+    let model = train(&prior, &jieba, &refs)?;
     Classifier::new(model.clone()).context("the fitted model does not load")?;
-    let mut json = serde_json::to_string_pretty(&model)?;
-    json.push('\n');
-    write_output(&args.out, &json)?;
+    write_output(&args.out, &to_json(&model)?)?;
     let safety = data.iter().filter(|l| l.gold.safety).count();
     eprintln!(
         "pagesift-dev: trained {} on {} articles ({} safety) -> {}",

@@ -15,10 +15,14 @@
 
 pub mod fit;
 pub mod incident;
+pub mod learned;
 pub mod model;
 pub mod scan;
 
+use jieba_rs::Jieba;
+
 use super::ResourceError;
+use super::tokens::ArticleTokens;
 use crate::model::{Article, EventKind, ItemKind, Safety, Topic, TopicScore};
 
 pub use model::{Model, ModelError};
@@ -100,6 +104,9 @@ pub struct Classifier {
     kinds: Vec<(EventKind, f64, [f64; 3])>,
     /// The incident layer, compiled.
     incidents: incident::IncidentMatcher,
+    /// The learned layer, when the model has a fitted one: it scores the topics and kinds, the
+    /// lexicon sums above become its prior features.
+    learned: Option<learned::LearnedLayer>,
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -121,6 +128,7 @@ impl Classifier {
                 event_kinds: Default::default(),
                 training: model::Training::default(),
                 incident: incident::IncidentRules::default(),
+                learned: None,
             });
         }
         let model = Model::parse(text).map_err(|e| ResourceError::Classifier(e.to_string()))?;
@@ -193,8 +201,14 @@ impl Classifier {
             incidents.patterns().iter().map(String::as_str).collect(),
         ])
         .map_err(ResourceError::Classifier)?;
+        let learned = model
+            .learned
+            .as_ref()
+            .filter(|l| l.is_fitted())
+            .map(learned::LearnedLayer::new);
         Ok(Classifier {
             incidents,
+            learned,
             model,
             terms,
             kind_family,
@@ -333,17 +347,36 @@ impl Classifier {
         (Features(counts), found)
     }
 
-    /// Scores one article.
-    pub fn classify(&self, article: &Article) -> Safety {
-        self.classify_with(article, &mut Scratch::default())
+    /// Scores one article (tokenising it with `jieba`, which should be the pipeline's: the
+    /// learned layer was fitted on its tokens).
+    pub fn classify(&self, jieba: &Jieba, article: &Article) -> Safety {
+        let tokens = ArticleTokens::new(jieba, article);
+        self.classify_tokens(article, &tokens, &mut Scratch::default())
     }
 
-    fn classify_with(&self, article: &Article, scratch: &mut Scratch) -> Safety {
+    /// Scores one article from the tokens of the pipeline's jieba pass.
+    fn classify_tokens(
+        &self,
+        article: &Article,
+        tokens: &ArticleTokens<'_>,
+        scratch: &mut Scratch,
+    ) -> Safety {
         let (features, found) = self.scan(article, self.incidents.is_active(), scratch);
-        let mut safety = self.classify_features(&features);
         let verdict = match found {
             Some((head, lead)) => self.incidents.judge(&head, &lead),
             None => incident::Verdict::Undecided,
+        };
+        let mut safety = match &self.learned {
+            Some(layer) => {
+                let incident = match &verdict {
+                    incident::Verdict::Incident(i) => Some(i.topic),
+                    _ => None,
+                };
+                let prior = self.prior_vector(&features, incident);
+                let scores = layer.score(&layer.values(tokens), &prior);
+                self.learned_safety(scores, &features)
+            }
+            None => self.classify_features(&features),
         };
         match verdict {
             incident::Verdict::Incident(incident) => apply_incident(&incident, &mut safety),
@@ -356,6 +389,115 @@ impl Classifier {
             incident::Verdict::Undecided => {}
         }
         safety
+    }
+
+    /// Number of prior features the lexicon part of the model gives the learned layer.
+    pub fn prior_len(&self) -> usize {
+        self.model.prior_len()
+    }
+
+    /// The prior features of an article for the learned layer: per lexicon topic, then per
+    /// lexicon kind, the squashed headline / lead / body sums of its lexicon weights; then per
+    /// lexicon topic, 1 when the incident layer names that topic.
+    pub fn prior_features(&self, article: &Article) -> Vec<f64> {
+        let (features, found) =
+            self.scan(article, self.incidents.is_active(), &mut Scratch::default());
+        let incident = match found.map(|(head, lead)| self.incidents.judge(&head, &lead)) {
+            Some(incident::Verdict::Incident(i)) => Some(i.topic),
+            _ => None,
+        };
+        self.prior_vector(&features, incident)
+    }
+
+    fn prior_vector(&self, features: &Features, incident: Option<Topic>) -> Vec<f64> {
+        let mut topic_sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.topics.len()];
+        let mut kind_sums: Vec<[f64; 3]> = vec![[0.0; 3]; self.kinds.len()];
+        for (id, c) in &features.0 {
+            let lists = [
+                (self.topic_weights.get(*id), &mut topic_sums),
+                (self.kind_weights.get(*id), &mut kind_sums),
+            ];
+            for (weights, sums) in lists {
+                for &(t, w) in weights.map_or(&[][..], Vec::as_slice) {
+                    if let Some(sum) = sums.get_mut(t) {
+                        for p in 0..3 {
+                            sum[p] += w * c[p];
+                        }
+                    }
+                }
+            }
+        }
+        let mut out: Vec<f64> = topic_sums
+            .iter()
+            .chain(&kind_sums)
+            .flat_map(|s| s.map(slog))
+            .collect();
+        out.extend(
+            self.topics
+                .iter()
+                .map(|(t, ..)| if Some(*t) == incident { 1.0 } else { 0.0 }),
+        );
+        out
+    }
+
+    /// The lexicon terms of `features` with a positive weight for `topic`, strongest first.
+    fn lexicon_evidence(&self, features: &Features, topic: Topic) -> Vec<String> {
+        let Some(t) = self.topics.iter().position(|(l, ..)| *l == topic) else {
+            return Vec::new();
+        };
+        let mut ev: Vec<(f64, usize)> = Vec::new();
+        for (id, c) in &features.0 {
+            for &(i, w) in self.topic_weights.get(*id).map_or(&[][..], Vec::as_slice) {
+                if i == t && w > 0.0 {
+                    ev.push((w * c.iter().sum::<f64>(), *id));
+                }
+            }
+        }
+        ev.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ev.iter()
+            .take(MAX_EVIDENCE)
+            .filter_map(|(_, id)| self.terms.get(*id).cloned())
+            .collect()
+    }
+
+    /// The labels from the learned layer's scores: `primary` is the best topic over its
+    /// threshold (a safety topic first with `safety_first`); `topics` lists the topics over
+    /// half their threshold that have evidence (learned words, else lexicon terms).
+    fn learned_safety(&self, scores: learned::Scores, features: &Features) -> Safety {
+        let mut listed: Vec<(TopicScore, bool)> = Vec::new();
+        for (label, score, threshold, mut evidence) in scores.topics {
+            if score < threshold / 2.0 {
+                continue;
+            }
+            if evidence.is_empty() {
+                evidence = self.lexicon_evidence(features, label);
+            }
+            if evidence.is_empty() {
+                continue;
+            }
+            listed.push((
+                TopicScore {
+                    label,
+                    score: round6(score),
+                    evidence,
+                },
+                score >= threshold,
+            ));
+        }
+        listed.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+        let over = || listed.iter().filter(|(_, over)| *over).map(|(t, _)| t);
+        let primary = over()
+            .find(|t| t.label.is_safety() || !self.model.safety_first)
+            .or_else(|| over().next())
+            .map(|t| (t.label, t.score));
+        let is_safety = primary.is_some_and(|(t, _)| t.is_safety());
+        Safety {
+            is_safety,
+            score: primary.map_or(0.0, |(_, s)| s),
+            primary: primary.map(|(t, _)| t),
+            topics: listed.into_iter().map(|(t, _)| t).collect(),
+            event_kind: if is_safety { scores.event_kind } else { None },
+        }
     }
 
     /// Scores an article from its features (see [`Classifier::features`]); term ids this
@@ -419,14 +561,28 @@ impl Classifier {
         }
     }
 
-    /// Scores the items of one page in order. A photo caption is printed beside the story it
-    /// illustrates, so an untitled photo that is not safety on its own but whose evidence
-    /// points at the topic of the safety story just before it takes that story's labels.
-    pub fn classify_page(&self, articles: &[Article]) -> Vec<Safety> {
+    /// Scores the items of one page in order (tokenising them with `jieba`). A photo caption
+    /// is printed beside the story it illustrates, so an untitled photo that is not safety on
+    /// its own but whose evidence points at the topic of the safety story just before it takes
+    /// that story's labels.
+    pub fn classify_page(&self, jieba: &Jieba, articles: &[Article]) -> Vec<Safety> {
+        let tokens = ArticleTokens::page(jieba, articles);
+        self.classify_page_tokens(articles, &tokens)
+    }
+
+    /// [`Classifier::classify_page`] on the tokens of the pipeline's jieba pass (`tokens[i]`
+    /// are the tokens of `articles[i]`).
+    pub fn classify_page_tokens(
+        &self,
+        articles: &[Article],
+        tokens: &[ArticleTokens<'_>],
+    ) -> Vec<Safety> {
         let mut scratch = Scratch::default();
+        let none = ArticleTokens::default();
         let mut out: Vec<Safety> = articles
             .iter()
-            .map(|a| self.classify_with(a, &mut scratch))
+            .enumerate()
+            .map(|(i, a)| self.classify_tokens(a, tokens.get(i).unwrap_or(&none), &mut scratch))
             .collect();
         apply_photo_context(articles, &mut out);
         out
@@ -516,6 +672,9 @@ fn round6(x: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// One jieba for the tests of the module and its submodules.
+    pub(crate) static JIEBA: std::sync::LazyLock<Jieba> = std::sync::LazyLock::new(Jieba::new);
+
     const MODEL: &str = r#"{
         "version": "test-1",
         "mask": ["国家安全", "中国机长"],
@@ -545,7 +704,7 @@ mod tests {
 
     #[test]
     fn a_headline_term_makes_the_article_safety_with_its_evidence() {
-        let s = classifier().classify(&article("全面加强安全生产", "会议部署工作。"));
+        let s = classifier().classify(&JIEBA, &article("全面加强安全生产", "会议部署工作。"));
         assert!(s.is_safety);
         assert_eq!(s.primary, Some(Topic::WorkSafety));
         assert_eq!(s.topics[0].evidence, vec!["安全生产".to_owned()]);
@@ -555,7 +714,7 @@ mod tests {
     #[test]
     fn masked_phrases_hide_the_terms_inside_them() {
         let c = classifier();
-        let s = c.classify(&article("维护国家安全", "观看电影中国机长。"));
+        let s = c.classify(&JIEBA, &article("维护国家安全", "观看电影中国机长。"));
         assert!(!s.is_safety);
         assert!(s.topics.is_empty(), "{:?}", s.topics);
     }
@@ -564,8 +723,8 @@ mod tests {
     fn the_same_term_counts_more_in_the_headline_than_in_the_tail() {
         let c = classifier();
         let long_tail = "其他内容。".repeat(100);
-        let head = c.classify(&article("交通事故", &long_tail));
-        let tail = c.classify(&article("新闻", &format!("{long_tail}交通事故")));
+        let head = c.classify(&JIEBA, &article("交通事故", &long_tail));
+        let tail = c.classify(&JIEBA, &article("新闻", &format!("{long_tail}交通事故")));
         assert!(head.topics[0].score > tail.topics[0].score);
         assert!(head.is_safety);
         assert!(!tail.is_safety);
@@ -575,7 +734,7 @@ mod tests {
     fn evidence_terms_occur_in_the_article() {
         let c = classifier();
         let a = article("安全生产与交通事故", "诈骗案件。安全。");
-        let s = c.classify(&a);
+        let s = c.classify(&JIEBA, &a);
         let all = format!("{}{}", a.title.as_deref().unwrap_or(""), a.text);
         for t in &s.topics {
             for e in &t.evidence {
@@ -587,7 +746,7 @@ mod tests {
 
     #[test]
     fn a_tagged_non_safety_topic_is_primary_but_not_safety() {
-        let s = classifier().classify(&article("电信诈骗", "诈骗。"));
+        let s = classifier().classify(&JIEBA, &article("电信诈骗", "诈骗。"));
         assert_eq!(s.primary, Some(Topic::PublicSecurity));
         assert!(!s.is_safety);
         assert_eq!(s.event_kind, None);
@@ -602,12 +761,12 @@ mod tests {
         photo.kind = ItemKind::Photo;
         let mut unrelated = photo.clone();
         unrelated.text = "市民在公园散步。".to_owned();
-        let page = c.classify_page(&[story.clone(), photo.clone(), unrelated]);
-        assert!(!c.classify(&photo).is_safety);
+        let page = c.classify_page(&JIEBA, &[story.clone(), photo.clone(), unrelated]);
+        assert!(!c.classify(&JIEBA, &photo).is_safety);
         assert!(page[1].is_safety);
         assert_eq!(page[1].primary, page[0].primary);
         assert!(!page[2].is_safety);
-        let alone = c.classify_page(&[photo]);
+        let alone = c.classify_page(&JIEBA, &[photo]);
         assert!(!alone[0].is_safety);
     }
 
@@ -631,16 +790,16 @@ mod tests {
             1,
         );
         let c = Classifier::from_model(&with_rules).expect("model parses");
-        let s = c.classify(&article("两车追尾", "造成三人受伤。"));
+        let s = c.classify(&JIEBA, &article("两车追尾", "造成三人受伤。"));
         assert!(s.is_safety);
         assert_eq!(s.primary, Some(Topic::Traffic));
         assert_eq!(s.event_kind, Some(EventKind::Accident));
         assert_eq!(s.topics[0].evidence[0], "追尾");
-        let film = c.classify(&article("交通事故电影上映", "交通事故。"));
+        let film = c.classify(&JIEBA, &article("交通事故电影上映", "交通事故。"));
         assert!(!film.is_safety);
         assert!(
             classifier()
-                .classify(&article("交通事故电影上映", "交通事故。"))
+                .classify(&JIEBA, &article("交通事故电影上映", "交通事故。"))
                 .is_safety
         );
     }
@@ -649,7 +808,10 @@ mod tests {
     fn an_empty_model_tags_nothing() {
         let c = Classifier::from_model("  ").expect("empty is allowed");
         assert_eq!(c.version(), "none");
-        assert_eq!(c.classify(&article("安全生产", "火灾")), Safety::default());
+        assert_eq!(
+            c.classify(&JIEBA, &article("安全生产", "火灾")),
+            Safety::default()
+        );
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub struct Model {
     /// The incident layer (hazard, casualty and context vocabulary); empty switches it off.
     #[serde(default)]
     pub incident: super::incident::IncidentRules,
+    /// The learned layer over all of an article's words ([`super::learned`]). In a lexicon it
+    /// holds only the training parameters and makes `pagesift-dev train` fit it; when fitted,
+    /// it scores the topics and kinds and the lexicon scorers above become its prior features.
+    /// Absent: the lexicon scorers score on their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<super::learned::Learned>,
 }
 
 /// A logistic scorer over three position sums. For each position (headline block, lead,
@@ -210,7 +216,16 @@ impl Model {
         if !self.topics.is_empty() && self.event_kinds.is_empty() {
             return Err(ModelError::NoEventKinds);
         }
+        if let Some(learned) = &self.learned {
+            learned.check(self.prior_len())?;
+        }
         Ok(())
+    }
+
+    /// Number of prior features the lexicon scorers give the learned layer (see
+    /// `Classifier::prior_features`): three per topic and per kind, one more per topic.
+    pub fn prior_len(&self) -> usize {
+        4 * self.topics.len() + 3 * self.event_kinds.len()
     }
 }
 

@@ -225,11 +225,60 @@ pub fn split_photo_credit(s: &str) -> Option<(String, String)> {
     None
 }
 
+/// Longest source credit (`据新华社`, `综合新华社、央视新闻报道`), in visible characters.
+const MAX_SOURCE_CREDIT_CHARS: usize = 24;
+
+/// Endings of a `据…` phrase that opens a sentence (`据了解`, `据介绍`) rather than naming a
+/// source.
+const HEARSAY: &[&str] = &["了解", "介绍", "悉", "统计", "测算", "称", "说", "报道称"];
+
+/// A source credit printed at the end of an item: `据新华社`, `据新华社电`, `综合新华社等报道`,
+/// `（据央视新闻客户端）` — `据` or `综合` and a short source, no clause punctuation.
+pub fn is_source_credit(s: &str) -> bool {
+    let mut t = trim(s);
+    let mut bracketed = false;
+    if let Some(inner) = t
+        .strip_prefix(['（', '('])
+        .and_then(|r| r.strip_suffix(['）', ')']))
+    {
+        t = inner.trim();
+        bracketed = true;
+    }
+    let n = visible_len(t);
+    if !(4..=MAX_SOURCE_CREDIT_CHARS).contains(&n)
+        || !t
+            .chars()
+            .all(|c| is_cjk(c) || matches!(c, '、' | ' ' | '·' | '等'))
+    {
+        return false;
+    }
+    if let Some(rest) = t.strip_prefix("综合") {
+        return bracketed || rest.ends_with("报道") || rest.ends_with("消息");
+    }
+    t.strip_prefix('据')
+        .is_some_and(|rest| !HEARSAY.iter().any(|h| rest.ends_with(h)))
+}
+
+/// Splits a source credit run on at the end of a paragraph (`…正在调查中。据新华社`) off it.
+pub fn split_run_on_credit(para: &str) -> Option<(String, String)> {
+    let p = trim_end(para);
+    // The credit starts after the last sentence end (or closing quote after one).
+    let (at, c) = p
+        .char_indices()
+        .rev()
+        .take(MAX_SOURCE_CREDIT_CHARS + 4)
+        .find(|&(_, c)| matches!(c, '。' | '！' | '？' | '”' | '!' | '?'))?;
+    let head = &p[..at + c.len_utf8()];
+    let credit = p[at + c.len_utf8()..].trim();
+    (ends_sentence(head) && is_source_credit(credit)).then(|| (head.to_owned(), credit.to_owned()))
+}
+
 /// A standalone credit line at the end of an item: `（作者为…）`, `（本报记者 徐 隽整理）`,
-/// `（本报布鲁塞尔1月14日电）`, `（作者单位：…）`.
+/// `（本报布鲁塞尔1月14日电）`, `（作者单位：…）`, a source credit (`综合新华社等报道`).
 pub fn is_credit_line(s: &str) -> bool {
     let s = trim(s);
-    if is_picture_text_credit(s) || matches!(s, "人民视觉" | "视觉中国") {
+    if is_picture_text_credit(s) || matches!(s, "人民视觉" | "视觉中国") || is_source_credit(s)
+    {
         return true;
     }
     let wrapped =
@@ -417,6 +466,44 @@ pub fn is_bare_name(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_credits_are_told_from_sentence_openers() {
+        for c in [
+            "据新华社",
+            "据新华社电",
+            "综合新华社等报道",
+            "（据央视新闻客户端）",
+            "据中新社",
+        ] {
+            assert!(is_source_credit(c), "{c}");
+            assert!(is_credit_line(c), "{c}");
+        }
+        for c in [
+            "据了解",
+            "据介绍",
+            "据悉",
+            "综合施策",
+            "据新华社报道称",
+            "据统计，全市共有",
+        ] {
+            assert!(!is_source_credit(c), "{c}");
+        }
+        assert_eq!(
+            split_run_on_credit("事故原因正在进一步调查中。据新华社"),
+            Some((
+                "事故原因正在进一步调查中。".to_owned(),
+                "据新华社".to_owned()
+            ))
+        );
+        assert_eq!(
+            split_run_on_credit("他说：“一定办好。”（综合新华社、央视新闻）").map(|(_, c)| c),
+            Some("（综合新华社、央视新闻）".to_owned())
+        );
+        assert_eq!(split_run_on_credit("据新华社"), None);
+        assert_eq!(split_run_on_credit("会议指出。据了解"), None);
+        assert_eq!(split_run_on_credit("大家都说据新华社"), None);
+    }
 
     #[test]
     fn a_local_lead_keeps_its_bracket_and_copies_the_date() {

@@ -29,14 +29,18 @@
 
 pub mod byline;
 pub mod cohesion;
+pub mod fit;
 pub mod heads;
+pub mod learned;
 pub mod shape;
 pub mod units;
 
 use self::byline::{
-    is_bare_name, is_byline_line, is_photo_credit, parse_byline, split_lead, split_trailing_credit,
+    is_bare_name, is_byline_line, is_photo_credit, parse_byline, split_lead, split_run_on_credit,
+    split_trailing_credit,
 };
 use self::cohesion::{Counts, Window, weakest_cut};
+use self::learned::{Model, RunFacts};
 use self::shape::{
     has_column_tag, has_sidebar_tag, is_box_label, is_label_shape, is_space, squashed, visible_len,
 };
@@ -83,6 +87,11 @@ struct Draft {
     credits: Vec<String>,
     photo_credit: Option<String>,
     ended: bool,
+    /// Log-probability that the boundary opening this item is right (0 when no learned
+    /// decision made it).
+    log_start: f64,
+    /// Log-probability that the headline runs this item absorbed as subheads are right.
+    log_inner: f64,
 }
 
 impl Draft {
@@ -123,9 +132,8 @@ fn starts_new_item(
     k: usize,
     lines: &[String],
     cur: &Draft,
-    item: usize,
     layout: Layout,
-    before: &mut Window,
+    sim: &mut dyn FnMut() -> f64,
 ) -> bool {
     if cur.ended || layout == Layout::Indented || cur.paras.is_empty() {
         return true;
@@ -200,6 +208,19 @@ fn starts_new_item(
         return false;
     }
     // Cohesion: the item's text so far against the paragraphs after.
+    sim() < NEW_ARTICLE_BELOW
+}
+
+/// Cosine of the bigram counts of the current item's text so far (its last
+/// [`BEFORE_WINDOW`] paragraphs) and of the run at `units[k]` with the paragraphs after it.
+fn run_cohesion(
+    units: &[Unit],
+    k: usize,
+    lines: &[String],
+    cur: &Draft,
+    item: usize,
+    before: &mut Window,
+) -> f64 {
     let before = before.sync(
         item,
         cur.paras.iter().map(|p| p.text.as_str()),
@@ -216,15 +237,85 @@ fn starts_new_item(
         }
     }
     // The run's own words count on the after side: a subhead names what the article is about.
-    for l in &lines {
+    for l in lines.iter().filter(|l| !l.is_empty()) {
         cohesion::terms(l, &mut after);
     }
-    let sim = before.cosine(&Counts::of(&after));
-    sim < NEW_ARTICLE_BELOW
+    before.cosine(&Counts::of(&after))
+}
+
+/// The join model with the dictionary its features read.
+type Joiner<'a> = Option<(&'a Model, &'a dyn Fn(&str) -> bool)>;
+
+/// Who decides whether a headline run after body text starts a new item.
+enum Decider<'a> {
+    /// The rules of [`starts_new_item`].
+    Rules,
+    /// The learned boundary model (blocks layout; the indented layout keeps the rules).
+    Model(&'a Model),
+    /// Training: the oracle's answer for the run's lines is followed (the rules' where
+    /// it has none) and every answered decision is recorded with its features.
+    Record {
+        oracle: &'a mut dyn FnMut(&[&str]) -> Option<bool>,
+        out: &'a mut Vec<(Vec<f64>, bool)>,
+    },
+}
+
+/// The facts the boundary model reads about the run at `units[k]`.
+#[allow(clippy::too_many_arguments)]
+fn run_facts<'a>(
+    units: &[Unit],
+    k: usize,
+    lines: &'a [String],
+    cur: &Draft,
+    sim: f64,
+    rule_new: bool,
+    words: &dyn Fn(&str) -> bool,
+) -> RunFacts<'a> {
+    let lines: Vec<&str> = lines
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(String::as_str)
+        .collect();
+    let lead_at =
+        |i: usize| matches!(units.get(i), Some(Unit::Para(p)) if split_lead(&p.text).is_some());
+    let next_para = match units.get(k + 1) {
+        Some(Unit::Para(p)) => Some(p),
+        _ => None,
+    };
+    let word_across = lines
+        .windows(2)
+        .any(|w| units::word_across(w[0], w[1], words));
+    RunFacts {
+        lead_next: lead_at(k + 1),
+        lead_after_deck: next_para.is_some() && lead_at(k + 2),
+        caption_next: matches!(units.get(k + 1), Some(Unit::Caption { .. })),
+        credit_next: matches!(units.get(k + 1), Some(Unit::Credit(_))),
+        no_para_next: next_para.is_none(),
+        next_para_chars: next_para.map_or(0, |p| visible_len(&p.text)),
+        cur_ended: cur.ended,
+        cur_titled: cur.has_title(),
+        cur_paras: cur.paras.len(),
+        cur_chars: cur.body_chars(),
+        in_box: cur.paras.first().is_some_and(|p| is_box_label(&p.text))
+            && cur.paras.len() <= BOX_LEAD_PARAS,
+        prev_complete: cur
+            .paras
+            .last()
+            .is_some_and(|p| shape::ends_complete(&p.text)),
+        cohesion: sim,
+        rule_new,
+        word_across,
+        lines,
+    }
 }
 
 /// Groups the units into item drafts.
-fn group(units: Vec<Unit>, layout: Layout) -> Vec<Draft> {
+fn group(
+    units: Vec<Unit>,
+    layout: Layout,
+    words: &dyn Fn(&str) -> bool,
+    decider: &mut Decider<'_>,
+) -> Vec<Draft> {
     let mut drafts: Vec<Draft> = Vec::new();
     // The current item's last paragraphs, counted for cohesion.
     let mut before = Window::default();
@@ -234,15 +325,26 @@ fn group(units: Vec<Unit>, layout: Layout) -> Vec<Draft> {
                 if lines.iter().all(String::is_empty) {
                     continue;
                 }
-                let new = match drafts.last() {
-                    None => true,
-                    Some(cur) => {
-                        starts_new_item(&units, k, lines, cur, drafts.len(), layout, &mut before)
-                    }
+                let (new, p_new) = match drafts.last() {
+                    None => (true, None),
+                    Some(cur) => decide(
+                        &units,
+                        k,
+                        lines,
+                        cur,
+                        drafts.len(),
+                        layout,
+                        &mut before,
+                        words,
+                        decider,
+                    ),
                 };
                 if new {
-                    drafts.push(Draft::with_run(lines.clone()));
+                    let mut d = Draft::with_run(lines.clone());
+                    d.log_start = p_new.map_or(0.0, f64::ln);
+                    drafts.push(d);
                 } else if let Some(cur) = drafts.last_mut() {
+                    cur.log_inner += p_new.map_or(0.0, |p| (1.0 - p).ln());
                     cur.paras
                         .extend(lines.iter().filter(|l| !l.is_empty()).map(|l| Para {
                             text: l.clone(),
@@ -310,6 +412,49 @@ fn group(units: Vec<Unit>, layout: Layout) -> Vec<Draft> {
         }
     }
     drafts
+}
+
+/// Whether the run at `units[k]` starts a new item after `cur`, and the learned probability
+/// that it does (`None` when no learned decision was made).
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    units: &[Unit],
+    k: usize,
+    lines: &[String],
+    cur: &Draft,
+    item: usize,
+    layout: Layout,
+    before: &mut Window,
+    words: &dyn Fn(&str) -> bool,
+    decider: &mut Decider<'_>,
+) -> (bool, Option<f64>) {
+    let forced = layout == Layout::Indented || cur.paras.is_empty();
+    if forced || matches!(decider, Decider::Rules) {
+        let mut sim = || run_cohesion(units, k, lines, cur, item, before);
+        return (
+            starts_new_item(units, k, lines, cur, layout, &mut sim),
+            None,
+        );
+    }
+    let sim = run_cohesion(units, k, lines, cur, item, before);
+    let rule_new = starts_new_item(units, k, lines, cur, layout, &mut || sim);
+    let facts = run_facts(units, k, lines, cur, sim, rule_new, words);
+    let x = learned::boundary_features(&facts);
+    match decider {
+        Decider::Rules => (rule_new, None),
+        Decider::Model(m) => {
+            // Kept off 0 and 1 so an item's log-confidence stays finite.
+            let p = m.boundary.prob(&x).clamp(1e-6, 1.0 - 1e-6);
+            (p >= 0.5, Some(p))
+        }
+        Decider::Record { oracle, out } => match oracle(&facts.lines) {
+            Some(y) => {
+                out.push((x, y));
+                (y, None)
+            }
+            None => (rule_new, None),
+        },
+    }
 }
 
 /// Splits drafts at the true start of articles whose headline block was displaced into one of
@@ -386,6 +531,7 @@ fn place_displaced(drafts: Vec<Draft>) -> Vec<Draft> {
             credits: std::mem::take(&mut d.credits),
             photo_credit: d.photo_credit.take(),
             ended: d.ended,
+            ..Draft::default()
         };
         d.ended = false;
         out.push(d);
@@ -532,11 +678,52 @@ fn parse_head(
     head
 }
 
-fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> Article {
+/// Joins the lines of a headline run that the join model reads as one headline printed on
+/// several lines; returns the lines and the log-probability that the join decisions are right.
+fn join_wrapped(run: &[String], model: &Model, words: &dyn Fn(&str) -> bool) -> (Vec<String>, f64) {
+    let mut out: Vec<String> = Vec::with_capacity(run.len());
+    let mut log_p = 0.0;
+    let mut prev: Option<&str> = None;
+    for line in run.iter().filter(|l| !l.is_empty()) {
+        if let (Some(a), Some(last)) = (prev, out.last_mut()) {
+            let p = model
+                .join
+                .prob(&learned::join_features(a, line, words))
+                .clamp(1e-6, 1.0 - 1e-6);
+            log_p += p.max(1.0 - p).ln();
+            if p >= 0.5 {
+                *last = units::join_break(last, line);
+                prev = Some(line);
+                continue;
+            }
+        }
+        out.push(line.clone());
+        prev = Some(line);
+    }
+    (out, log_p)
+}
+
+/// Builds the item of a draft; also returns the log-probability that its headline joins are
+/// right.
+fn finish(
+    mut d: Draft,
+    index: usize,
+    layout: Layout,
+    active: Option<&str>,
+    joiner: Joiner<'_>,
+) -> (Article, f64) {
     let lead_first = d
         .paras
         .first()
         .is_some_and(|p| split_lead(&p.text).is_some());
+    let mut log_join = 0.0;
+    if layout == Layout::Blocks
+        && let Some((model, words)) = joiner
+    {
+        let (run, log_p) = join_wrapped(&d.run, model, words);
+        d.run = run;
+        log_join = log_p;
+    }
     let mut head = parse_head(&d.run, layout, &d.paras, lead_first, active);
     // A deck printed between the headline and an inline lead is the subtitle (the indented
     // layout has its own subtitle slot).
@@ -571,7 +758,8 @@ fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> A
     }
     let mut credits: Vec<String> = Vec::new();
     if let Some(last) = paragraphs.last_mut()
-        && let Some((head_text, credit)) = split_trailing_credit(last)
+        && let Some((head_text, credit)) =
+            split_trailing_credit(last).or_else(|| split_run_on_credit(last))
     {
         *last = head_text;
         credits.push(credit);
@@ -600,7 +788,7 @@ fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> A
     };
     let byline = (!byline_raw.is_empty()).then(|| parse_byline(&byline_raw.join(" ")));
     let text = paragraphs.join("\n");
-    Article {
+    let article = Article {
         index,
         kind,
         section: head.section,
@@ -615,25 +803,75 @@ fn finish(mut d: Draft, index: usize, layout: Layout, active: Option<&str>) -> A
         text,
         captions: d.captions,
         trailing_credit: (!credits.is_empty()).then(|| credits.join("\n")),
-    }
+        confidence: 1.0,
+    };
+    (article, log_join)
 }
 
-/// Splits a normalised page into its items, in page order.
+/// Splits a normalised page into its items, in page order, with the built-in model
+/// ([`Model::builtin`]).
 pub fn segment(text: &Normalized) -> Vec<Article> {
     segment_with_words(text, &|_| false)
 }
 
 /// [`segment`] with a dictionary: `words` tells whether a string is a word, which confirms a
-/// column break inside a short, headline-shaped fragment of a paragraph (the pipeline passes
-/// jieba's dictionary).
+/// column break inside a short, headline-shaped fragment of a paragraph and a headline wrapped
+/// mid-word (the pipeline passes jieba's dictionary).
 pub fn segment_with_words(text: &Normalized, words: &dyn Fn(&str) -> bool) -> Vec<Article> {
+    segment_with(text, words, Model::builtin())
+}
+
+/// [`segment_with_words`] with a given model; `None` segments by the rules alone (every
+/// confidence is then 1).
+pub fn segment_with(
+    text: &Normalized,
+    words: &dyn Fn(&str) -> bool,
+    model: Option<&Model>,
+) -> Vec<Article> {
+    let mut decider = model.map_or(Decider::Rules, Decider::Model);
     let (layout, units) = units::units(text, words);
-    let drafts = place_displaced(group(units, layout));
+    let drafts = place_displaced(group(units, layout, words, &mut decider));
+    assemble(drafts, layout, model.map(|m| (m, words)))
+}
+
+/// The boundary decisions of a page with their features, for training: `oracle` answers,
+/// for the lines of a headline run that follows body text, whether it starts a new
+/// item (`None`: unknown, the rules decide and nothing is recorded). The oracle's answers
+/// are followed, so every decision is made in the state the true segmentation leads to.
+pub fn boundary_decisions(
+    text: &Normalized,
+    words: &dyn Fn(&str) -> bool,
+    oracle: &mut dyn FnMut(&[&str]) -> Option<bool>,
+) -> Vec<(Vec<f64>, bool)> {
+    let mut out = Vec::new();
+    let (layout, units) = units::units(text, words);
+    if layout == Layout::Blocks {
+        let mut decider = Decider::Record {
+            oracle,
+            out: &mut out,
+        };
+        group(units, layout, words, &mut decider);
+    }
+    out
+}
+
+fn assemble(drafts: Vec<Draft>, layout: Layout, joiner: Joiner<'_>) -> Vec<Article> {
+    // An item's end is right when the next item's start is.
+    let log_ends: Vec<f64> = drafts
+        .iter()
+        .skip(1)
+        .map(|d| d.log_start)
+        .chain(std::iter::once(0.0))
+        .collect();
     let mut out: Vec<Article> = Vec::with_capacity(drafts.len());
-    for d in drafts {
+    for (d, log_end) in drafts.into_iter().zip(log_ends) {
+        let log_decisions = d.log_start + d.log_inner + log_end;
         // The label of the previous item: the same label again is not a new section.
         let previous = out.last().and_then(|a| a.section.clone());
-        let mut article = finish(d, out.len(), layout, previous.as_deref());
+        let (mut article, log_join) = finish(d, out.len(), layout, previous.as_deref(), joiner);
+        if let Some((model, _)) = joiner {
+            article.confidence = model.calibration.apply((log_decisions + log_join).exp());
+        }
         // A column's label carries over to the short items after it, not to a photo or a
         // feature with its own kicker.
         let carries = article.kind != ItemKind::Photo
@@ -763,14 +1001,15 @@ mod tests {
     }
 
     #[test]
-    fn a_clause_pair_subhead_and_a_sidebar_stay_inside_the_article() {
+    fn by_the_rules_a_clause_pair_subhead_and_a_sidebar_stay_inside_the_article() {
         let page = format!(
             "钢铁产能压减\n\n{}\n\n田园乡村建设，统筹城乡发展\n\n{}\n\n老船长的记事本（记者手记）\n\n{}\n",
             para("钢厂淘汰落后产能", 3),
             para("村民在田园里种植蔬菜", 3),
             para("船长翻开记事本", 3)
         );
-        let items = run(&page);
+        // The learned model follows the crawler, which keeps a sidebar as an item of its own.
+        let items = segment_with(&normalize(&page), &|_| false, None);
         assert_eq!(items.len(), 1, "{items:#?}");
         assert_eq!(items[0].paragraphs[1], "田园乡村建设，统筹城乡发展");
     }
@@ -802,6 +1041,73 @@ mod tests {
         assert!(items[0].paragraphs[0].starts_with("隐患不除"), "{items:#?}");
         assert_eq!(items[0].paragraphs[1], "把每一处风险点都当成责任田");
         assert!(items[0].paragraphs[2].starts_with("各地开展"));
+    }
+
+    /// A model whose boundary answer is `new_bias` alone and whose join answer is "a word
+    /// runs across the break".
+    fn model(new_bias: f64) -> Model {
+        let named = |names: &[&str], set: &[(&str, f64)]| learned::Logistic {
+            features: names.iter().map(|s| (*s).to_owned()).collect(),
+            weights: names
+                .iter()
+                .map(|n| set.iter().find(|(k, _)| k == n).map_or(0.0, |(_, w)| *w))
+                .collect(),
+        };
+        Model {
+            version: "test".to_owned(),
+            trained_on: String::new(),
+            boundary: named(learned::BOUNDARY_FEATURES, &[("bias", new_bias)]),
+            join: named(
+                learned::JOIN_FEATURES,
+                &[("bias", -2.0), ("word_across", 4.0)],
+            ),
+            calibration: learned::Platt::IDENTITY,
+        }
+    }
+
+    #[test]
+    fn the_boundary_model_decides_and_sets_the_confidence() {
+        let page = format!(
+            "山区12万户村民搬进安全房\n\n{}\n\n建设安居工程\n\n{}\n",
+            para("抗震安居工程提升农村住房抗震能力，地震中房屋完好", 3),
+            para("农村安居工程按照抗震设防要求建房，地震来袭房屋无损", 3)
+        );
+        let text = normalize(&page);
+        // The rules keep the subhead inside (see above); a model that always starts a new
+        // item splits there, one that never does keeps it, each with its own confidence.
+        let split = segment_with(&text, &|_| false, Some(&model(3.0)));
+        assert_eq!(split.len(), 2, "{split:#?}");
+        assert_eq!(split[1].title.as_deref(), Some("建设安居工程"));
+        let p = 1.0 / (1.0 + (-3.0f64).exp());
+        for a in &split {
+            assert!((a.confidence - p).abs() < 1e-9, "{}", a.confidence);
+        }
+        let kept = segment_with(&text, &|_| false, Some(&model(-3.0)));
+        assert_eq!(kept.len(), 1);
+        assert!((kept[0].confidence - p).abs() < 1e-9);
+        let rules = segment_with(&text, &|_| false, None);
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].confidence, 1.0);
+    }
+
+    #[test]
+    fn a_headline_wrapped_mid_word_is_joined_into_one_title() {
+        let page = format!(
+            "全市中小学暑期不得组织有偿补\n\n课辅导班\n\n{}\n",
+            para("教育部门开展专项检查，查处违规办班行为", 3)
+        );
+        let text = normalize(&page);
+        let words = |w: &str| w == "补课";
+        let joined = segment_with(&text, &words, Some(&model(0.0)));
+        assert_eq!(
+            joined[0].title.as_deref(),
+            Some("全市中小学暑期不得组织有偿补课辅导班"),
+            "{joined:#?}"
+        );
+        assert_eq!(joined[0].kicker, None);
+        // Without the word across the break the two lines stay apart.
+        let apart = segment_with(&text, &|_| false, Some(&model(0.0)));
+        assert_ne!(apart[0].title, joined[0].title, "{apart:#?}");
     }
 
     #[test]

@@ -152,7 +152,11 @@ fn classify<'a>(text: &'a Normalized<'_>, layout: Layout) -> Vec<Line<'a>> {
                 if heading {
                     out.push(Line::Heading(t));
                 } else {
-                    let joinable = if fixed || ends_complete(t) {
+                    // A paragraph closed by a run-on source credit (`…。据新华社`) is complete.
+                    let joinable = if fixed
+                        || ends_complete(t)
+                        || super::byline::split_run_on_credit(t).is_some()
+                    {
                         Join::No
                     } else if marker {
                         Join::Continuation
@@ -259,10 +263,10 @@ fn has_inner_sentence_end(s: &str) -> bool {
 /// Page furniture printed inside an item: graphics credits (`本版制图：…`, `制图：…`) and
 /// advertisement marks (`·广告·`).
 fn is_furniture(s: &str) -> bool {
-    // Every kind below is short and has a colon or names an advertisement (`广告`): most
-    // lines are settled without looking further.
+    // Every kind below is short and has a colon, names an advertisement (`广告`) or a page
+    // (`版`): most lines are settled without looking further.
     if !visible_at_most(s, MAX_FURNITURE_CHARS)
-        || !(s.contains('：') || s.contains(':') || s.contains('广'))
+        || !(s.contains('：') || s.contains(':') || s.contains('广') || s.contains('版'))
     {
         return false;
     }
@@ -292,7 +296,19 @@ fn is_furniture(s: &str) -> bool {
     let phone = colon.is_some_and(|(label, number)| {
         label.ends_with("电话") && number.starts_with(|c: char| c.is_ascii_digit())
     });
-    credit || joint || phone || matches!(&*t, "·广告·" | "广告" | "（广告）")
+    credit || joint || phone || is_page_header(&t) || matches!(&*t, "·广告·" | "广告" | "（广告）")
+}
+
+/// A page header line: a page number (`第5版`) with a weekday or a date (`23日 星期五 第5版`,
+/// `2019年10月10日 第05版`), whitespace removed.
+fn is_page_header(t: &str) -> bool {
+    let Some(at) = t.find('第') else {
+        return false;
+    };
+    let rest = &t[at + '第'.len_utf8()..];
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    let page_no = digits > 0 && rest[digits..].starts_with('版');
+    page_no && (t.contains("星期") || (t.contains('月') && t.contains('日')))
 }
 
 /// `t.split_once(['：', ':'])`, each colon found with `memchr`.
@@ -423,7 +439,7 @@ const MIN_FRAGMENT_CHARS: usize = 12;
 
 /// Whether a dictionary word runs across the end of `a` and the start of `b` (`…开展安全生` /
 /// `产大检查…`): the two are one text cut mid-word. `words` answers whether a string is a word.
-fn word_across(a: &str, b: &str, words: &dyn Fn(&str) -> bool) -> bool {
+pub fn word_across(a: &str, b: &str, words: &dyn Fn(&str) -> bool) -> bool {
     let tail: Vec<char> = a.trim_end().chars().rev().take(3).collect();
     let head: Vec<char> = b.trim_start().chars().take(3).collect();
     let (Some(&last), Some(&first)) = (tail.first(), head.first()) else {
@@ -618,6 +634,10 @@ mod tests {
         assert!(is_furniture("版式、制图：某某"));
         assert!(is_furniture("咨询电话：010—12345678"));
         assert!(!is_furniture("电话里的乡愁"));
+        assert!(is_furniture("23日 星期五 第5版"));
+        assert!(is_furniture("2019年10月10日 第05版"));
+        assert!(!is_furniture("第5版"));
+        assert!(!is_furniture("再版发行"));
         assert!(is_bracket_label("【点评】小事见担当"));
         assert!(!is_bracket_label("小事见担当【点评】"));
         let page = "标题\n\n第一段写完了。\n\n【点评】小事见担当\n\n第二段也写完了。\n";
