@@ -154,7 +154,8 @@ def main():
 
     # Dockerfile essentials.
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
-    check("COPY config/ /app/config/" in dockerfile, "Dockerfile must bake config/ in")
+    check("COPY config/default.toml config/production.toml /app/config/" in dockerfile,
+          "Dockerfile must bake the settings files into /app/config (the models are embedded)")
     check(re.search(r"PAGESIFT_ENV=production", dockerfile) is not None, "PAGESIFT_ENV=production")
     user = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     check(bool(user) and user[-1].split(":")[0] not in ("0", "root"), f"USER {user}")
