@@ -127,6 +127,20 @@ fn make_article(
     }
 }
 
+/// Reads a JSON-lines file into `T`s, skipping blank lines; errors name the file and line.
+fn read_jsonl<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<Vec<T>> {
+    let content =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    content
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(no, line)| {
+            serde_json::from_str(line).with_context(|| format!("{}:{}", file.display(), no + 1))
+        })
+        .collect()
+}
+
 /// Reads corpus files (JSON lines with `id` and `text`); keeps the ids `wanted` accepts.
 pub fn read_corpus(
     files: &[PathBuf],
@@ -134,14 +148,7 @@ pub fn read_corpus(
 ) -> anyhow::Result<HashMap<String, String>> {
     let mut texts = HashMap::new();
     for file in files {
-        let content =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        for (no, line) in content.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let item: CorpusLine = serde_json::from_str(line)
-                .with_context(|| format!("{}:{}", file.display(), no + 1))?;
+        for item in read_jsonl::<CorpusLine>(file)? {
             if wanted(&item.id) {
                 texts.insert(item.id, item.text);
             }
@@ -152,17 +159,7 @@ pub fn read_corpus(
 
 /// Reads a labels file and joins it with the corpus; a label without corpus text is an error.
 pub fn load_labels(labels: &Path, corpus: &[PathBuf]) -> anyhow::Result<Vec<Labelled>> {
-    let content =
-        std::fs::read_to_string(labels).with_context(|| format!("reading {}", labels.display()))?;
-    let mut lines = Vec::new();
-    for (no, line) in content.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let l: LabelLine = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}", labels.display(), no + 1))?;
-        lines.push(l);
-    }
+    let lines: Vec<LabelLine> = read_jsonl(labels)?;
     let ids: HashSet<&str> = lines.iter().map(|l| l.id.as_str()).collect();
     let texts = read_corpus(corpus, |id| ids.contains(id))?;
     lines
@@ -186,14 +183,7 @@ pub fn load_labels(labels: &Path, corpus: &[PathBuf]) -> anyhow::Result<Vec<Labe
 pub fn load_written(files: &[PathBuf]) -> anyhow::Result<Vec<Labelled>> {
     let mut out = Vec::new();
     for file in files {
-        let content =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        for (no, line) in content.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let w: WrittenLine = serde_json::from_str(line)
-                .with_context(|| format!("{}:{}", file.display(), no + 1))?;
+        for w in read_jsonl::<WrittenLine>(file)? {
             let paragraphs: Vec<String> = w.text.lines().filter_map(non_empty).collect();
             out.push(Labelled {
                 gold: gold(&w.id, w.safety, &w.topics, w.event_kind.as_deref())?,
