@@ -43,7 +43,7 @@ pub struct Rejection<'a> {
 /// The copy of a rejected page sent to the dead-letter exchange: the original body and
 /// properties, plus headers naming the error class and reason, the page id and the source queue,
 /// all within `limits` (a body over `limits.body_bytes` keeps an excerpt, original headers over
-/// the budget are named in [`HEADERS_DROPPED_HEADER`]).
+/// the budget are named in [`super::budget::HEADERS_DROPPED_HEADER`]).
 pub fn dead_letter_message(
     properties: &BasicProperties,
     body: &[u8],
