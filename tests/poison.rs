@@ -376,7 +376,11 @@ async fn hundred_megabyte_bodies_are_dead_lettered_without_being_buffered() {
             header_text(&headers, pagesift::worker::BODY_TRUNCATED_HEADER).unwrap_or_default();
         assert!(note.contains(&format!("{BIG} bytes")), "{id}: {note:?}");
         assert_eq!(d.body.len(), 64 * 1024, "{id}: a bounded excerpt");
-        assert_eq!(d.body[..], big.body[..d.body.len()], "{id}: the body's start");
+        assert_eq!(
+            d.body[..],
+            big.body[..d.body.len()],
+            "{id}: the body's start"
+        );
     }
     let bound = 2 * steady + PREFETCH * max_page_bytes;
     eprintln!(

@@ -655,6 +655,10 @@ mod tests {
             ..rejection
         };
         let whole = dead_letter_message(&props, &[7; 500], whole_declared, "dlx", limits);
-        assert_eq!(whole.body.len(), 500, "a declared size that was all received");
+        assert_eq!(
+            whole.body.len(),
+            500,
+            "a declared size that was all received"
+        );
     }
 }
