@@ -204,6 +204,9 @@ pub struct Rejection<'a> {
     pub page_id: Option<&'a str>,
     /// The input queue ([`SOURCE_QUEUE_HEADER`], and the routing key of the copy).
     pub source_queue: &'a str,
+    /// The original body's declared size when the delivery kept only its first bytes (a body
+    /// over `pipeline.max_page_bytes`); the copy then keeps an excerpt and says so.
+    pub declared_body_bytes: Option<u64>,
 }
 
 /// The copy of a rejected page sent to the dead-letter exchange: the original body and
@@ -232,13 +235,15 @@ pub fn dead_letter_message(
             amqp::header_str(cut(id, MAX_PAGE_ID_HEADER_BYTES)),
         ));
     }
-    let body = if body.len() > limits.body_bytes {
+    let received = u64::try_from(body.len()).unwrap_or(u64::MAX);
+    let partial = rejection.declared_body_bytes.filter(|&n| n > received);
+    let body = if partial.is_some() || body.len() > limits.body_bytes {
         let kept = limits.body_excerpt_bytes.min(body.len());
         headers.push((
             BODY_TRUNCATED_HEADER,
             amqp::header_str(&format!(
                 "the body was {} bytes; this copy keeps the first {kept}",
-                body.len()
+                partial.unwrap_or(received)
             )),
         ));
         &body[..kept]
@@ -433,6 +438,7 @@ mod tests {
             reason: &long_reason,
             page_id: Some("x"),
             source_queue: "in",
+            declared_body_bytes: None,
         };
         let m = dead_letter_message(&original, b"{", rejection, "dlx", CopyLimits::default());
         assert_eq!(m.body, b"{");
@@ -533,6 +539,7 @@ mod tests {
             reason: "bad",
             page_id: Some(&huge_id),
             source_queue: "in",
+            declared_body_bytes: None,
         };
         let limits = CopyLimits::for_frame_max(131_072);
         let m = dead_letter_message(&original, b"{", rejection, "dlx", limits);
@@ -587,6 +594,7 @@ mod tests {
             reason: "deep",
             page_id: None,
             source_queue: "in",
+            declared_body_bytes: None,
         };
         let m = dead_letter_message(&original, b"b", rejection, "dlx", CopyLimits::default());
         let h = m.properties.headers().as_ref().expect("headers");
@@ -619,6 +627,7 @@ mod tests {
             reason: "big",
             page_id: Some("p"),
             source_queue: "in",
+            declared_body_bytes: None,
         };
         let props = BasicProperties::default();
         let whole = dead_letter_message(&props, &[7; 1000], rejection, "dlx", limits);
@@ -630,5 +639,26 @@ mod tests {
         let h = cut.properties.headers().as_ref().expect("headers");
         let note = header_text(h, BODY_TRUNCATED_HEADER).expect("note");
         assert!(note.contains("1001") && note.contains("100"), "{note}");
+        // A delivery that kept only its first 500 bytes of 100 MB: an excerpt, with the
+        // declared size, even though what was kept would fit whole.
+        let partial = Rejection {
+            declared_body_bytes: Some(100_000_000),
+            ..rejection
+        };
+        let cut = dead_letter_message(&props, &[7; 500], partial, "dlx", limits);
+        assert_eq!(cut.body, vec![7; 100]);
+        let h = cut.properties.headers().as_ref().expect("headers");
+        let note = header_text(h, BODY_TRUNCATED_HEADER).expect("note");
+        assert!(note.contains("100000000 bytes"), "{note}");
+        let whole_declared = Rejection {
+            declared_body_bytes: Some(500),
+            ..rejection
+        };
+        let whole = dead_letter_message(&props, &[7; 500], whole_declared, "dlx", limits);
+        assert_eq!(
+            whole.body.len(),
+            500,
+            "a declared size that was all received"
+        );
     }
 }

@@ -235,6 +235,9 @@ pub async fn handle_delivery(ctx: &Context, delivery: Delivery) -> Settled {
 async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
     let started = Instant::now();
     let _in_flight = metrics::page_started();
+    // The body's declared size when the channel's `max_body_size` kept only its first bytes
+    // (the rest was dropped as it arrived; see `Session::start`).
+    let truncated = delivery.body_truncated().then(|| delivery.body_size());
     let Delivery {
         properties,
         data,
@@ -249,12 +252,22 @@ async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
     };
     let (mut articles, mut safety_articles) = (0, 0);
     // Poison properties are never processed: the page's id and metadata cannot be trusted.
-    let step = match property_problem(&properties) {
-        Some(reason) => Step::Done(Outcome::Rejected {
+    let step = match (property_problem(&properties), truncated) {
+        (Some(reason), _) => Step::Done(Outcome::Rejected {
             class: BAD_PROPERTIES_CLASS,
             reason,
         }),
-        None => ctx.process(&data, &hints).await,
+        (None, Some(size)) => {
+            let too_large = InputError::TooLarge {
+                size: usize::try_from(size).unwrap_or(usize::MAX),
+                limit: ctx.pipeline.load().limits().max_page_bytes,
+            };
+            Step::Done(Outcome::Rejected {
+                class: too_large.class(),
+                reason: too_large.to_string(),
+            })
+        }
+        (None, None) => ctx.process(&data, &hints).await,
     };
     // The decoded page's id (a JSON page's own) when there is one, else the message's.
     let page_id = match &step {
@@ -289,6 +302,7 @@ async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
                     reason,
                     page_id: hints.page_id.as_deref(),
                     source_queue: &ctx.input_queue,
+                    declared_body_bytes: truncated,
                 };
                 let copy = dead_letter_message(
                     &properties,

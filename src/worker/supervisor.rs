@@ -301,6 +301,9 @@ impl<'w> Session<'w> {
             .create_channel()
             .await
             .map_err(|e| self.setup_error(e))?;
+        // A body over the page limit is never buffered whole: the delivery keeps its first
+        // `max_page_bytes` and is dead-lettered `too_large` (patches/lapin).
+        channel.set_max_body_size(Some(self.worker.pipeline.load().limits().max_page_bytes));
         channel
             .basic_qos(prefetch, BasicQosOptions::default())
             .await
