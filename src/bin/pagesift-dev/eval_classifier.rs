@@ -24,7 +24,7 @@ use pagesift::eval::classifier::{
 use pagesift::model::{EventKind, Safety, Topic};
 use pagesift::pipeline::classify::Gold;
 use pagesift::settings::Settings;
-use pagesift::train::classifier::{lexicon_only, load_prior, prepare, tokenizer};
+use pagesift::train::classifier::{lexicon_only, load_prior, prepare};
 
 use crate::data::DataArgs;
 
@@ -40,8 +40,9 @@ pub struct Args {
     /// k-fold cross-validation with this many folds; 0 scores the model file as it is.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
-    /// The lexicon prior that each fold's training starts from.
-    #[arg(long, value_name = "FILE", default_value = "config/lexicon.json")]
+    /// The lexicon prior that each fold's training starts from, looked up like the model
+    /// files: the configuration directory, then the embedded files, then the current directory.
+    #[arg(long, value_name = "FILE", default_value = "lexicon.json")]
     pub lexicon: PathBuf,
     /// Model file scored when --folds 0 (default: the configured classifier).
     #[arg(long, value_name = "FILE")]
@@ -132,11 +133,11 @@ fn parse_parts(spec: &str) -> anyhow::Result<Vec<(String, u32, u32)>> {
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let real = args.data.load()?;
     let written = dataset::load_written(&args.data.written)?;
-    let jieba = tokenizer(&settings.pipeline.user_dict)?;
+    let jieba = pagesift::resources::jieba(&settings.pipeline)?;
     if args.folds < 2 {
         return score_file(settings, &args, &jieba, &real, &written);
     }
-    let prior = load_prior(&args.lexicon)?;
+    let prior = load_prior(&args.lexicon, settings.pipeline.config_dir())?;
     anyhow::ensure!(
         prior.model().learned.is_some(),
         "{} has no learned section",
@@ -419,8 +420,8 @@ fn score_file(
         .model
         .clone()
         .unwrap_or_else(|| settings.pipeline.classifier.clone());
-    let classifier =
-        load_prior(&path).with_context(|| format!("loading the model {}", path.display()))?;
+    let classifier = load_prior(&path, settings.pipeline.config_dir())
+        .with_context(|| format!("loading the model {}", path.display()))?;
     let heldout = dataset::load_written(&args.heldout)?;
     let data: Vec<&Labelled> = real.iter().chain(written).chain(&heldout).collect();
     let predictions = predict(&classifier, jieba, &data);
