@@ -34,14 +34,6 @@ fn five_hundred_pages() -> Vec<PageMessage> {
     pages
 }
 
-fn all_ids(expected: &BTreeMap<String, Vec<ArticleEvent>>) -> BTreeSet<String> {
-    expected
-        .values()
-        .flatten()
-        .map(|e| e.event_id.clone())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_page_comes_out_as_its_articles_on_the_right_routing_keys() {
     let names = Names::new("seed");

@@ -19,8 +19,9 @@ use pagesift::amqp::{header_text, short};
 use pagesift::page_file::page_messages;
 use pagesift::worker::ERROR_CLASS_HEADER;
 use support::{
-    Names, PATIENCE, Worker, amqp_url, collect_ids, collect_until, confirm_channel, connect,
-    declare, event_ids, expected_events, fixture_pages, publish_pages, publish_raw, ready_count,
+    Names, PATIENCE, Worker, all_ids, amqp_url, collect_ids, collect_until, confirm_channel,
+    connect, declare, event_ids, expected_events, fixture_pages, publish_pages, publish_raw,
+    ready_count, tail,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -42,11 +43,6 @@ async fn wait_for(what: &str, worker: &Worker, mut done: impl AsyncFnMut() -> bo
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 fn broker_addr() -> SocketAddr {
@@ -273,11 +269,7 @@ async fn a_missing_output_exchange_with_declare_off_means_not_ready_and_no_consu
     .expect("delete the output exchange");
     let pages = page_messages(&fixture_pages(), 1).expect("pages");
     let expected = expected_events(&names, &pages);
-    let want: BTreeSet<String> = expected
-        .values()
-        .flatten()
-        .map(|e| e.event_id.clone())
-        .collect();
+    let want = all_ids(&expected);
     assert!(!want.is_empty(), "the oracle expects articles");
     let publish = confirm_channel(&conn).await;
     publish_pages(&publish, &names.input(), &pages).await;

@@ -17,8 +17,8 @@ use pagesift::page_file::{PageMessage, page_messages};
 use pagesift::worker::{ERROR_CLASS_HEADER, ERROR_REASON_HEADER};
 use support::raw_amqp::{RawProperties, RawPublisher, long_string, nested_table_value, table};
 use support::{
-    Names, PATIENCE, Worker, amqp_url, collect_ids, collect_until, confirm_channel, connect,
-    declare, event_ids, expected_events, fixture_pages, publish_pages,
+    Names, PATIENCE, Worker, all_ids, amqp_url, collect_ids, collect_until, confirm_channel,
+    connect, declare, event_ids, expected_events, fixture_pages, publish_pages, tail,
 };
 
 /// Header naming the test case of a poison message (kept by the dead-letter copy).
@@ -167,11 +167,7 @@ async fn run_mix(queue_type: &str) {
     declare(&conn, &names).await;
     let good = page_messages(&fixture_pages(), 4).expect("fixture pages");
     let expected = expected_events(&names, &good);
-    let want: BTreeSet<String> = expected
-        .values()
-        .flatten()
-        .map(|e| e.event_id.clone())
-        .collect();
+    let want = all_ids(&expected);
     assert!(!want.is_empty(), "the oracle expects articles");
     let good_ids: BTreeSet<&str> = good.iter().map(|p| p.page_id.as_str()).collect();
 
@@ -245,11 +241,6 @@ async fn run_mix(queue_type: &str) {
         "no poison may cost the session; log:\n{}",
         tail(&log)
     );
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

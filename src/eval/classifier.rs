@@ -82,12 +82,7 @@ impl Metrics {
     }
     /// Safety F1.
     pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
+        super::f1(self.precision(), self.recall())
     }
     /// Primary-topic accuracy over gold safety articles.
     pub fn primary_accuracy(&self) -> f64 {

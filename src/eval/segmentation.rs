@@ -91,11 +91,7 @@ impl Prf {
     pub fn new(hits: usize, emitted: usize, expected: usize) -> Prf {
         let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
         let (precision, recall) = (ratio(hits, emitted), ratio(hits, expected));
-        let f1 = if precision + recall == 0.0 {
-            0.0
-        } else {
-            2.0 * precision * recall / (precision + recall)
-        };
+        let f1 = super::f1(precision, recall);
         Prf {
             hits,
             emitted,

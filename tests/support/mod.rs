@@ -524,3 +524,20 @@ pub fn event_ids(received: &[Received]) -> BTreeSet<String> {
         .filter_map(|r| r.properties.message_id().as_ref().map(|m| m.to_string()))
         .collect()
 }
+
+/// Every event id of the expected events of [`expected_events`].
+pub fn all_ids(
+    expected: &BTreeMap<String, Vec<pagesift::model::ArticleEvent>>,
+) -> BTreeSet<String> {
+    expected
+        .values()
+        .flatten()
+        .map(|e| e.event_id.clone())
+        .collect()
+}
+
+/// The last 40 lines of a worker's log, for assertion messages.
+pub fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}

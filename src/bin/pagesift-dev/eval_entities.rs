@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use pagesift::eval::entities::{Evaluation, Scores, evaluate};
 use pagesift::pipeline::entities::Kind;
 use pagesift::pipeline::entities::bio::BioSentence;
-use pagesift::pipeline::entities::score::{Evaluation, Scores, evaluate};
 use pagesift::pipeline::entities::train::train;
 use pagesift::pipeline::nlp::Enricher;
 use pagesift::pipeline::{Resources, entities::Tagger};

@@ -13,12 +13,12 @@
 //! ```
 //!
 //! The model is data (`config/entities.model`, fitted by `pagesift-dev train-entities`, see
-//! [`train`]); [`bio`] reads the training files and [`score`] scores a tagger against them.
+//! [`train`]); [`bio`] reads the training files and [`crate::eval::entities`] scores a
+//! tagger against them.
 
 pub mod bio;
 pub mod compiled;
 pub mod features;
-pub mod score;
 pub mod train;
 pub mod vocab;
 

@@ -4,9 +4,9 @@
 
 use jieba_rs::Jieba;
 
-use super::bio::BioSentence;
-use super::{Kind, Span, Tagger};
 use crate::model::{Article, ItemKind};
+use crate::pipeline::entities::bio::BioSentence;
+use crate::pipeline::entities::{Kind, Span, Tagger};
 use crate::pipeline::nlp::Enricher;
 use crate::pipeline::tokens::{ArticleTokens, Field};
 
@@ -34,12 +34,7 @@ impl Counts {
 
     /// The harmonic mean of precision and recall.
     pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
+        super::f1(self.precision(), self.recall())
     }
 
     fn add(&mut self, other: Counts) {
