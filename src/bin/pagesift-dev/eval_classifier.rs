@@ -22,9 +22,9 @@ use pagesift::eval::classifier::{
     Fitter, Metrics, baseline, confusion, cross_validate, predict, topic_recall,
 };
 use pagesift::model::{EventKind, Safety, Topic};
-use pagesift::pipeline::classify::Gold;
+use pagesift::pipeline::classify::{Classifier, Gold};
 use pagesift::settings::Settings;
-use pagesift::train::classifier::{lexicon_only, load_prior, prepare, tokenizer};
+use pagesift::train::classifier::{configured_tokenizer, lexicon_only, load_prior, prepare};
 
 use crate::data::DataArgs;
 
@@ -132,7 +132,7 @@ fn parse_parts(spec: &str) -> anyhow::Result<Vec<(String, u32, u32)>> {
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let real = args.data.load()?;
     let written = dataset::load_written(&args.data.written)?;
-    let jieba = tokenizer(&settings.pipeline.user_dict)?;
+    let jieba = configured_tokenizer(&settings.pipeline)?;
     if args.folds < 2 {
         return score_file(settings, &args, &jieba, &real, &written);
     }
@@ -415,12 +415,18 @@ fn score_file(
     real: &[Labelled],
     written: &[Labelled],
 ) -> anyhow::Result<ExitCode> {
-    let path = args
-        .model
-        .clone()
-        .unwrap_or_else(|| settings.pipeline.classifier.clone());
-    let classifier =
-        load_prior(&path).with_context(|| format!("loading the model {}", path.display()))?;
+    let classifier = match &args.model {
+        Some(path) => {
+            load_prior(path).with_context(|| format!("loading the model {}", path.display()))?
+        }
+        None => {
+            let path = &settings.pipeline.classifier;
+            let text = pagesift::resources::read_configured(path, settings.pipeline.config_dir())
+                .with_context(|| format!("reading {}", path.display()))?;
+            Classifier::from_model(&text)
+                .with_context(|| format!("loading the model {}", path.display()))?
+        }
+    };
     let heldout = dataset::load_written(&args.heldout)?;
     let data: Vec<&Labelled> = real.iter().chain(written).chain(&heldout).collect();
     let predictions = predict(&classifier, jieba, &data);

@@ -8,7 +8,7 @@ use anyhow::Context;
 use pagesift::dataset::{self, Labelled};
 use pagesift::pipeline::classify::Classifier;
 use pagesift::settings::Settings;
-use pagesift::train::classifier::{load_prior, to_json, tokenizer, train};
+use pagesift::train::classifier::{configured_tokenizer, load_prior, to_json, train};
 
 use crate::data::{DataArgs, write_output};
 
@@ -31,7 +31,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let prior = load_prior(&args.lexicon)?;
     let mut data = args.data.load()?;
     data.extend(dataset::load_written(&args.data.written)?);
-    let jieba = tokenizer(&settings.pipeline.user_dict)?;
+    let jieba = configured_tokenizer(&settings.pipeline)?;
     let refs: Vec<&Labelled> = data.iter().collect();
     let model = train(&prior, &jieba, &refs)?;
     Classifier::new(model.clone()).context("the fitted model does not load")?;
