@@ -9,7 +9,7 @@
 //!   could not route or store stays in the dead-letter queue. Only the messages present when the
 //!   replay starts are considered, so a page that fails again is not replayed in a loop.
 //!
-//! Dead letters carry the headers the worker sets ([`crate::worker::encode`]:
+//! Dead letters carry the headers the worker sets ([`crate::worker::copy`]:
 //! `x-pagesift-error-class`, `x-pagesift-error-reason`, `x-pagesift-page-id`); messages the broker
 //! dead-lettered by itself (delivery limit, rejection) are described by its
 //! `x-first-death-reason` header.
@@ -26,7 +26,7 @@ use lapin::{BasicProperties, Channel, Confirmation};
 use serde::Serialize;
 
 use crate::amqp::header_text;
-pub use crate::worker::encode::{
+pub use crate::worker::copy::{
     ERROR_CLASS_HEADER as HEADER_ERROR_CLASS, ERROR_REASON_HEADER as HEADER_ERROR_REASON,
     PAGE_ID_HEADER as HEADER_PAGE_ID,
 };

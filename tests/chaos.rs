@@ -111,7 +111,12 @@ impl Run {
             poison_pct,
             &mut ctx.rng,
         );
-        let (expected, dead) = pages::expectations(&pages);
+        let (expected, dead) = pages::expectations(&pages, ctx.pipeline.limits().max_page_bytes);
+        // An oracle that expects nothing proves nothing.
+        assert!(
+            !expected.is_empty(),
+            "{name}: the oracle expects no article at all"
+        );
         let spec = WorkerSpec {
             url: worker_url.unwrap_or_else(|| ctx.url.clone()),
             topology: Topology::new(&tag),

@@ -261,3 +261,141 @@ async fn protocol_poison_on_a_quorum_queue_is_dead_lettered_and_never_costs_the_
 async fn protocol_poison_on_a_classic_queue_is_dead_lettered_and_never_costs_the_session() {
     run_mix("classic").await;
 }
+
+/// A process's `VmRSS` or `VmHWM` from /proc, in bytes.
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    kib * 1024
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Issue 14, "memory bounded by configuration, not by producers": 100 MB page bodies, four of
+/// them prefetched at once among good pages, are dead-lettered `too_large` (with a 64 KiB
+/// excerpt and the declared size) without ever being buffered whole, so the worker's peak RSS
+/// stays within 2 x its steady RSS + prefetch x `max_page_bytes`. A bound check on /proc
+/// figures, not a timing assertion. Before the patched lapin (`Channel::set_max_body_size`)
+/// each delivery buffered its whole body (and its `Vec` doubled past it): four of them took
+/// ~512 MB on top of the steady RSS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_megabyte_bodies_are_dead_lettered_without_being_buffered() {
+    const BIG: usize = 100_000_000;
+    const COUNT: usize = 4;
+    const PREFETCH: u64 = 4;
+    let names = Names::new("big-bodies")
+        .with("PAGESIFT__WORKER__PREFETCH", &PREFETCH.to_string())
+        .with("PAGESIFT__WORKER__CONCURRENCY", "2");
+    let max_page_bytes = names.settings().pipeline.max_page_bytes as u64;
+    let conn = connect().await;
+    declare(&conn, &names).await;
+    let ch = confirm_channel(&conn).await;
+    let pages = page_messages(&fixture_pages(), 6).expect("fixture pages");
+    let (warm, after) = pages.split_at(pages.len() / 2);
+    let expected = expected_events(&names, &pages);
+    let ids = |part: &[PageMessage]| -> BTreeSet<String> {
+        part.iter()
+            .flat_map(|p| expected[&p.page_id].iter().map(|e| e.event_id.clone()))
+            .collect()
+    };
+    let (want_warm, want_after) = (ids(warm), ids(after));
+    assert!(
+        !want_warm.is_empty() && !want_after.is_empty(),
+        "the oracle expects articles"
+    );
+
+    // Steady state: the worker has processed ordinary pages.
+    let mut worker = Worker::start(&names);
+    let pid = worker.child.id();
+    publish_pages(&ch, &names.input(), warm).await;
+    let got = event_ids(&collect_ids(&conn, &names.all(), &want_warm, &BTreeSet::new()).await);
+    assert!(
+        want_warm.is_subset(&got),
+        "warm-up pages not processed; log:\n{}",
+        tail(&worker.log_text())
+    );
+    let steady = proc_status_bytes(pid, "VmRSS");
+    // Reset the peak to the current RSS (Linux `clear_refs` 5), so the peak below is the big
+    // bodies', not start-up's; without it the check is only stricter.
+    let reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
+
+    // Four 100 MB JSON pages, then good pages behind them (prefetched with them).
+    let mut bigs = Vec::new();
+    for i in 0..COUNT {
+        let id = format!("big-{i}");
+        let mut body = format!("{{\"page_id\":\"{id}\",\"text\":\"").into_bytes();
+        body.resize(BIG - 2, b'a' + i as u8);
+        body.extend_from_slice(b"\"}");
+        let properties = BasicProperties::default()
+            .with_content_type(short("application/json"))
+            .with_message_id(short(&id))
+            .with_delivery_mode(2);
+        bigs.push(PageMessage {
+            page_id: id,
+            body,
+            properties,
+        });
+    }
+    publish_pages(&ch, &names.input(), &bigs).await;
+    publish_pages(&ch, &names.input(), after).await;
+    let got = event_ids(&collect_ids(&conn, &names.all(), &want_after, &BTreeSet::new()).await);
+    let dead = collect_until(&conn, &names.dlq(), |d| d.len() >= COUNT).await;
+    let peak = proc_status_bytes(pid, "VmHWM");
+    let still_running = worker.child.try_wait().expect("try_wait").is_none();
+    let log = worker.log_text();
+    worker.stop().await;
+
+    assert!(still_running, "the worker died; log:\n{}", tail(&log));
+    assert!(
+        want_after.is_subset(&got),
+        "good pages behind the big ones were not processed; log:\n{}",
+        tail(&log)
+    );
+    assert_eq!(dead.len(), COUNT, "dead letters; log:\n{}", tail(&log));
+    for d in &dead {
+        let headers = d.properties.headers().clone().unwrap_or_default();
+        let id = d
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let big = bigs.iter().find(|b| b.page_id == id).expect("a big page");
+        assert_eq!(
+            header_text(&headers, ERROR_CLASS_HEADER).as_deref(),
+            Some("too_large"),
+            "{id}"
+        );
+        let reason = header_text(&headers, ERROR_REASON_HEADER).unwrap_or_default();
+        assert!(reason.contains(&BIG.to_string()), "{id}: {reason}");
+        let note =
+            header_text(&headers, pagesift::worker::BODY_TRUNCATED_HEADER).unwrap_or_default();
+        assert!(note.contains(&format!("{BIG} bytes")), "{id}: {note:?}");
+        assert_eq!(d.body.len(), 64 * 1024, "{id}: a bounded excerpt");
+        assert_eq!(
+            d.body[..],
+            big.body[..d.body.len()],
+            "{id}: the body's start"
+        );
+    }
+    let bound = 2 * steady + PREFETCH * max_page_bytes;
+    eprintln!(
+        "big bodies: steady RSS {:.1} MiB, peak {:.1} MiB (peak reset: {reset}), bound 2 x steady \
+         + {PREFETCH} x {:.1} MiB = {:.1} MiB",
+        steady as f64 / MIB,
+        peak as f64 / MIB,
+        max_page_bytes as f64 / MIB,
+        bound as f64 / MIB
+    );
+    assert!(
+        peak <= bound,
+        "peak RSS {:.1} MiB over the bound {:.1} MiB (steady {:.1} MiB)",
+        peak as f64 / MIB,
+        bound as f64 / MIB,
+        steady as f64 / MIB
+    );
+}

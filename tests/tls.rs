@@ -212,7 +212,7 @@ async fn a_worker_consumes_and_publishes_over_amqps_trusting_the_configured_ca()
         0,
         &mut rng,
     );
-    let (expected, _) = pages::expectations(&corpus);
+    let (expected, _) = pages::expectations(&corpus, settings.pipeline.max_page_bytes);
 
     let spec = workers::WorkerSpec {
         url: format!("amqps://guest:guest@127.0.0.1:{}/%2f", relay.port()),

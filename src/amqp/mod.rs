@@ -141,12 +141,16 @@ pub fn refusal(error: &lapin::Error) -> Option<String> {
 /// A [`ShortString`] from any text, cut at a character boundary to the 255-byte AMQP limit
 /// (lapin panics on longer ones, and page ids come from the input).
 pub fn short(text: &str) -> ShortString {
-    const MAX: usize = 255;
-    let mut end = text.len().min(MAX);
+    ShortString::from(cut(text, 255))
+}
+
+/// `text` cut at a character boundary to at most `max` bytes.
+pub fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    ShortString::from(&text[..end])
+    &text[..end]
 }
 
 /// A long-string header value.

@@ -5,7 +5,7 @@
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 
-use super::encode::ATTEMPTS_HEADER;
+use super::copy::ATTEMPTS_HEADER;
 use crate::amqp::{self, fields};
 use crate::model::PageMeta;
 use crate::pipeline::Hints;

@@ -14,18 +14,30 @@
 //! # Layout
 //!
 //! - [`delivery`]: a delivery's properties read as pipeline hints and attempts so far.
-//! - [`encode`]: events, summaries, dead-letter and retry copies as AMQP messages.
+//! - [`encode`]: article events and page summaries as AMQP messages.
+//! - [`copy`]: the dead-letter and retry copies of a delivery, within the header budget of
+//!   [`budget`].
 //! - [`settle`]: the pure decision — which outcome acks, requeues, retries or dead-letters.
+//! - `build`: the CPU-bound part of a delivery (decode, pipeline, serialise) on the blocking
+//!   pool.
 //! - [`page`]: one delivery end to end (pipeline off the reactor, publish with retries,
 //!   [`settle`]'s actions), inside one `page` tracing span.
-//! - [`supervisor`]: sessions (connections, topology, consumer), concurrency, reconnects with
-//!   backoff, graceful drain.
+//! - [`supervisor`]: the reconnect loop — sessions rebuilt with backoff, prefetch 1 after an
+//!   unreadable frame, giving up only on what a retry cannot fix.
+//! - `session`: one broker session (connections, topology, publisher, consumer), concurrency,
+//!   graceful drain.
+//! - `watch`: connection errors and a half-open connection end the session.
 
+pub mod budget;
+mod build;
+pub mod copy;
 pub mod delivery;
 pub mod encode;
 pub mod page;
+mod session;
 pub mod settle;
 pub mod supervisor;
+mod watch;
 
 use std::sync::Arc;
 
@@ -34,12 +46,13 @@ use arc_swap::ArcSwap;
 use crate::amqp::{ConnectError, TopologyError};
 use crate::pipeline::Pipeline;
 
-pub use delivery::{BAD_PROPERTIES_CLASS, hints_from_properties, property_problem};
-pub use encode::{
+pub use budget::HEADERS_DROPPED_HEADER;
+pub use copy::{
     ATTEMPTS_HEADER, BODY_TRUNCATED_HEADER, ERROR_CLASS_HEADER, ERROR_REASON_HEADER,
-    HEADERS_DROPPED_HEADER, PAGE_ID_HEADER, PAGE_SUMMARY_ROUTING_KEY, PAGE_SUMMARY_SCHEMA,
-    PageSummary, SOURCE_QUEUE_HEADER, summary_id,
+    PAGE_ID_HEADER, SOURCE_QUEUE_HEADER,
 };
+pub use delivery::{BAD_PROPERTIES_CLASS, hints_from_properties, property_problem};
+pub use encode::{PAGE_SUMMARY_ROUTING_KEY, PAGE_SUMMARY_SCHEMA, PageSummary, summary_id};
 pub use page::{Context, Settled, handle_delivery};
 pub use settle::DELIVERY_LIMIT_CLASS;
 pub use supervisor::{Worker, run};
@@ -49,6 +62,11 @@ pub const PANIC_CLASS: &str = "pipeline_panic";
 
 /// The shared pipeline, swapped atomically on reload.
 pub type SharedPipeline = Arc<ArcSwap<Pipeline>>;
+
+/// A duration in whole milliseconds, for log fields.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// Errors that stop a session.
 #[derive(Debug, thiserror::Error)]

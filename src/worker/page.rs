@@ -1,5 +1,5 @@
 //! One delivery, from page to settle: decode and run the pipeline off the reactor
-//! (`spawn_blocking`, gated to the cores), publish every event (and the summary) with
+//! (`build`: `spawn_blocking`, gated to the cores), publish every event (and the summary) with
 //! confirms, retrying transient failures with backoff, then carry out what [`settle`] decides
 //! (ack, requeue, or a dead-letter or retry copy first). One `page` tracing span per delivery
 //! carries `page_id`, `message_id`, `delivery_tag`, `redelivered` and `attempts`; the
@@ -16,19 +16,18 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::budget::CopyLimits;
+use super::build::Step;
+use super::copy::{Rejection, dead_letter_message, retry_message};
 use super::delivery::{
     BAD_PROPERTIES_CLASS, hints_from_properties, previous_attempts, property_problem,
 };
-use super::encode::{
-    self, CopyLimits, PAGE_SUMMARY_SCHEMA, PageSummary, Rejection, dead_letter_message,
-    retry_message,
-};
 use super::settle::{Action, Attempts, DeliveryLimit, Failure, Outcome, page_outcome, settle};
-use super::{PANIC_CLASS, SharedPipeline};
+use super::{SharedPipeline, millis};
 use crate::amqp::{OutMessage, PublishError, Publisher};
 use crate::clock::Clock;
 use crate::metrics::{self, PageOutcome};
-use crate::pipeline::{Hints, InputError, Pipeline};
+use crate::pipeline::InputError;
 use crate::settings::Backoff;
 
 /// What [`handle_delivery`] needs besides the delivery (one per session).
@@ -79,75 +78,6 @@ pub struct Settled {
     pub error: Option<String>,
 }
 
-/// What the blocking part of a page produces.
-struct Built {
-    page_id: String,
-    messages: Vec<OutMessage>,
-    tallies: Vec<(bool, &'static str)>,
-    safety_articles: usize,
-}
-
-/// Why the blocking part produced no messages.
-enum BuildError {
-    /// The page is bad input.
-    Input(InputError),
-    /// An event or the summary could not be serialised (a bug; the page is kept).
-    Serialise(serde_json::Error),
-}
-
-/// Decode, process and serialise one page (runs on the blocking pool).
-fn build(
-    pipeline: &Pipeline,
-    body: &[u8],
-    hints: &Hints,
-    ctx: &Context,
-) -> Result<Built, BuildError> {
-    let started = Instant::now();
-    let page = pipeline.decode(body, hints).map_err(BuildError::Input)?;
-    let now = ctx.clock.now_rfc3339();
-    let timestamp = ctx.clock.unix_seconds();
-    let processed = pipeline.process(&page, &now).map_err(BuildError::Input)?;
-    let safety_articles = processed.safety_count();
-    let mut messages = Vec::with_capacity(processed.events.len() + 1);
-    let mut tallies = Vec::with_capacity(processed.events.len());
-    for event in &processed.events {
-        messages.push(
-            encode::event_message(event, &ctx.output_exchange, timestamp)
-                .map_err(BuildError::Serialise)?,
-        );
-        tallies.push((
-            event.safety.is_safety,
-            event.safety.primary.map_or("none", |t| t.as_str()),
-        ));
-    }
-    if ctx.page_summary {
-        let summary = PageSummary {
-            schema: PAGE_SUMMARY_SCHEMA.to_owned(),
-            page_id: page.page_id.clone(),
-            articles: tallies.len(),
-            safety_articles,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            classifier: pipeline.classifier_version().to_owned(),
-            processed_at: now,
-            lowest_confidence: processed
-                .events
-                .iter()
-                .map(|e| e.article.confidence)
-                .reduce(f64::min),
-        };
-        messages.push(
-            encode::summary_message(&summary, &ctx.output_exchange, timestamp)
-                .map_err(BuildError::Serialise)?,
-        );
-    }
-    Ok(Built {
-        page_id: page.page_id,
-        messages,
-        tallies,
-        safety_articles,
-    })
-}
-
 impl Context {
     /// Publishes a batch, retrying transient failures with backoff; gives up at once when the
     /// channel is lost (the page will be redelivered on a new session).
@@ -168,43 +98,6 @@ impl Context {
         }
         result
     }
-
-    /// Runs the pipeline on the blocking pool, gated by the CPU semaphore.
-    async fn process(&self, data: &Arc<Vec<u8>>, hints: &Hints) -> Step {
-        let pipeline = self.pipeline.load_full();
-        let (data, hints, ctx) = (Arc::clone(data), hints.clone(), self.clone());
-        let cpu = Arc::clone(&self.cpu).acquire_owned().await;
-        let built =
-            tokio::task::spawn_blocking(move || build(&pipeline, &data, &hints, &ctx)).await;
-        drop(cpu);
-        match built {
-            Ok(Ok(built)) => Step::Built(built),
-            Ok(Err(BuildError::Input(input))) => Step::Done(Outcome::Rejected {
-                class: input.class(),
-                reason: input.to_string(),
-            }),
-            Ok(Err(BuildError::Serialise(e))) => Step::Done(Outcome::Unserialisable {
-                error: e.to_string(),
-            }),
-            Err(join) => {
-                tracing::error!(error = %join, "the pipeline panicked on a page (a bug); dead-lettering it");
-                Step::Done(Outcome::Rejected {
-                    class: PANIC_CLASS,
-                    reason: join.to_string(),
-                })
-            }
-        }
-    }
-}
-
-/// The pipeline step's result: messages to publish, or already an outcome.
-enum Step {
-    Built(Built),
-    Done(Outcome),
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn failure(e: &PublishError) -> (Failure, String) {
@@ -235,6 +128,9 @@ pub async fn handle_delivery(ctx: &Context, delivery: Delivery) -> Settled {
 async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
     let started = Instant::now();
     let _in_flight = metrics::page_started();
+    // The body's declared size when the channel's `max_body_size` kept only its first bytes
+    // (the rest was dropped as it arrived; see `Session::start`).
+    let truncated = delivery.body_truncated().then(|| delivery.body_size());
     let Delivery {
         properties,
         data,
@@ -249,12 +145,22 @@ async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
     };
     let (mut articles, mut safety_articles) = (0, 0);
     // Poison properties are never processed: the page's id and metadata cannot be trusted.
-    let step = match property_problem(&properties) {
-        Some(reason) => Step::Done(Outcome::Rejected {
+    let step = match (property_problem(&properties), truncated) {
+        (Some(reason), _) => Step::Done(Outcome::Rejected {
             class: BAD_PROPERTIES_CLASS,
             reason,
         }),
-        None => ctx.process(&data, &hints).await,
+        (None, Some(size)) => {
+            let too_large = InputError::TooLarge {
+                size: usize::try_from(size).unwrap_or(usize::MAX),
+                limit: ctx.pipeline.load().limits().max_page_bytes,
+            };
+            Step::Done(Outcome::Rejected {
+                class: too_large.class(),
+                reason: too_large.to_string(),
+            })
+        }
+        (None, None) => ctx.process(&data, &hints).await,
     };
     // The decoded page's id (a JSON page's own) when there is one, else the message's.
     let page_id = match &step {
@@ -289,6 +195,7 @@ async fn handle(ctx: &Context, delivery: Delivery, previous: u32) -> Settled {
                     reason,
                     page_id: hints.page_id.as_deref(),
                     source_queue: &ctx.input_queue,
+                    declared_body_bytes: truncated,
                 };
                 let copy = dead_letter_message(
                     &properties,

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use lapin::BasicProperties;
-use pagesift::pipeline::Pipeline;
-use pagesift::worker::hints_from_properties;
+use pagesift::model::PageMeta;
+use pagesift::pipeline::{Hints, Pipeline};
 use sha2::{Digest, Sha256};
 
 /// A small deterministic generator (splitmix64): the seed is printed so a run can be replayed.
@@ -175,9 +175,16 @@ pub fn properties_of(content_type: Option<&str>, page_id: &str) -> BasicProperti
     }
 }
 
-/// The oracle: the worker's own hints from those properties, then the same pipeline offline.
+/// The oracle: the hints the README's rules give for [`properties_of`] (the page id from
+/// `message_id`, the content type as set, no charset or metadata headers), written out here
+/// rather than read with the worker's own header code, then the same pipeline offline.
 pub fn expect_of(pipeline: &Pipeline, body: &[u8], content_type: Option<&str>, id: &str) -> Expect {
-    let hints = hints_from_properties(&properties_of(content_type, id));
+    let hints = Hints {
+        content_type: content_type.map(str::to_owned),
+        charset: None,
+        page_id: Some(id.to_owned()),
+        meta: PageMeta::default(),
+    };
     let result = pipeline
         .decode(body, &hints)
         .and_then(|page| pipeline.process(&page, "2026-01-01T00:00:00Z"));
@@ -355,15 +362,16 @@ pub fn corpus(
     out
 }
 
-/// README "Delivery contract": a dead letter whose body is over 16 MiB keeps its first 64 KiB
-/// (constants of the documented contract, not the worker's own code).
+/// README "Delivery contract": a dead-letter copy carries the body whole when it is at most
+/// `pipeline.max_page_bytes` and 16 MiB, else its first 64 KiB (constants of the documented
+/// contract, not the worker's own code).
 const DEAD_LETTER_WHOLE_BODY_BYTES: usize = 16 * 1024 * 1024;
 const DEAD_LETTER_EXCERPT_BYTES: usize = 64 * 1024;
 
 /// The body key the dead-letter copy of this page body must have: the whole body's, or the
 /// excerpt's when the body is too large to be copied whole.
-pub fn dead_letter_key(body: &[u8]) -> String {
-    if body.len() > DEAD_LETTER_WHOLE_BODY_BYTES {
+pub fn dead_letter_key(body: &[u8], max_page_bytes: usize) -> String {
+    if body.len() > DEAD_LETTER_WHOLE_BODY_BYTES.min(max_page_bytes) {
         body_key(&body[..DEAD_LETTER_EXCERPT_BYTES])
     } else {
         body_key(body)
@@ -376,8 +384,9 @@ pub type ExpectedIds = HashMap<String, String>;
 /// Body key of a bad page -> (page id, error class).
 pub type ExpectedDead = HashMap<String, (String, &'static str)>;
 
-/// Expected event ids (with their page) and bad-page bodies (by key) of a corpus.
-pub fn expectations(pages: &[PageMsg]) -> (ExpectedIds, ExpectedDead) {
+/// Expected event ids (with their page) and bad-page bodies (by key) of a corpus, for workers
+/// with this `pipeline.max_page_bytes`.
+pub fn expectations(pages: &[PageMsg], max_page_bytes: usize) -> (ExpectedIds, ExpectedDead) {
     let mut ids = HashMap::new();
     let mut dead = HashMap::new();
     for m in pages {
@@ -388,7 +397,10 @@ pub fn expectations(pages: &[PageMsg]) -> (ExpectedIds, ExpectedDead) {
                 }
             }
             Expect::Dead(class) => {
-                dead.insert(dead_letter_key(&m.body), (m.page_id.clone(), *class));
+                dead.insert(
+                    dead_letter_key(&m.body, max_page_bytes),
+                    (m.page_id.clone(), *class),
+                );
             }
         }
     }

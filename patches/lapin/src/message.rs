@@ -1,0 +1,264 @@
+use crate::{
+    BasicProperties, Result,
+    acker::Acker,
+    error_holder::ErrorHolder,
+    internal_rpc::InternalRPCHandle,
+    protocol::AMQPError,
+    types::ShortString,
+    types::{ChannelId, DeliveryTag, MessageCount, PayloadSize, ReplyCode},
+};
+use std::ops::{Deref, DerefMut};
+
+/// Type wrapping the output of a consumer
+///
+/// - Ok(Some(delivery)) carries the delivery alongside its channel
+/// - Ok(None) means that the consumer got canceled
+/// - Err(error) carries the error and is always followed by Ok(None)
+pub type DeliveryResult = Result<Option<Delivery>>;
+
+/// A received AMQP message.
+///
+/// The message has to be acknowledged after processing by calling
+/// [`Acker::ack`], [`Acker::nack`] or [`Acker::reject`].
+/// (Multiple acknowledgments are also possible).
+#[derive(Debug, PartialEq)]
+pub struct Delivery {
+    /// The delivery tag of the message. Use this for
+    /// acknowledging the message.
+    pub delivery_tag: DeliveryTag,
+
+    /// The exchange of the message. May be an empty string
+    /// if the default exchange is used.
+    pub exchange: ShortString,
+
+    /// The routing key of the message. May be an empty string
+    /// if no routing key is specified.
+    pub routing_key: ShortString,
+
+    /// Whether this message was redelivered
+    pub redelivered: bool,
+
+    /// Contains the properties and the headers of the
+    /// message.
+    pub properties: BasicProperties,
+
+    /// The payload of the message in binary format.
+    pub data: Vec<u8>,
+
+    /// The acker used to ack/nack the message
+    pub acker: Acker,
+
+    /// The body size declared by the content header (`data` holds all of it unless the
+    /// channel's [`max_body_size`] cut it: see [`Delivery::body_truncated`]).
+    ///
+    /// [`max_body_size`]: crate::Channel::set_max_body_size
+    body_size: PayloadSize,
+
+    /// Bytes of the body kept in `data` (`None`: all).
+    body_limit: Option<usize>,
+}
+
+impl Delivery {
+    /// Craft a new Delivery for mocking in integration testing
+    #[must_use]
+    pub fn mock(
+        delivery_tag: DeliveryTag,
+        exchange: ShortString,
+        routing_key: ShortString,
+        redelivered: bool,
+        data: Vec<u8>,
+    ) -> Self {
+        let mut this = Self::new(
+            0,
+            delivery_tag,
+            exchange,
+            routing_key,
+            redelivered,
+            None,
+            ErrorHolder::default(),
+        );
+        this.data = data;
+        this
+    }
+
+    pub(crate) fn new(
+        channel_id: ChannelId,
+        delivery_tag: DeliveryTag,
+        exchange: ShortString,
+        routing_key: ShortString,
+        redelivered: bool,
+        internal_rpc: Option<InternalRPCHandle>,
+        poison: ErrorHolder,
+    ) -> Self {
+        Self {
+            delivery_tag,
+            exchange,
+            routing_key,
+            redelivered,
+            properties: BasicProperties::default(),
+            data: Vec::default(),
+            acker: Acker::new(channel_id, delivery_tag, internal_rpc, poison),
+            body_size: 0,
+            body_limit: None,
+        }
+    }
+
+    /// The body size the content header declared, whether or not `data` holds all of it.
+    #[must_use]
+    pub fn body_size(&self) -> PayloadSize {
+        self.body_size
+    }
+
+    /// Whether the body was larger than the channel's [`max_body_size`] when it was received:
+    /// `data` then holds only its first `max_body_size` bytes (the rest was dropped frame by
+    /// frame as it arrived, never buffered), and [`Delivery::body_size`] the declared size.
+    ///
+    /// [`max_body_size`]: crate::Channel::set_max_body_size
+    #[must_use]
+    pub fn body_truncated(&self) -> bool {
+        u64::try_from(self.data.len()).map_or(true, |kept| kept < self.body_size)
+    }
+
+    pub(crate) fn set_body_limit(&mut self, limit: Option<usize>) {
+        self.body_limit = limit;
+    }
+
+    pub(crate) fn receive_header(&mut self, size: PayloadSize, properties: BasicProperties) {
+        self.properties = properties;
+        self.body_size = size;
+        if let Some(limit) = self.body_limit {
+            // Reserve what will be kept, no more: a producer's declared size is not trusted.
+            let kept = usize::try_from(size).map_or(limit, |size| size.min(limit));
+            self.data.reserve_exact(kept);
+        }
+    }
+
+    pub(crate) fn receive_content(&mut self, data: Vec<u8>) {
+        match self.body_limit {
+            None => self.data.extend(data),
+            Some(limit) => {
+                let room = limit.saturating_sub(self.data.len());
+                self.data.extend_from_slice(&data[..room.min(data.len())]);
+            }
+        }
+    }
+}
+
+impl Deref for Delivery {
+    type Target = Acker;
+
+    fn deref(&self) -> &Self::Target {
+        &self.acker
+    }
+}
+
+/// A message retrieved via [`Channel::basic_get`].
+///
+/// Contains a [`Delivery`] plus the number of messages remaining in the queue.
+///
+/// [`Channel::basic_get`]: crate::Channel::basic_get
+#[derive(Debug, PartialEq)]
+pub struct BasicGetMessage {
+    /// The message payload and acknowledgement handle.
+    pub delivery: Delivery,
+    /// Number of messages remaining in the queue after this one was retrieved.
+    pub message_count: MessageCount,
+}
+
+impl BasicGetMessage {
+    pub(crate) fn new(
+        channel_id: ChannelId,
+        delivery_tag: DeliveryTag,
+        exchange: ShortString,
+        routing_key: ShortString,
+        redelivered: bool,
+        message_count: MessageCount,
+        internal_rpc: InternalRPCHandle,
+        poison: ErrorHolder,
+    ) -> Self {
+        Self {
+            delivery: Delivery::new(
+                channel_id,
+                delivery_tag,
+                exchange,
+                routing_key,
+                redelivered,
+                Some(internal_rpc),
+                poison,
+            ),
+            message_count,
+        }
+    }
+}
+
+impl Deref for BasicGetMessage {
+    type Target = Delivery;
+
+    fn deref(&self) -> &Self::Target {
+        &self.delivery
+    }
+}
+
+impl DerefMut for BasicGetMessage {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.delivery
+    }
+}
+
+/// A message that was published but could not be routed and was returned by the broker.
+///
+/// Returned messages arise from mandatory or immediate publishes where no binding
+/// matched the routing key. Access them via [`Channel::wait_for_confirms`] or from
+/// the [`Confirmation`] resolved by a [`PublisherConfirm`].
+///
+/// [`Channel::wait_for_confirms`]: crate::Channel::wait_for_confirms
+/// [`Confirmation`]: crate::Confirmation
+/// [`PublisherConfirm`]: crate::PublisherConfirm
+#[derive(Debug, PartialEq)]
+pub struct BasicReturnMessage {
+    /// The returned message payload and metadata.
+    pub delivery: Delivery,
+    /// AMQP reply code indicating why the message was returned.
+    pub reply_code: ReplyCode,
+    /// Human-readable explanation for the return.
+    pub reply_text: ShortString,
+}
+
+impl BasicReturnMessage {
+    pub(crate) fn new(
+        exchange: ShortString,
+        routing_key: ShortString,
+        reply_code: ReplyCode,
+        reply_text: ShortString,
+        poison: ErrorHolder,
+    ) -> Self {
+        let delivery = Delivery::new(0, 0, exchange, routing_key, false, None, poison);
+        // We cannot ack a returned message
+        delivery.acker.invalidate();
+        Self {
+            delivery,
+            reply_code,
+            reply_text,
+        }
+    }
+
+    /// Extract the AMQP error that caused this message to be returned, if any.
+    #[must_use]
+    pub fn error(&self) -> Option<AMQPError> {
+        AMQPError::from_id(self.reply_code, self.reply_text.clone())
+    }
+}
+
+impl Deref for BasicReturnMessage {
+    type Target = Delivery;
+
+    fn deref(&self) -> &Self::Target {
+        &self.delivery
+    }
+}
+
+impl DerefMut for BasicReturnMessage {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.delivery
+    }
+}
