@@ -15,6 +15,8 @@
 //! - [`health`]: readiness state shared by the worker and the HTTP endpoint.
 //! - [`amqp`]: RabbitMQ connection, topology and confirmed publishing (lapin).
 //! - [`worker`]: `pagesift run`'s consumer: page in, confirmed events out, then ack.
+//! - [`service`]: the worker process wired up (signals, recorder, endpoint, pipeline, SIGHUP
+//!   reload, stats line) — what `pagesift run` runs.
 //! - [`metrics`]: every metric name and recording function.
 //! - [`shutdown`]: SIGTERM/SIGINT handling.
 //! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoint.
@@ -40,6 +42,7 @@ pub mod model;
 pub mod page_file;
 pub mod pipeline;
 pub mod resources;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

@@ -1,11 +1,12 @@
 //! Every metric pagesift records, in one place: the names, their descriptions and one recording
-//! function per event. Recording goes through the `metrics` facade (exported as Prometheus text
-//! by whichever recorder the binary installs; without one, recording is a no-op), and the totals
-//! the periodic stats log line needs are also kept in process-local atomic counters
-//! ([`snapshot`]).
+//! function per event. Recording goes through the `metrics` facade only (exported as Prometheus
+//! text by whichever recorder the binary installs; without one, recording is a no-op). The
+//! totals of the periodic stats log line are read back from that same exposition
+//! ([`Snapshot::from_exposition`], [`snapshot`]): one source of truth, no second set of counters.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Counter: pages handled, by `outcome` (`published`, `dead_lettered`, `requeued`, `abandoned`).
 pub const PAGES_TOTAL: &str = "pagesift_pages_total";
@@ -56,31 +57,7 @@ impl PageOutcome {
     }
 }
 
-/// Process-local totals, for the stats log line.
-#[derive(Debug, Default)]
-struct Totals {
-    published: AtomicU64,
-    dead_lettered: AtomicU64,
-    requeued: AtomicU64,
-    abandoned: AtomicU64,
-    articles: AtomicU64,
-    safety_articles: AtomicU64,
-    reconnects: AtomicU64,
-    in_flight: AtomicI64,
-}
-
-static TOTALS: Totals = Totals {
-    published: AtomicU64::new(0),
-    dead_lettered: AtomicU64::new(0),
-    requeued: AtomicU64::new(0),
-    abandoned: AtomicU64::new(0),
-    articles: AtomicU64::new(0),
-    safety_articles: AtomicU64::new(0),
-    reconnects: AtomicU64::new(0),
-    in_flight: AtomicI64::new(0),
-};
-
-/// A copy of the process-local totals.
+/// The totals of the stats log line, as the Prometheus recorder counted them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// Pages published and acked.
@@ -101,18 +78,54 @@ pub struct Snapshot {
     pub in_flight: i64,
 }
 
-/// Reads the process-local totals.
-pub fn snapshot() -> Snapshot {
-    Snapshot {
-        published: TOTALS.published.load(Ordering::Relaxed),
-        dead_lettered: TOTALS.dead_lettered.load(Ordering::Relaxed),
-        requeued: TOTALS.requeued.load(Ordering::Relaxed),
-        abandoned: TOTALS.abandoned.load(Ordering::Relaxed),
-        articles: TOTALS.articles.load(Ordering::Relaxed),
-        safety_articles: TOTALS.safety_articles.load(Ordering::Relaxed),
-        reconnects: TOTALS.reconnects.load(Ordering::Relaxed),
-        in_flight: TOTALS.in_flight.load(Ordering::Relaxed),
+impl Snapshot {
+    /// The totals in a Prometheus text exposition of pagesift's metrics (what `/metrics`
+    /// serves): pages by outcome, articles (and safety ones), reconnects, in-flight pages.
+    /// Metrics absent from the text count as zero.
+    pub fn from_exposition(text: &str) -> Snapshot {
+        let count = |metric, labels: &[(&str, &str)]| {
+            let sum = sample_sum(text, metric, labels);
+            // Counters are whole numbers; the cast saturates (a negative or NaN sum is 0).
+            sum.round() as u64
+        };
+        let pages = |outcome: PageOutcome| count(PAGES_TOTAL, &[("outcome", outcome.as_str())]);
+        Snapshot {
+            published: pages(PageOutcome::Published),
+            dead_lettered: pages(PageOutcome::DeadLettered),
+            requeued: pages(PageOutcome::Requeued),
+            abandoned: pages(PageOutcome::Abandoned),
+            articles: count(ARTICLES_TOTAL, &[]),
+            safety_articles: count(ARTICLES_TOTAL, &[("safety", "true")]),
+            reconnects: count(RECONNECTS_TOTAL, &[]),
+            in_flight: sample_sum(text, PAGES_IN_FLIGHT, &[]).round() as i64,
+        }
     }
+}
+
+/// The totals counted so far by the Prometheus recorder behind `handle`.
+pub fn snapshot(handle: &PrometheusHandle) -> Snapshot {
+    Snapshot::from_exposition(&handle.render())
+}
+
+/// The sum of the samples of `metric` in a Prometheus text exposition whose labels include every
+/// `labels` pair (all of its samples when `labels` is empty). A histogram's or summary's series
+/// are other metrics (`<name>_count`, `<name>_bucket`, …).
+pub fn sample_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(metric)?;
+            let (label_set, value) = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once('}')?,
+                None if rest.starts_with(' ') => ("", rest),
+                None => return None,
+            };
+            let wanted = labels
+                .iter()
+                .all(|(k, v)| label_set.split(',').any(|p| p == format!("{k}=\"{v}\"")));
+            wanted.then(|| value.split_whitespace().next()?.parse::<f64>().ok())?
+        })
+        .sum()
 }
 
 /// Registers the descriptions of every metric (call once after installing a recorder).
@@ -144,13 +157,6 @@ pub fn describe() {
 pub fn page_settled(outcome: PageOutcome, duration: Duration) {
     metrics::counter!(PAGES_TOTAL, "outcome" => outcome.as_str()).increment(1);
     metrics::histogram!(PAGE_DURATION_SECONDS).record(duration.as_secs_f64());
-    let total = match outcome {
-        PageOutcome::Published => &TOTALS.published,
-        PageOutcome::DeadLettered => &TOTALS.dead_lettered,
-        PageOutcome::Requeued => &TOTALS.requeued,
-        PageOutcome::Abandoned => &TOTALS.abandoned,
-    };
-    total.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Records one published article event.
@@ -161,10 +167,6 @@ pub fn article_published(is_safety: bool, primary: &'static str) {
         "primary" => primary
     )
     .increment(1);
-    TOTALS.articles.fetch_add(1, Ordering::Relaxed);
-    if is_safety {
-        TOTALS.safety_articles.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// Records a page dead-lettered by the worker for `reason`.
@@ -185,7 +187,6 @@ pub fn publish_retried() {
 /// Records a rebuilt broker session.
 pub fn reconnected() {
     metrics::counter!(RECONNECTS_TOTAL).increment(1);
-    TOTALS.reconnects.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Records the result of a SIGHUP reload.
@@ -211,7 +212,6 @@ pub fn model_info(classifier: &str, previous: Option<&str>) {
 #[must_use = "the page counts as in flight until the guard is dropped"]
 pub fn page_started() -> InFlightGuard {
     metrics::gauge!(PAGES_IN_FLIGHT).increment(1.0);
-    TOTALS.in_flight.fetch_add(1, Ordering::Relaxed);
     InFlightGuard { _private: () }
 }
 
@@ -224,7 +224,6 @@ pub struct InFlightGuard {
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         metrics::gauge!(PAGES_IN_FLIGHT).decrement(1.0);
-        TOTALS.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -263,6 +262,64 @@ mod tests {
         let (pages, articles) = rates(&before, &now, Duration::from_secs(10));
         assert!((pages - 3.0).abs() < 1e-9, "{pages}");
         assert!((articles - 20.0).abs() < 1e-9, "{articles}");
+    }
+
+    #[test]
+    fn a_snapshot_reads_back_what_the_recorder_counted() {
+        let recorder = crate::http::recorder().expect("recorder");
+        let handle = recorder.handle();
+        let guard = metrics::with_local_recorder(&recorder, || {
+            page_settled(PageOutcome::Published, Duration::from_millis(5));
+            page_settled(PageOutcome::Published, Duration::from_millis(5));
+            page_settled(PageOutcome::DeadLettered, Duration::from_millis(5));
+            page_settled(PageOutcome::Abandoned, Duration::from_millis(5));
+            article_published(true, "fire");
+            article_published(false, "none");
+            article_published(false, "none");
+            dead_lettered("invalid_json");
+            reconnected();
+            page_started()
+        });
+        let text = handle.render();
+        let snap = Snapshot::from_exposition(&text);
+        assert_eq!(
+            snap,
+            Snapshot {
+                published: 2,
+                dead_lettered: 1,
+                requeued: 0,
+                abandoned: 1,
+                articles: 3,
+                safety_articles: 1,
+                reconnects: 1,
+                in_flight: 1,
+            },
+            "{text}"
+        );
+        metrics::with_local_recorder(&recorder, || drop(guard));
+        assert_eq!(snapshot(&handle).in_flight, 0);
+    }
+
+    #[test]
+    fn sample_sums_match_whole_labels_and_whole_metric_names() {
+        let text = "# TYPE a_total counter\n\
+                    a_total{outcome=\"published\",x=\"1\"} 2\n\
+                    a_total{outcome=\"published_late\"} 5\n\
+                    a_total{outcome=\"requeued\"} 3\n\
+                    a_total_other 7\n\
+                    b 1.5\n";
+        assert_eq!(sample_sum(text, "a_total", &[]), 10.0);
+        assert_eq!(
+            sample_sum(text, "a_total", &[("outcome", "published")]),
+            2.0
+        );
+        assert_eq!(
+            sample_sum(text, "a_total", &[("x", "1"), ("outcome", "requeued")]),
+            0.0
+        );
+        assert_eq!(sample_sum(text, "b", &[]), 1.5);
+        assert_eq!(sample_sum(text, "c", &[]), 0.0);
+        assert_eq!(Snapshot::from_exposition(""), Snapshot::default());
     }
 
     #[test]

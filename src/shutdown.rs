@@ -1,7 +1,7 @@
 //! Signals: the first SIGTERM or SIGINT cancels a [`CancellationToken`] (the worker stops
 //! consuming, finishes and acks its in-flight pages, closes its channels and connections and
 //! returns); a second one exits the process at once (unacked pages are redelivered by the
-//! broker). SIGHUP is handled by `pagesift run` (model reload), not here.
+//! broker). SIGHUP is handled by [`crate::service::reload`] (model reload), not here.
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;

@@ -478,7 +478,9 @@ async fn the_worker_is_ready_only_while_consuming_and_rebuilds_after_a_consumer_
         }))
     };
     eventually("ready after connecting", || readiness.is_ready()).await;
-    let reconnects = pagesift::metrics::snapshot().reconnects;
+    // The totals come from the Prometheus recorder (installed once for this test binary).
+    let recorder = pagesift::http::install_recorder().expect("recorder");
+    let reconnects = pagesift::metrics::snapshot(&recorder).reconnects;
 
     // Deleting the input queue makes the broker cancel the consumer.
     let conn = connect().await;
@@ -491,7 +493,7 @@ async fn the_worker_is_ready_only_while_consuming_and_rebuilds_after_a_consumer_
     .expect("delete input queue");
     eventually("not ready while reconnecting", || !readiness.is_ready()).await;
     eventually("ready again after the rebuild", || readiness.is_ready()).await;
-    assert!(pagesift::metrics::snapshot().reconnects > reconnects);
+    assert!(pagesift::metrics::snapshot(&recorder).reconnects > reconnects);
 
     // The rebuilt session (topology redeclared) processes pages.
     let seed = seed_message();

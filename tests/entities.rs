@@ -141,3 +141,42 @@ fn events_carry_the_tagger_version() {
     assert!(version.starts_with("entities-ap-"), "{version}");
     assert!(events.iter().all(|e| e.pipeline.entities == version));
 }
+
+/// The tagger's lookup records ([`pagesift::pipeline::entities::compiled`]) give the same
+/// emission scores as summing the weight of every feature the training code emits (one hash
+/// lookup each), on every field of the fixture pages.
+#[test]
+fn the_lookup_records_score_like_the_feature_definition() {
+    use pagesift::pipeline::entities::{NTAGS, Reference};
+    use pagesift::pipeline::tokens::ArticleTokens;
+    let model = std::fs::read_to_string("config/entities.model").expect("the model file");
+    let reference = Reference::from_model(&model).expect("parses");
+    let p = pipeline();
+    let mut positions = 0;
+    for page in ["seed", "001", "002", "003", "004", "005"] {
+        let text =
+            std::fs::read_to_string(format!("tests/fixtures/pages/{page}.txt")).expect("page");
+        let articles = p.segment(&text).expect("segments");
+        for tokens in ArticleTokens::page(p.jieba(), &articles) {
+            for f in &tokens.fields {
+                let fast = p.tagger().emissions(f.text, &f.tokens);
+                let slow = reference.emissions(f.text, &f.tokens);
+                assert_eq!(fast.len(), slow.len(), "{page}: {}", f.text);
+                for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
+                    positions += 1;
+                    for t in 0..NTAGS {
+                        assert!(
+                            (a[t] - b[t]).abs() < 1e-3,
+                            "{page}: position {i} tag {t}: {} vs {} in {}",
+                            a[t],
+                            b[t],
+                            f.text
+                        );
+                    }
+                    assert!(a[NTAGS..].iter().all(|x| *x == 0.0));
+                }
+            }
+        }
+    }
+    assert!(positions > 10_000, "{positions} positions compared");
+}

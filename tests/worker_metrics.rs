@@ -8,25 +8,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use lapin::BasicProperties;
+use pagesift::metrics::sample_sum;
 use pagesift::page_file::page_message;
 use support::*;
-
-/// Sums the samples of `metric` whose label set contains every `labels` pair.
-fn sample_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(metric)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_after_a_known_run_match_what_happened() {
@@ -127,5 +111,14 @@ async fn counters_after_a_known_run_match_what_happened() {
         sample_sum(&text, pagesift::metrics::PAGES_IN_FLIGHT, &[]),
         0.0
     );
+    // The stats line's totals are read from the same counters.
+    let totals = pagesift::metrics::Snapshot::from_exposition(&text);
+    assert_eq!(
+        (totals.published, totals.dead_lettered, totals.requeued),
+        (1, 2, 0)
+    );
+    assert_eq!(totals.articles, events.len() as u64);
+    assert_eq!(totals.safety_articles, safety as u64);
+    assert_eq!(totals.in_flight, 0);
     names.cleanup().await;
 }

@@ -2,6 +2,7 @@
 //! file), declaring the topology ([`topology`]), and publishing with publisher confirms
 //! ([`publisher`]). Nothing here knows about pages; [`crate::worker`] does.
 
+pub mod feed;
 pub mod fields;
 pub mod publisher;
 pub mod topology;

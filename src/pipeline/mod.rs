@@ -204,10 +204,11 @@ impl Pipeline {
         let tokens = tokens::ArticleTokens::page(&self.jieba, articles);
         let safety = self.classifier.classify_page_tokens(articles, &tokens);
         let nlp = self.enricher.enrich_page(&self.jieba, articles, &tokens);
+        let mut scratch = entities::Scratch::default();
         nlp.into_iter()
             .zip(&tokens)
             .map(|(mut nlp, tokens)| {
-                let found = self.tagger.article_entities(tokens);
+                let found = self.tagger.article_entities_with(tokens, &mut scratch);
                 nlp.people = found.people;
                 nlp.places = found.places;
                 nlp.organizations = found.organizations;

@@ -314,7 +314,7 @@ impl<'w> Session<'w> {
         } else {
             settings.shutdown.grace().min(LOST_SESSION_GRACE)
         };
-        let in_flight = metrics::snapshot().in_flight;
+        let in_flight = tracker.len();
         tracing::info!(in_flight, "waiting for in-flight pages");
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!(

@@ -229,20 +229,41 @@ impl<const KEEP: bool> Value<KEEP> {
     }
 }
 
-/// The type of a character, as one ASCII letter in feature values.
-pub fn char_type(c: char) -> char {
+/// The letters of the character types in feature values, indexed by [`type_code`]:
+/// sentence start, sentence end, digit, full-width digit, Latin letter, full-width Latin
+/// letter, CJK, space or control, punctuation, other.
+pub const TYPE_CHARS: [char; 10] = ['^', '$', 'D', 'd', 'L', 'l', 'H', 'S', 'P', 'O'];
+
+/// The type of a character as an index into [`TYPE_CHARS`].
+pub fn type_code(c: char) -> u8 {
     match c {
-        BOS => '^',
-        EOS => '$',
-        '0'..='9' => 'D',
-        '０'..='９' => 'd',
-        'a'..='z' | 'A'..='Z' => 'L',
-        'ａ'..='ｚ' | 'Ａ'..='Ｚ' => 'l',
-        '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' => 'H',
-        c if c.is_whitespace() || c.is_control() => 'S',
-        c if c.is_ascii_punctuation() => 'P',
-        '\u{3000}'..='\u{303f}' | '\u{ff00}'..='\u{ffef}' | '\u{2010}'..='\u{206f}' | '·' => 'P',
-        _ => 'O',
+        BOS => 0,
+        EOS => 1,
+        '0'..='9' => 2,
+        '０'..='９' => 3,
+        'a'..='z' | 'A'..='Z' => 4,
+        'ａ'..='ｚ' | 'Ａ'..='Ｚ' => 5,
+        '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' => 6,
+        c if c.is_whitespace() || c.is_control() => 7,
+        c if c.is_ascii_punctuation() => 8,
+        '\u{3000}'..='\u{303f}' | '\u{ff00}'..='\u{ffef}' | '\u{2010}'..='\u{206f}' | '·' => 8,
+        _ => 9,
+    }
+}
+
+/// The type of a character, as one ASCII letter in feature values ([`TYPE_CHARS`]).
+pub fn char_type(c: char) -> char {
+    TYPE_CHARS[usize::from(type_code(c))]
+}
+
+/// The distance bucket of the suffix-ahead feature (`None`: too far to be a feature).
+pub fn ahead_bucket(distance: u32) -> Option<char> {
+    match distance {
+        0..=3 => char::from_digit(distance, 10),
+        4..=5 => Some('4'),
+        6..=8 => Some('6'),
+        9..=12 => Some('9'),
+        _ => None,
     }
 }
 
@@ -517,20 +538,12 @@ impl<'a> Sentence<'a> {
         }
         if let Some(&(class, distance)) = self.ahead.get(i)
             && class != ' '
+            && let Some(bucket) = ahead_bucket(distance)
         {
-            let bucket = match distance {
-                0..=3 => char::from_digit(distance, 10).unwrap_or('0'),
-                4..=5 => '4',
-                6..=8 => '6',
-                9..=12 => '9',
-                _ => '+',
-            };
-            if bucket != '+' {
-                Value::<KEEP>::new(Template::SuffixAhead)
-                    .push(class)
-                    .push(bucket)
-                    .emit(sink);
-            }
+            Value::<KEEP>::new(Template::SuffixAhead)
+                .push(class)
+                .push(bucket)
+                .emit(sink);
         }
     }
 }

@@ -16,6 +16,7 @@
 //! [`train`]); [`bio`] reads the training files and [`score`] scores a tagger against them.
 
 pub mod bio;
+pub mod compiled;
 pub mod features;
 pub mod score;
 pub mod train;
@@ -91,6 +92,13 @@ pub struct Span {
 /// The spans of a BIO tag sequence (an `I-X` without a `B-X` before it starts a span).
 pub fn spans(tags: &[u8]) -> Vec<Span> {
     let mut out = Vec::new();
+    spans_into(tags, &mut out);
+    out
+}
+
+/// [`spans`] into a reusable buffer (cleared first).
+pub fn spans_into(tags: &[u8], out: &mut Vec<Span>) {
+    out.clear();
     let mut open: Option<Span> = None;
     for (i, &t) in tags.iter().enumerate() {
         let kind = Kind::of_tag(t);
@@ -109,7 +117,6 @@ pub fn spans(tags: &[u8]) -> Vec<Span> {
         });
     }
     out.extend(open);
-    out
 }
 
 /// Whether tag `cur` may follow tag `prev` (`prev == NTAGS`: the sentence start): `I-X`
@@ -121,14 +128,28 @@ pub const fn allowed(prev: usize, cur: usize) -> bool {
     prev < NTAGS && prev != 0 && prev.div_ceil(2) == cur / 2
 }
 
-/// `trans` with the transitions [`allowed`] forbids set to minus infinity: what [`viterbi`]
-/// takes, so its inner loop has no branches.
-pub fn masked(trans: &[[f32; NTAGS]; NTAGS + 1]) -> [[f32; NTAGS]; NTAGS + 1] {
-    let mut out = *trans;
-    for (p, row) in out.iter_mut().enumerate() {
-        for (t, x) in row.iter_mut().enumerate() {
-            if !allowed(p, t) {
-                *x = f32::NEG_INFINITY;
+/// Lanes of a weight vector: the [`NTAGS`] tags and padding (at zero in emissions, minus
+/// infinity in transitions), so a vector is two SSE registers.
+pub const LANES: usize = 8;
+
+/// Weights or scores of the tags (lanes `NTAGS..` are padding).
+pub type Weights = [f32; LANES];
+
+/// All-zero weights.
+pub const ZERO: Weights = [0.0; LANES];
+
+/// Transition scores as [`viterbi`] takes them: row `p` (`NTAGS`: the sentence start) holds
+/// the scores of the next tag.
+pub type Trans = [[f32; LANES]; NTAGS + 1];
+
+/// `trans` with the transitions [`allowed`] forbids (and the padding lanes) set to minus
+/// infinity: what [`viterbi`] takes, so its inner loop has no branches.
+pub fn masked(trans: &[[f32; NTAGS]; NTAGS + 1]) -> Trans {
+    let mut out = [[f32::NEG_INFINITY; LANES]; NTAGS + 1];
+    for (p, (row, from)) in out.iter_mut().zip(trans).enumerate() {
+        for (t, (x, w)) in row.iter_mut().zip(from).enumerate() {
+            if allowed(p, t) {
+                *x = *w;
             }
         }
     }
@@ -136,53 +157,68 @@ pub fn masked(trans: &[[f32; NTAGS]; NTAGS + 1]) -> [[f32; NTAGS]; NTAGS + 1] {
 }
 
 /// The best tag sequence for the emission scores `emit` (one row per character) and the
-/// transition scores `trans` (row `NTAGS` is the start) as [`masked`] gives them, so only
-/// sequences [`allowed`] permits come out. `back` is a reusable buffer; the tags are written
-/// to `out`.
-pub fn viterbi(
-    emit: &[[f32; NTAGS]],
-    trans: &[[f32; NTAGS]; NTAGS + 1],
-    back: &mut Vec<[u8; NTAGS]>,
-    out: &mut Vec<u8>,
-) {
+/// transition scores `trans` as [`masked`] gives them, so only sequences [`allowed`] permits
+/// come out (ties go to the lower tag index). `scores` is a reusable buffer; the tags are
+/// written to `out`.
+///
+/// The forward pass keeps only the best score of each tag at each position (a lane-wise
+/// maximum, which vectorises); the backward pass finds the previous tag that gave it again
+/// from the same sums, one tag per position.
+pub fn viterbi(emit: &[Weights], trans: &Trans, scores: &mut Vec<Weights>, out: &mut Vec<u8>) {
     out.clear();
-    back.clear();
+    scores.clear();
     let Some(first) = emit.first() else {
         return;
     };
-    let mut score = [0.0f32; NTAGS];
+    let mut score = ZERO;
     for (s, (e, t)) in score.iter_mut().zip(first.iter().zip(&trans[NTAGS])) {
         *s = e + t;
     }
-    back.push([0; NTAGS]);
+    scores.reserve(emit.len());
+    scores.push(score);
     for row in emit.iter().skip(1) {
-        let mut next = [f32::NEG_INFINITY; NTAGS];
-        let mut from = [0u8; NTAGS];
-        for (p, (sp, tp)) in score.iter().zip(trans.iter()).enumerate() {
-            for t in 0..NTAGS {
-                let s = sp + tp[t];
-                if s > next[t] {
-                    next[t] = s;
-                    from[t] = p as u8;
-                }
+        let mut best = [f32::NEG_INFINITY; LANES];
+        for (sp, tp) in score.iter().zip(trans.iter()).take(NTAGS) {
+            for (b, t) in best.iter_mut().zip(tp) {
+                let s = sp + t;
+                *b = if s > *b { s } else { *b };
             }
         }
-        for (s, (n, e)) in score.iter_mut().zip(next.iter().zip(row)) {
-            *s = n + e;
+        for (s, (b, e)) in score.iter_mut().zip(best.iter().zip(row)) {
+            *s = b + e;
         }
-        back.push(from);
+        scores.push(score);
     }
-    let mut best = 0u8;
-    for t in 1..NTAGS {
-        if score[t] > score[usize::from(best)] {
-            best = t as u8;
+    let mut t = 0usize;
+    for u in 1..NTAGS {
+        if score[u] > score[t] {
+            t = u;
         }
     }
     out.resize(emit.len(), 0);
-    let mut t = best;
+    // Column `t` of the transitions, as a vector over the previous tag.
+    let mut column = [[f32::NEG_INFINITY; LANES]; LANES];
+    for (p, row) in trans.iter().take(NTAGS).enumerate() {
+        for (t, x) in row.iter().enumerate() {
+            column[t][p] = *x;
+        }
+    }
     for i in (0..emit.len()).rev() {
-        out[i] = t;
-        t = back[i][usize::from(t)];
+        out[i] = t as u8;
+        let Some(prev) = i.checked_sub(1).and_then(|j| scores.get(j)) else {
+            break;
+        };
+        let mut sums = column[t & (LANES - 1)];
+        for (s, x) in sums.iter_mut().zip(prev) {
+            *s += *x;
+        }
+        let mut from = 0;
+        for p in 1..NTAGS {
+            if sums[p] > sums[from] {
+                from = p;
+            }
+        }
+        t = from;
     }
 }
 
@@ -205,20 +241,72 @@ pub enum ModelError {
 /// The header line of a model file.
 pub const MODEL_HEADER: &str = "# pagesift entity tagger: averaged perceptron over BIO tags";
 
-/// Entity tagger weights, loaded once.
+/// Entity tagger weights, loaded once (laid out for lookup: [`compiled`]).
 #[derive(Debug, Clone)]
 pub struct Tagger {
     version: String,
-    weights: FxHashMap<u64, [f32; NTAGS]>,
-    /// The bias feature's weights (it fires everywhere: added once, not looked up).
-    bias: [f32; NTAGS],
-    /// Transition weights as [`masked`] gives them.
-    trans: [[f32; NTAGS]; NTAGS + 1],
+    /// Feature weight rows of the model (bias and transitions not counted).
+    rows: usize,
+    compiled: compiled::Compiled,
 }
 
 /// The name of previous tag `p` in a transition feature (`^` for the start).
 fn transition_value(p: usize) -> &'static str {
     TAGS.get(p).copied().unwrap_or("^")
+}
+
+/// The rows of a model file: its version and `(template, value, weights)` per line.
+type Rows<'a> = (String, Vec<(Template, &'a str, [f32; NTAGS])>);
+
+/// Parses a model file (see [`Tagger::write_model`]) into its rows.
+fn parse_model(text: &str) -> Result<Rows<'_>, ModelError> {
+    let mut version = None;
+    let mut tags_seen = false;
+    let mut rows: Vec<(Template, &str, [f32; NTAGS])> = Vec::new();
+    for (no, line) in text.lines().enumerate() {
+        let bad = |message: String| ModelError::Line {
+            line: no + 1,
+            message,
+        };
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.split('\t');
+        let (Some(key), Some(value), Some(rest), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            if let Some(v) = line.strip_prefix("version\t") {
+                version = Some(v.to_owned());
+                continue;
+            }
+            if let Some(t) = line.strip_prefix("tags\t") {
+                if t.split(' ').ne(TAGS) {
+                    return Err(bad(format!("tags `{t}` are not {}", TAGS.join(" "))));
+                }
+                tags_seen = true;
+                continue;
+            }
+            return Err(bad("expected `template<TAB>value<TAB>weights`".to_owned()));
+        };
+        let template =
+            Template::from_name(key).ok_or_else(|| bad(format!("unknown template `{key}`")))?;
+        let mut w = [0.0f32; NTAGS];
+        for item in rest.split(' ') {
+            let parsed = item.split_once(':').and_then(|(t, x)| {
+                let t: usize = t.parse().ok().filter(|t| *t < NTAGS)?;
+                let x: f32 = x.parse().ok().filter(|x: &f32| x.is_finite())?;
+                Some((t, x))
+            });
+            let (t, x) = parsed.ok_or_else(|| bad(format!("bad weight `{item}`")))?;
+            w[t] = x;
+        }
+        rows.push((template, value, w));
+    }
+    let version = version.ok_or(ModelError::Missing("version"))?;
+    if !tags_seen {
+        return Err(ModelError::Missing("tags"));
+    }
+    Ok((version, rows))
 }
 
 impl Tagger {
@@ -228,79 +316,21 @@ impl Tagger {
         version: String,
         features: impl IntoIterator<Item = (Template, &'a str, [f32; NTAGS])>,
     ) -> Tagger {
-        let mut weights = FxHashMap::default();
-        let mut trans = [[0.0; NTAGS]; NTAGS + 1];
-        let mut bias = [0.0; NTAGS];
-        for (template, value, w) in features {
-            if template == Template::Bias {
-                bias = w;
-            } else if template == Template::Transition {
-                if let Some(row) = (0..=NTAGS)
-                    .find(|p| transition_value(*p) == value)
-                    .and_then(|p| trans.get_mut(p))
-                {
-                    *row = w;
-                }
-            } else {
-                weights.insert(FeatureHash::of(template, value), w);
-            }
-        }
+        let rows: Vec<(Template, &str, [f32; NTAGS])> = features.into_iter().collect();
+        let count = rows
+            .iter()
+            .filter(|r| !matches!(r.0, Template::Bias | Template::Transition))
+            .count();
         Tagger {
             version,
-            weights,
-            bias,
-            trans: masked(&trans),
+            rows: count,
+            compiled: compiled::Compiled::new(&rows),
         }
     }
 
     /// Parses a model file (see [`Tagger::write_model`]).
     pub fn from_model(text: &str) -> Result<Tagger, ModelError> {
-        let mut version = None;
-        let mut tags_seen = false;
-        let mut rows: Vec<(Template, &str, [f32; NTAGS])> = Vec::new();
-        for (no, line) in text.lines().enumerate() {
-            let bad = |message: String| ModelError::Line {
-                line: no + 1,
-                message,
-            };
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mut parts = line.split('\t');
-            let (Some(key), Some(value), Some(rest), None) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                if let Some(v) = line.strip_prefix("version\t") {
-                    version = Some(v.to_owned());
-                    continue;
-                }
-                if let Some(t) = line.strip_prefix("tags\t") {
-                    if t.split(' ').ne(TAGS) {
-                        return Err(bad(format!("tags `{t}` are not {}", TAGS.join(" "))));
-                    }
-                    tags_seen = true;
-                    continue;
-                }
-                return Err(bad("expected `template<TAB>value<TAB>weights`".to_owned()));
-            };
-            let template =
-                Template::from_name(key).ok_or_else(|| bad(format!("unknown template `{key}`")))?;
-            let mut w = [0.0f32; NTAGS];
-            for item in rest.split(' ') {
-                let parsed = item.split_once(':').and_then(|(t, x)| {
-                    let t: usize = t.parse().ok().filter(|t| *t < NTAGS)?;
-                    let x: f32 = x.parse().ok().filter(|x: &f32| x.is_finite())?;
-                    Some((t, x))
-                });
-                let (t, x) = parsed.ok_or_else(|| bad(format!("bad weight `{item}`")))?;
-                w[t] = x;
-            }
-            rows.push((template, value, w));
-        }
-        let version = version.ok_or(ModelError::Missing("version"))?;
-        if !tags_seen {
-            return Err(ModelError::Missing("tags"));
-        }
+        let (version, rows) = parse_model(text)?;
         Ok(Tagger::from_weights(version, rows))
     }
 
@@ -343,61 +373,137 @@ impl Tagger {
         &self.version
     }
 
-    /// Number of feature weight rows.
+    /// Number of feature weight rows of the model.
     pub fn len(&self) -> usize {
-        self.weights.len()
+        self.rows
     }
 
     /// Whether the model has no feature weights.
     pub fn is_empty(&self) -> bool {
-        self.weights.is_empty()
+        self.rows == 0
     }
 
-    /// Tags a prepared sentence; `scratch` holds reusable buffers, the tags end up in
-    /// `scratch.tags`.
-    pub fn tag_sentence(&self, sentence: &Sentence<'_>, scratch: &mut Scratch) {
-        scratch.emit.clear();
-        for i in 0..sentence.len() {
-            let mut sum = Score {
-                weights: &self.weights,
-                acc: self.bias,
-            };
-            sentence.features(i, &mut sum);
-            scratch.emit.push(sum.acc);
-        }
+    /// Number of lookup records the rows were folded into ([`compiled`]).
+    pub fn records(&self) -> usize {
+        self.compiled.records()
+    }
+
+    /// The emission scores of `text` given its jieba tokens (`jieba.tag(text, false)`): one
+    /// row per character, the tags' scores in lanes `0..NTAGS`.
+    pub fn emissions(&self, text: &str, tokens: &[jieba_rs::Tag<'_>]) -> Vec<Weights> {
+        let mut work = compiled::Work::default();
+        self.compiled.emissions(text, tokens, &mut work);
+        work.emit
+    }
+
+    /// Tags `text` given its jieba tokens; `scratch` holds reusable buffers, the tags end up
+    /// in `scratch.tags`.
+    pub fn tag_into(&self, text: &str, tokens: &[jieba_rs::Tag<'_>], scratch: &mut Scratch) {
+        self.compiled.emissions(text, tokens, &mut scratch.work);
         viterbi(
-            &scratch.emit,
-            &self.trans,
-            &mut scratch.back,
+            &scratch.work.emit,
+            &self.compiled.trans,
+            &mut scratch.scores,
             &mut scratch.tags,
         );
     }
 
     /// The spans of `text`, given its jieba tokens (`jieba.tag(text, false)`).
     pub fn tag(&self, text: &str, tokens: &[jieba_rs::Tag<'_>]) -> Vec<Span> {
-        let mut sentence = Sentence::default();
-        sentence.prepare(text, tokens);
         let mut scratch = Scratch::default();
-        self.tag_sentence(&sentence, &mut scratch);
+        self.tag_into(text, tokens, &mut scratch);
         spans(&scratch.tags)
     }
 
     /// The entities of one article, from its tokens (reading order: headline block, body,
     /// captions).
     pub fn article_entities(&self, tokens: &ArticleTokens<'_>) -> Entities {
+        self.article_entities_with(tokens, &mut Scratch::default())
+    }
+
+    /// [`Tagger::article_entities`] with reusable buffers (one `scratch` for the articles of
+    /// a page).
+    pub fn article_entities_with(
+        &self,
+        tokens: &ArticleTokens<'_>,
+        scratch: &mut Scratch,
+    ) -> Entities {
         let mut entities = Entities::default();
-        let mut scratch = Scratch::default();
-        let mut sentence = Sentence::default();
-        let mut chars: Vec<char> = Vec::new();
         for field in &tokens.fields {
-            sentence.prepare(field.text, &field.tokens);
-            self.tag_sentence(&sentence, &mut scratch);
-            chars.clear();
-            chars.extend(field.text.chars());
-            entities.add_spans(&chars, &spans(&scratch.tags));
+            self.tag_into(field.text, &field.tokens, scratch);
+            spans_into(&scratch.tags, &mut scratch.spans);
+            if scratch.spans.is_empty() {
+                continue;
+            }
+            let (text, tokens) = (field.text, &field.tokens);
+            entities.add_spans(text, &scratch.spans, |k| byte_at(text, tokens, k));
         }
         entities.finish();
         entities
+    }
+}
+
+/// The byte offset in `text` of character `k` (`text.len()` at the end), found through the
+/// tokens that cover it (each knows its character and byte start); without tokens, by
+/// walking the text.
+fn byte_at(text: &str, tokens: &[jieba_rs::Tag<'_>], k: usize) -> Option<usize> {
+    let within = |s: &str, k: usize| {
+        s.char_indices()
+            .map(|(b, _)| b)
+            .chain(std::iter::once(s.len()))
+            .nth(k)
+    };
+    if tokens.is_empty() {
+        return within(text, k);
+    }
+    let i = tokens.partition_point(|t| t.end <= k);
+    match tokens.get(i) {
+        Some(t) => within(t.word, k.checked_sub(t.start)?).map(|b| t.byte_start + b),
+        None => (tokens.last().map(|t| t.end) == Some(k)).then_some(text.len()),
+    }
+}
+
+/// The emission scores of a model computed the slow way, one hash lookup per feature that
+/// [`Sentence::features`] emits: the definition the tagger's records ([`compiled`]) must
+/// equal (tests compare them).
+#[derive(Debug, Clone)]
+pub struct Reference {
+    weights: FxHashMap<u64, [f32; NTAGS]>,
+    bias: [f32; NTAGS],
+}
+
+impl Reference {
+    /// The reference of a model file.
+    pub fn from_model(text: &str) -> Result<Reference, ModelError> {
+        let (_, rows) = parse_model(text)?;
+        let mut weights = FxHashMap::default();
+        let mut bias = [0.0; NTAGS];
+        for (template, value, w) in rows {
+            match template {
+                Template::Bias => bias = w,
+                Template::Transition => {}
+                _ => {
+                    weights.insert(FeatureHash::of(template, value), w);
+                }
+            }
+        }
+        Ok(Reference { weights, bias })
+    }
+
+    /// The emission scores of `text` given its jieba tokens.
+    pub fn emissions(&self, text: &str, tokens: &[jieba_rs::Tag<'_>]) -> Vec<[f32; NTAGS]> {
+        let mut sentence = Sentence::default();
+        sentence.prepare(text, tokens);
+        (0..sentence.len())
+            .map(|i| {
+                let mut sum = Score {
+                    weights: &self.weights,
+                    acc: self.bias,
+                };
+                sentence.features(i, &mut sum);
+                sum.acc
+            })
+            .collect()
     }
 }
 
@@ -420,11 +526,12 @@ impl Sink for Score<'_> {
     }
 }
 
-/// Reusable buffers of [`Tagger::tag_sentence`].
+/// Reusable buffers of [`Tagger::tag_into`] and [`Tagger::article_entities_with`].
 #[derive(Debug, Default)]
 pub struct Scratch {
-    emit: Vec<[f32; NTAGS]>,
-    back: Vec<[u8; NTAGS]>,
+    work: compiled::Work,
+    scores: Vec<Weights>,
+    spans: Vec<Span>,
     /// The tags of the last sentence tagged.
     pub tags: Vec<u8>,
 }
@@ -441,8 +548,14 @@ pub struct Entities {
 }
 
 impl Entities {
-    /// Adds the spans of one field (`chars`: the field's characters).
-    pub fn add_spans(&mut self, chars: &[char], spans: &[Span]) {
+    /// Adds the spans of one field: `text` is the field, `byte_at(k)` the byte offset in
+    /// it of character `k` (`text.len()` for the end).
+    pub fn add_spans(
+        &mut self,
+        text: &str,
+        spans: &[Span],
+        byte_at: impl Fn(usize) -> Option<usize>,
+    ) {
         let mut i = 0;
         while let Some(span) = spans.get(i) {
             let mut end = span.end;
@@ -457,14 +570,17 @@ impl Entities {
                     i += 1;
                 }
             }
-            let Some(text) = chars.get(span.start..end) else {
+            let Some(text) = byte_at(span.start)
+                .zip(byte_at(end))
+                .and_then(|(a, b)| text.get(a..b))
+            else {
                 continue;
             };
             // A line break inside a span: not one name.
-            if text.contains(&'\n') {
+            if text.contains('\n') {
                 continue;
             }
-            let name: String = text.iter().filter(|c| !c.is_whitespace()).collect();
+            let name: String = text.chars().filter(|c| !c.is_whitespace()).collect();
             if name.chars().count() < 2 {
                 continue;
             }
@@ -549,10 +665,10 @@ mod tests {
         let trans = masked(&[[0.0; NTAGS]; NTAGS + 1]);
         // Position 1 prefers I-LOC, but position 0 prefers B-PER: I-LOC cannot follow
         // B-PER, so the best allowed path decides between B-PER O and B-LOC I-LOC.
-        let mut e0 = [0.0; NTAGS];
+        let mut e0 = ZERO;
         e0[1] = 2.0;
         e0[3] = 1.5;
-        let mut e1 = [0.0; NTAGS];
+        let mut e1 = ZERO;
         e1[4] = 3.0;
         let (mut back, mut out) = (Vec::new(), Vec::new());
         viterbi(&[e0, e1], &trans, &mut back, &mut out);
@@ -589,17 +705,16 @@ mod tests {
         let tagger = Tagger::from_model(&text).expect("parses");
         assert_eq!(tagger.version(), "v1");
         assert_eq!(tagger.len(), 1);
-        assert_eq!(tagger.bias[0], 0.5);
-        assert_eq!(tagger.trans[NTAGS][1], 0.0);
+        let trans = &tagger.compiled.trans;
+        assert_eq!(trans[NTAGS][1], 0.0);
         assert_eq!(
-            tagger.trans[NTAGS][2],
+            trans[NTAGS][2],
             f32::NEG_INFINITY,
             "start -> I-PER is masked"
         );
-        assert_eq!(
-            tagger.weights.get(&FeatureHash::of(Template::Char0, "中")),
-            Some(&[0.0, 1.25, 0.0, 0.0, 0.0, 0.0, -0.5])
-        );
+        // 中 alone: the bias plus C0 of 中 (its neighbours are the sentence's ends).
+        let e = tagger.emissions("中", &[]);
+        assert_eq!(e, vec![[0.5, 1.25, 0.0, 0.0, 0.0, 0.0, -0.5, 0.0]]);
         let again = Tagger::write_model("v1", &mut rows, 2);
         assert_eq!(text, again);
         for bad in [
@@ -616,14 +731,35 @@ mod tests {
     }
 
     #[test]
+    fn byte_offsets_come_from_the_tokens_or_the_text() {
+        let jieba = jieba_rs::Jieba::new();
+        let text = "浙江省杭州市a人民政府，１２日";
+        let tokens = jieba.tag(text, false);
+        let expected: Vec<usize> = text
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain([text.len()])
+            .collect();
+        for (k, b) in expected.iter().enumerate() {
+            assert_eq!(byte_at(text, &tokens, k), Some(*b), "{k}");
+            assert_eq!(byte_at(text, &[], k), Some(*b), "{k}");
+        }
+        assert_eq!(byte_at(text, &tokens, expected.len()), None);
+        assert_eq!(byte_at(text, &[], expected.len()), None);
+    }
+
+    #[test]
     fn event_lists_join_adjacent_places_drop_nested_ones_and_letter_spacing() {
-        let chars: Vec<char> = "浙江省杭州市孙 雄在杭州市某某公司，孙雄某某庙"
-            .chars()
+        let text = "浙江省杭州市孙 雄在杭州市某某公司，孙雄某某庙";
+        let bytes: Vec<usize> = text
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain([text.len()])
             .collect();
         let span = |kind, start, end| Span { kind, start, end };
         let mut e = Entities::default();
         e.add_spans(
-            &chars,
+            text,
             &[
                 span(Kind::Place, 0, 3),
                 span(Kind::Place, 3, 6),
@@ -633,6 +769,7 @@ mod tests {
                 span(Kind::Person, 18, 20),
                 span(Kind::Person, 20, 23),
             ],
+            |k| bytes.get(k).copied(),
         );
         e.finish();
         assert_eq!(e.places, vec!["浙江省杭州市"]);

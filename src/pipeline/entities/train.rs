@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::bio::BioSentence;
 use super::features::{Sentence, Sink, Template};
-use super::{NTAGS, Tagger, masked, viterbi};
+use super::{NTAGS, Tagger, ZERO, masked, viterbi};
 
 /// Training parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -229,7 +229,7 @@ pub fn train(jieba: &Jieba, sentences: &[&BioSentence], params: &Params) -> Fitt
                         .copied()
                         .filter(|&f| !(drop && dictionary[f as usize])),
                 );
-                let mut acc = [0.0f32; NTAGS];
+                let mut acc = ZERO;
                 for &f in feats.iter() {
                     for (a, x) in acc.iter_mut().zip(&w[f as usize]) {
                         *a += *x as f32;
@@ -352,10 +352,20 @@ mod tests {
         let loaded = Tagger::from_model(&a.model).expect("the model parses");
         assert_eq!(loaded.version(), a.tagger.version());
         assert_eq!(loaded.len(), a.tagger.len());
-        // It learned the training data.
+        // It learned the training data, and its lookup records score every position as the
+        // sum of the weights of the features training saw there.
+        let reference = super::super::Reference::from_model(&a.model).expect("parses");
         for s in &data {
             let tags = jieba.tag(&s.text, false);
             assert_eq!(loaded.tag(&s.text, &tags), s.spans(), "{}", s.text);
+            let fast = loaded.emissions(&s.text, &tags);
+            let slow = reference.emissions(&s.text, &tags);
+            assert_eq!(fast.len(), slow.len());
+            for (f, r) in fast.iter().zip(&slow) {
+                for t in 0..NTAGS {
+                    assert!((f[t] - r[t]).abs() < 1e-4, "{}: {f:?} vs {r:?}", s.text);
+                }
+            }
         }
         // Another seed is another order, still deterministic.
         let c = train(&jieba, &refs, &Params { seed: 7, ..params });

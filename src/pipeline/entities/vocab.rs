@@ -95,6 +95,11 @@ const ORG_SUFFIX_WORDS: [&str; 36] = [
     "工厂",
 ];
 
+/// The words that end an organisation's name.
+pub fn org_suffix_words() -> &'static [&'static str] {
+    &ORG_SUFFIX_WORDS
+}
+
 /// Whether `word` is one of the words that end an organisation's name.
 pub fn is_org_suffix_word(word: &str) -> bool {
     // Most words are ruled out by their length (two to four CJK characters) and last
