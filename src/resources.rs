@@ -158,6 +158,14 @@ pub fn model_sources(
     ])
 }
 
+/// jieba as the pipeline configures it: the default dictionary plus the configured user
+/// dictionary (`pipeline.user_dict`, located like every model file), for the development
+/// commands that tokenise as the pipeline does.
+pub fn jieba(settings: &PipelineSettings) -> Result<jieba_rs::Jieba, LoadError> {
+    let dict = read_configured(&settings.user_dict, settings.config_dir())?;
+    Ok(crate::pipeline::build_jieba(&dict)?)
+}
+
 /// Reads the model files named in the settings. A missing file is an error: a worker must not
 /// start with a silently empty model.
 pub fn load_resources(settings: &PipelineSettings) -> Result<Resources, LoadError> {

@@ -11,7 +11,7 @@ use pagesift::dataset::{self, Labelled};
 use pagesift::eval::classifier::{Fitter, Metrics, baseline, cross_validate};
 use pagesift::model::{Article, EventKind, ItemKind, Topic};
 use pagesift::pipeline::classify::Classifier;
-use pagesift::train::classifier::{load_prior, prepare, to_json, tokenizer, train};
+use pagesift::train::classifier::{load_prior, prepare, to_json, train};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,11 +19,16 @@ fn root() -> PathBuf {
 
 /// The pipeline's tokenizer (default dictionary + config/userdict.txt).
 static JIEBA: LazyLock<Jieba> = LazyLock::new(|| {
-    tokenizer(&root().join("config/userdict.txt")).expect("the user dictionary loads")
+    let dict = std::fs::read_to_string(root().join("config/userdict.txt")).expect("userdict");
+    pagesift::pipeline::build_jieba(&dict).expect("the user dictionary loads")
 });
 
 static SHIPPED: LazyLock<Classifier> = LazyLock::new(|| {
-    load_prior(&root().join("config/classifier.json")).expect("the shipped model loads")
+    load_prior(
+        &root().join("config/classifier.json"),
+        &root().join("config"),
+    )
+    .expect("the shipped model loads")
 });
 
 fn shipped() -> &'static Classifier {
@@ -32,7 +37,8 @@ fn shipped() -> &'static Classifier {
 
 /// The lexicon with a cheaper training (fewer iterations, no inner folds), for tests that train.
 fn quick_prior(iterations: usize, threshold_folds: usize) -> Classifier {
-    let prior = load_prior(&root().join("config/lexicon.json")).expect("the lexicon loads");
+    let prior = load_prior(&root().join("config/lexicon.json"), &root().join("config"))
+        .expect("the lexicon loads");
     let mut model = prior.model().clone();
     let learned = model
         .learned
@@ -80,7 +86,8 @@ fn article(kind: ItemKind, title: Option<&str>, paragraphs: &[&str]) -> Article 
 #[test]
 fn the_shipped_model_is_a_fit_of_the_shipped_lexicon() {
     let model = shipped();
-    let prior = load_prior(&root().join("config/lexicon.json")).expect("the lexicon loads");
+    let prior = load_prior(&root().join("config/lexicon.json"), &root().join("config"))
+        .expect("the lexicon loads");
     let base = prior.version();
     assert!(
         model.version().starts_with(&format!("{base}+fit.")),

@@ -196,3 +196,51 @@ fn a_named_configuration_directory_must_exist() {
         "{stderr}"
     );
 }
+
+/// `pagesift-dev` run in `dir` with no configuration from the environment.
+fn dev_in(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pagesift-dev"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("PAGESIFT_ENV")
+        .env_remove("PAGESIFT_CONFIG_DIR")
+        .env("RUST_LOG", "warn");
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PAGESIFT__")) {
+        cmd.env_remove(key);
+    }
+    cmd.output().expect("run pagesift-dev")
+}
+
+#[test]
+fn the_classifier_tools_find_the_lexicon_and_user_dictionary_from_any_directory() {
+    let labels = root().join("tests/fixtures/labels/articles.jsonl");
+    let corpus = root().join("tests/fixtures/labels/corpus.jsonl");
+    let (labels, corpus) = (
+        labels.to_str().expect("UTF-8 path"),
+        corpus.to_str().expect("UTF-8 path"),
+    );
+    let score = [
+        "eval-classifier",
+        "--folds",
+        "0",
+        "--labels",
+        labels,
+        "--corpus",
+        corpus,
+    ];
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let checkout = ok(dev_in(&root(), &score));
+    let outside = ok(dev_in(elsewhere.path(), &score));
+    assert!(outside.contains("classifier "), "{outside}");
+    assert_eq!(outside, checkout, "the embedded model and user dictionary");
+
+    // Training starts from the embedded lexicon; the output goes where --out says.
+    let out = elsewhere.path().join("fitted.json");
+    let out_arg = out.to_str().expect("UTF-8 path");
+    let train = [
+        "train", "--labels", labels, "--corpus", corpus, "--out", out_arg,
+    ];
+    ok(dev_in(elsewhere.path(), &train));
+    let fitted = std::fs::read_to_string(&out).expect("the fitted model");
+    pagesift::pipeline::classify::Classifier::from_model(&fitted).expect("a loadable model");
+}

@@ -33,30 +33,14 @@ use crate::pipeline::classify::learned::{
 };
 use crate::pipeline::classify::{Classifier, Gold, Model};
 use crate::pipeline::tokens::ArticleTokens;
-use crate::settings::PipelineSettings;
 
-/// Reads and builds the prior classifier from a lexicon file.
-pub fn load_prior(path: &Path) -> anyhow::Result<Classifier> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Classifier::from_model(&text).with_context(|| format!("in {}", path.display()))
-}
-
-/// The pipeline's tokenizer: jieba's default dictionary plus the user dictionary at `path`
-/// (the learned layer must be fitted on the tokens the pipeline will make).
-pub fn tokenizer(user_dict: &Path) -> anyhow::Result<Jieba> {
-    let text = std::fs::read_to_string(user_dict)
-        .with_context(|| format!("reading {}", user_dict.display()))?;
-    crate::pipeline::build_jieba(&text).with_context(|| format!("in {}", user_dict.display()))
-}
-
-/// The pipeline's tokenizer with the configured user dictionary (`pipeline.user_dict`, found
-/// as the pipeline finds it: in the configuration directory, else the embedded file).
-pub fn configured_tokenizer(settings: &PipelineSettings) -> anyhow::Result<Jieba> {
-    let path = &settings.user_dict;
-    let text = crate::resources::read_configured(path, settings.config_dir())
-        .with_context(|| format!("reading {}", path.display()))?;
-    crate::pipeline::build_jieba(&text).with_context(|| format!("in {}", path.display()))
+/// Reads and builds the prior classifier from a lexicon (or model) file, located like the
+/// service's model files ([`crate::resources::locate`]: the configuration directory, then the
+/// embedded files by name, then the current directory).
+pub fn load_prior(path: &Path, config_dir: &Path) -> anyhow::Result<Classifier> {
+    let source = crate::resources::locate(path, config_dir)?;
+    let text = crate::resources::read(&source)?;
+    Classifier::from_model(&text).with_context(|| format!("in {} ({source})", path.display()))
 }
 
 /// The prior without its learned section: the old lexicon model.

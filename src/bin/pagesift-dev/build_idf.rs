@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pagesift::pipeline::{Limits, Pipeline, Resources};
 use pagesift::settings::Settings;
 
 use crate::data::write_output;
@@ -16,7 +15,7 @@ pub struct Args {
     /// Corpus files (JSON lines with `text`).
     #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
     pub corpus: Vec<PathBuf>,
-    /// Output file (`-` for stdout).
+    /// Output file (`-` for stdout; relative to the current directory).
     #[arg(long, value_name = "FILE", default_value = "config/idf.txt")]
     pub out: PathBuf,
     /// Least number of articles a word must occur in.
@@ -26,20 +25,10 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let user_dict = pagesift::resources::read_configured(
-        &settings.pipeline.user_dict,
-        settings.pipeline.config_dir(),
-    )?;
-    let pipeline = Pipeline::new(
-        &Resources {
-            user_dict,
-            ..Resources::default()
-        },
-        Limits::default(),
-    )?;
+    let jieba = pagesift::resources::jieba(&settings.pipeline)?;
     let texts = pagesift::dataset::read_corpus(&args.corpus, |_| true)?;
-    let table = pagesift::train::idf::build(pipeline.jieba(), &texts, args.min_df)
-        .context("the corpus is empty")?;
+    let table =
+        pagesift::train::idf::build(&jieba, &texts, args.min_df).context("the corpus is empty")?;
     write_output(&args.out, &table.text)?;
     eprintln!(
         "pagesift-dev: IDF of {} words from {} articles -> {}",

@@ -23,9 +23,9 @@ use pagesift::eval::classifier::{
     topic_recall,
 };
 use pagesift::model::{EventKind, Safety, Topic};
-use pagesift::pipeline::classify::{Classifier, Gold};
+use pagesift::pipeline::classify::Gold;
 use pagesift::settings::Settings;
-use pagesift::train::classifier::{configured_tokenizer, lexicon_only, load_prior, prepare};
+use pagesift::train::classifier::{lexicon_only, load_prior, prepare};
 
 use crate::data::DataArgs;
 
@@ -41,8 +41,9 @@ pub struct Args {
     /// k-fold cross-validation with this many folds; 0 scores the model file as it is.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
-    /// The lexicon prior that each fold's training starts from.
-    #[arg(long, value_name = "FILE", default_value = "config/lexicon.json")]
+    /// The lexicon prior that each fold's training starts from, looked up like the model
+    /// files: the configuration directory, then the embedded files, then the current directory.
+    #[arg(long, value_name = "FILE", default_value = "lexicon.json")]
     pub lexicon: PathBuf,
     /// Model file scored when --folds 0 (default: the configured classifier).
     #[arg(long, value_name = "FILE")]
@@ -137,11 +138,11 @@ fn parse_parts(spec: &str) -> anyhow::Result<Vec<(String, u32, u32)>> {
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let real = args.data.load()?;
     let written = dataset::load_written(&args.data.written)?;
-    let jieba = configured_tokenizer(&settings.pipeline)?;
+    let jieba = pagesift::resources::jieba(&settings.pipeline)?;
     if args.folds < 2 {
         return score_file(settings, &args, &jieba, &real, &written);
     }
-    let prior = load_prior(&args.lexicon)?;
+    let prior = load_prior(&args.lexicon, settings.pipeline.config_dir())?;
     anyhow::ensure!(
         prior.model().learned.is_some(),
         "{} has no learned section",
@@ -446,18 +447,12 @@ fn score_file(
     real: &[Labelled],
     written: &[Labelled],
 ) -> anyhow::Result<ExitCode> {
-    let classifier = match &args.model {
-        Some(path) => {
-            load_prior(path).with_context(|| format!("loading the model {}", path.display()))?
-        }
-        None => {
-            let path = &settings.pipeline.classifier;
-            let text = pagesift::resources::read_configured(path, settings.pipeline.config_dir())
-                .with_context(|| format!("reading {}", path.display()))?;
-            Classifier::from_model(&text)
-                .with_context(|| format!("loading the model {}", path.display()))?
-        }
-    };
+    let path = args
+        .model
+        .clone()
+        .unwrap_or_else(|| settings.pipeline.classifier.clone());
+    let classifier = load_prior(&path, settings.pipeline.config_dir())
+        .with_context(|| format!("loading the model {}", path.display()))?;
     let heldout = dataset::load_written(&args.heldout)?;
     let data: Vec<&Labelled> = real.iter().chain(written).chain(&heldout).collect();
     let predictions = predict(&classifier, jieba, &data);

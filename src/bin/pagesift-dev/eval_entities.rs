@@ -15,7 +15,7 @@ use pagesift::pipeline::nlp::Enricher;
 use pagesift::pipeline::{Resources, entities::Tagger};
 use pagesift::settings::Settings;
 
-use crate::train_entities::{DEFAULT_DATA, ParamArgs, jieba, read_bio};
+use crate::train_entities::{DEFAULT_DATA, ParamArgs, read_bio};
 
 /// Arguments of `pagesift-dev eval-entities`.
 #[derive(Debug, clap::Args)]
@@ -110,7 +110,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(page) = &args.page {
         return print_page(settings, page);
     }
-    let jieba = jieba(settings)?;
+    let jieba = pagesift::resources::jieba(&settings.pipeline)?;
     let idf = pagesift::resources::read_configured(
         &settings.pipeline.idf,
         settings.pipeline.config_dir(),

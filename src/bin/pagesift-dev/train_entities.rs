@@ -62,7 +62,7 @@ pub struct Args {
     /// Training parameters.
     #[command(flatten)]
     pub params: ParamArgs,
-    /// Where to write the model (`-` for stdout).
+    /// Where to write the model (`-` for stdout; relative to the current directory).
     #[arg(long, value_name = "FILE", default_value = "config/entities.model")]
     pub out: PathBuf,
 }
@@ -74,18 +74,9 @@ pub fn read_bio(path: &Path) -> anyhow::Result<Vec<BioSentence>> {
     bio::parse(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// jieba as the pipeline configures it (the user dictionary of the settings).
-pub fn jieba(settings: &Settings) -> anyhow::Result<jieba_rs::Jieba> {
-    let dict = pagesift::resources::read_configured(
-        &settings.pipeline.user_dict,
-        settings.pipeline.config_dir(),
-    )?;
-    Ok(pagesift::pipeline::build_jieba(&dict)?)
-}
-
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let jieba = jieba(settings)?;
+    let jieba = pagesift::resources::jieba(&settings.pipeline)?;
     let mut data = Vec::new();
     for path in &args.data {
         data.extend(read_bio(Path::new(path))?);

@@ -46,7 +46,7 @@ pub struct Args {
     /// Version string of the model.
     #[arg(long, default_value = "segmenter-1")]
     pub version: String,
-    /// Where to write the model (`-` for stdout).
+    /// Where to write the model (`-` for stdout; relative to the current directory).
     #[arg(long, value_name = "FILE", default_value = "config/segmenter.json")]
     pub out: PathBuf,
 }
