@@ -230,9 +230,27 @@ pub fn cross_validate(
     always: &[usize],
     k: usize,
 ) -> anyhow::Result<Vec<Safety>> {
+    cross_validate_scored(fitter, jieba, pool, tested, always, k, false).map(|(p, _)| p)
+}
+
+/// One article's raw learned scores, by name (see [`Classifier::raw_scores`]).
+pub type RawScores = Vec<(String, f64)>;
+
+/// [`cross_validate`], with each tested article's raw learned scores
+/// ([`Classifier::raw_scores`]) when `raw` (else empty lists).
+pub fn cross_validate_scored(
+    fitter: Fitter<'_>,
+    jieba: &Jieba,
+    pool: &[&Labelled],
+    tested: &[usize],
+    always: &[usize],
+    k: usize,
+    raw: bool,
+) -> anyhow::Result<(Vec<Safety>, Vec<RawScores>)> {
     let articles: Vec<Labelled> = tested.iter().map(|i| pool[*i].clone()).collect();
     let folds = assign_folds(&articles, k);
     let mut predictions = vec![Safety::default(); tested.len()];
+    let mut scores = vec![Vec::new(); tested.len()];
     for fold in 0..k.max(1) {
         let train: Vec<usize> = tested
             .iter()
@@ -249,10 +267,13 @@ pub fn cross_validate(
             .filter(|(_, (_, f))| **f == fold)
         {
             predictions[at] = classifier.classify(jieba, &pool[*i].article);
+            if raw {
+                scores[at] = classifier.raw_scores(jieba, &pool[*i].article);
+            }
         }
     }
     apply_page_context(&articles, &mut predictions);
-    Ok(predictions)
+    Ok((predictions, scores))
 }
 
 /// Per gold primary topic: articles, caught (predicted safety), caught with a right primary.

@@ -417,22 +417,65 @@ pub fn fit_learned(
     for labels in &kind_labels {
         jobs.push((labels, &safety, 1.0, params.kind_l2));
     }
+    // The safety scorer: its inner folds, then its final fit.
+    let safety_labels: Vec<bool> = docs.iter().map(|d| d.gold.safety).collect();
+    let safety_jobs = jobs.len();
+    if params.safety_scorer {
+        for train in &folds {
+            jobs.push((&safety_labels, train, params.positive_weight, params.l2));
+        }
+        jobs.push((&safety_labels, &everyone, params.positive_weight, params.l2));
+    }
     let free_from = d.source.unwrap_or(usize::MAX);
     let fitted = run_fits(&d.rows, &jobs, params.iterations, params.threads, free_from);
     let mut thresholds = vec![0.5; topics.len()];
-    if inner {
-        let mut oof = vec![vec![0.0; docs.len()]; topics.len()];
+    let mut safety_threshold = 0.5;
+    // Out-of-fold scores of the inner folds' fit `at(fold)`.
+    let out_of_fold = |at: &dyn Fn(usize) -> usize| -> Vec<f64> {
+        let mut oof = vec![0.0; docs.len()];
         for fold in 0..k {
-            for ti in 0..topics.len() {
-                let f = &fitted[fold * topics.len() + ti];
-                for j in everyone.iter().copied().filter(|j| j % k == fold) {
-                    // Scored as fitted, source column included: a written text is judged
-                    // against the written texts' own base rate.
-                    let z = d.rows.dot(j, &f.w, f.b);
-                    oof[ti][j] = 1.0 / (1.0 + (-z).exp());
+            let f = &fitted[at(fold)];
+            for j in everyone.iter().copied().filter(|j| j % k == fold) {
+                // Scored as fitted, source column included: a written text is judged
+                // against the written texts' own base rate.
+                let z = d.rows.dot(j, &f.w, f.b);
+                oof[j] = 1.0 / (1.0 + (-z).exp());
+            }
+        }
+        oof
+    };
+    // With `threshold_real_only`, the written texts are left out of the threshold choice when
+    // the class has real articles among the scored ones.
+    let restrict = |scored: &mut Vec<(f64, Option<bool>)>| {
+        if !params.threshold_real_only {
+            return;
+        }
+        let real_positive = scored
+            .iter()
+            .zip(&docs)
+            .any(|((_, c), d)| *c == Some(true) && !d.written);
+        if real_positive {
+            for ((_, c), d) in scored.iter_mut().zip(&docs) {
+                if d.written {
+                    *c = None;
                 }
             }
         }
+    };
+    if inner && params.safety_scorer {
+        let oof = out_of_fold(&|fold| safety_jobs + fold);
+        let mut scored: Vec<(f64, Option<bool>)> = oof
+            .iter()
+            .zip(&docs)
+            .map(|(p, d)| (*p, Some(d.gold.safety)))
+            .collect();
+        restrict(&mut scored);
+        safety_threshold = choose_threshold(&scored, params);
+    }
+    if inner {
+        let oof: Vec<Vec<f64>> = (0..topics.len())
+            .map(|ti| out_of_fold(&|fold| fold * topics.len() + ti))
+            .collect();
         for (ti, t) in topics.iter().enumerate() {
             // Positives: articles whose main topic is `t`; negatives: articles without `t`.
             let scored: Vec<(f64, Option<bool>)> = everyone
@@ -449,6 +492,8 @@ pub fn fit_learned(
                     (oof[ti][*j], class)
                 })
                 .collect();
+            let mut scored = scored;
+            restrict(&mut scored);
             thresholds[ti] = choose_threshold(&scored, params);
         }
     }
@@ -479,6 +524,11 @@ pub fn fit_learned(
         training: base.training.clone(),
         topics: BTreeMap::new(),
         event_kinds: BTreeMap::new(),
+        safety: params
+            .safety_scorer
+            .then(|| fitted.get(safety_jobs + folds.len()))
+            .flatten()
+            .map(|f| to_scorer(f, safety_threshold)),
     };
     for (ti, t) in topics.iter().enumerate() {
         out.topics

@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use pagesift::dataset::{self, Labelled};
 use pagesift::eval::classifier::{
-    Fitter, Metrics, baseline, confusion, cross_validate, predict, topic_recall,
+    Fitter, Metrics, baseline, confusion, cross_validate, cross_validate_scored, predict,
+    topic_recall,
 };
 use pagesift::model::{EventKind, Safety, Topic};
 use pagesift::pipeline::classify::Gold;
@@ -68,6 +69,10 @@ pub struct Args {
     /// Machine-readable output (one JSON object).
     #[arg(long)]
     pub json: bool,
+    /// Write the cross-validated real articles to this file, one JSON line each: id, labels,
+    /// prediction and the learned layer's raw scores (for choosing thresholds offline).
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
 }
 
 fn label(safety: bool, topics: &[Topic], kind: Option<EventKind>) -> String {
@@ -174,7 +179,33 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         real.len(),
         written.len()
     ));
-    let cv = cross_validate(learned, &jieba, &pool, &real_ids, &written_ids, k)?;
+    let (cv, raw) = cross_validate_scored(
+        learned,
+        &jieba,
+        &pool,
+        &real_ids,
+        &written_ids,
+        k,
+        args.dump.is_some(),
+    )?;
+    if let Some(path) = &args.dump {
+        let mut text = String::new();
+        for ((l, p), raw) in real.iter().zip(&cv).zip(&raw) {
+            let line = serde_json::json!({
+                "id": l.id,
+                "safety": l.gold.safety,
+                "topics": l.gold.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                "event_kind": l.gold.event_kind.map(EventKind::as_str),
+                "predicted": p.is_safety,
+                "primary": p.primary.map(Topic::as_str),
+                "predicted_kind": p.event_kind.map(EventKind::as_str),
+                "scores": raw.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
+            });
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
     let main = r.metrics("cv_learned", "learned + written", &gold, &cv);
     if !args.quick {
         let cv_alone = cross_validate(learned, &jieba, &pool, &real_ids, &[], k)?;

@@ -54,6 +54,12 @@ pub struct Learned {
     /// One scorer per event kind, fitted on safety articles only; the highest logit wins.
     #[serde(default)]
     pub event_kinds: BTreeMap<EventKind, LearnedScorer>,
+    /// One scorer of safety against everything else, fitted on all articles (every safety
+    /// article is one of its positives, whatever its topic). When present it decides whether an
+    /// article is safety (score over its threshold) and the topic scorers only pick the primary
+    /// topic among the safety topics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<LearnedScorer>,
 }
 
 /// Where the lead ends.
@@ -112,6 +118,12 @@ pub struct LearnedTraining {
     /// model: it absorbs what the written texts share as a set (style, a high share of safety
     /// texts), so that everyday words of that style are not learned as safety evidence.
     pub source_feature: bool,
+    /// Fit the safety scorer ([`Learned::safety`]) too.
+    pub safety_scorer: bool,
+    /// Choose the thresholds on the out-of-fold scores of the real articles only (not the
+    /// written texts), when the training data has real articles of the class: those are scored
+    /// as the deployed model scores an article, without the written-text column.
+    pub threshold_real_only: bool,
 }
 
 impl Default for LearnedTraining {
@@ -131,6 +143,8 @@ impl Default for LearnedTraining {
             prune: 0.005,
             threads: 2,
             source_feature: true,
+            safety_scorer: false,
+            threshold_real_only: false,
         }
     }
 }
@@ -170,7 +184,8 @@ impl Learned {
             .topics
             .iter()
             .map(|(t, s)| (t.as_str(), s, true))
-            .chain(self.event_kinds.iter().map(|(k, s)| (k.as_str(), s, false)));
+            .chain(self.event_kinds.iter().map(|(k, s)| (k.as_str(), s, false)))
+            .chain(self.safety.iter().map(|s| ("safety", s, true)));
         for (name, s, topic) in named {
             if !s.bias.is_finite() || s.prior.iter().any(|w| !w.is_finite()) {
                 return Err(ModelError::BadNumber(format!("learned.{name}")));
@@ -319,6 +334,10 @@ pub struct LearnedLayer {
     kinds: Vec<(EventKind, f64)>,
     /// Prior weights per scorer (empty when the scorer has none).
     prior: Vec<Vec<f64>>,
+    /// The safety scorer's threshold, when the model has one (it is the last scorer).
+    safety: Option<f64>,
+    /// The safety scorer's intercept.
+    safety_bias: f64,
     features: FeatureParams,
 }
 
@@ -329,6 +348,8 @@ pub struct Scores {
     pub topics: Vec<(Topic, f64, f64, Vec<String>)>,
     /// The event kind with the highest logit.
     pub event_kind: Option<EventKind>,
+    /// The safety scorer's `(score, threshold)`, when the model has one.
+    pub safety: Option<(f64, f64)>,
 }
 
 impl LearnedLayer {
@@ -336,7 +357,11 @@ impl LearnedLayer {
     pub fn new(learned: &Learned) -> LearnedLayer {
         let mut units: FxHashMap<String, u32> = FxHashMap::default();
         let mut names: Vec<String> = Vec::new();
-        let all = learned.topics.values().chain(learned.event_kinds.values());
+        let all = learned
+            .topics
+            .values()
+            .chain(learned.event_kinds.values())
+            .chain(learned.safety.iter());
         for scorer in all.clone() {
             for unit in scorer.words.keys() {
                 if !units.contains_key(unit) {
@@ -346,7 +371,9 @@ impl LearnedLayer {
                 }
             }
         }
-        let scorers = learned.topics.len() + learned.event_kinds.len();
+        let scorers = learned.topics.len()
+            + learned.event_kinds.len()
+            + usize::from(learned.safety.is_some());
         let mut weights = vec![0.0f32; names.len() * GROUPS * scorers];
         for (s, scorer) in all.clone().enumerate() {
             for (unit, w) in &scorer.words {
@@ -375,6 +402,8 @@ impl LearnedLayer {
                 .map(|(k, s)| (*k, s.bias))
                 .collect(),
             prior: all.map(|s| s.prior.clone()).collect(),
+            safety: learned.safety.as_ref().map(|s| s.threshold),
+            safety_bias: learned.safety.as_ref().map_or(0.0, |s| s.bias),
             features: learned.features.clone(),
         }
     }
@@ -400,6 +429,9 @@ impl LearnedLayer {
             .map(|t| t.1)
             .chain(self.kinds.iter().map(|k| k.1))
             .collect();
+        if self.safety.is_some() {
+            logits.push(self.safety_bias);
+        }
         for (s, w) in self.prior.iter().enumerate() {
             logits[s] += w.iter().zip(prior).map(|(a, b)| a * b).sum::<f64>();
         }
@@ -444,7 +476,16 @@ impl LearnedLayer {
             .map(|(k, (kind, _))| (*kind, logits[n + k]))
             .reduce(|best, next| if next.1 > best.1 { next } else { best })
             .map(|(kind, _)| kind);
-        Scores { topics, event_kind }
+        let safety = self.safety.and_then(|threshold| {
+            logits
+                .get(n + self.kinds.len())
+                .map(|z| (super::sigmoid(*z), threshold))
+        });
+        Scores {
+            topics,
+            event_kind,
+            safety,
+        }
     }
 
     /// Number of units in the vocabulary.
@@ -554,5 +595,67 @@ mod tests {
         let (h, b) = (score(&head), score(&body));
         assert!(h.topics[0].1 > 0.5 && b.topics[0].1 < 0.5, "{h:?} {b:?}");
         assert_eq!(h.topics[0].3, vec!["火灾".to_owned()]);
+    }
+}
+
+#[cfg(test)]
+mod safety_scorer_tests {
+    use super::*;
+    use crate::model::{Article, ItemKind};
+
+    use super::super::tests::JIEBA;
+
+    fn scorer(bias: f64, threshold: f64, word: &str, w: [f64; GROUPS]) -> LearnedScorer {
+        LearnedScorer {
+            bias,
+            threshold,
+            prior: Vec::new(),
+            words: [(word.to_owned(), w)].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn the_safety_scorer_scores_after_the_topics_and_kinds_with_its_own_threshold() {
+        let learned = Learned {
+            topics: [(Topic::Fire, scorer(-1.0, 0.5, "火灾", [1.0, 0.0, 0.0]))]
+                .into_iter()
+                .collect(),
+            event_kinds: [(
+                EventKind::Accident,
+                scorer(0.0, 0.5, "火灾", [0.5, 0.0, 0.0]),
+            )]
+            .into_iter()
+            .collect(),
+            safety: Some(scorer(-2.0, 0.3, "火灾", [4.0, 0.0, 0.0])),
+            ..Learned::default()
+        };
+        assert!(learned.check(0).is_ok());
+        let layer = LearnedLayer::new(&learned);
+        let jieba: &jieba_rs::Jieba = &JIEBA;
+        let a = Article::new(
+            ItemKind::Article,
+            Some("火灾".into()),
+            vec!["无关。".into()],
+        );
+        let t = ArticleTokens::new(jieba, &a);
+        let s = layer.score(&layer.values(&t), &[]);
+        let (p, threshold) = s.safety.expect("a safety score");
+        // The headline holds one unit: its value is 1 after normalisation.
+        assert!((p - super::super::sigmoid(2.0)).abs() < 1e-6, "{p}");
+        assert!((threshold - 0.3).abs() < 1e-12);
+        assert!((s.topics[0].1 - super::super::sigmoid(0.0)).abs() < 1e-6);
+        // Without the scorer there is no safety score.
+        let plain = Learned {
+            safety: None,
+            ..learned
+        };
+        let layer = LearnedLayer::new(&plain);
+        assert!(layer.score(&layer.values(&t), &[]).safety.is_none());
+        // A threshold outside (0, 1) is refused.
+        let bad = Learned {
+            safety: Some(scorer(0.0, 1.5, "火灾", [1.0, 0.0, 0.0])),
+            ..plain
+        };
+        assert!(bad.check(0).is_err());
     }
 }

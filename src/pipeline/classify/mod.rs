@@ -462,26 +462,52 @@ impl Classifier {
 
     /// The labels from the learned layer's scores: `primary` is the best topic over its
     /// threshold (a safety topic first with `safety_first`); `topics` lists the topics over
-    /// half their threshold that have evidence (learned words, else lexicon terms).
+    /// half their threshold that have evidence (learned words, else lexicon terms). With a
+    /// safety scorer, that scorer decides whether the article is safety, and `primary` is then
+    /// the safety topic with the highest score.
     fn learned_safety(&self, scores: learned::Scores, features: &Features) -> Safety {
+        let safety_vote = scores.safety.map(|(p, t)| (p >= t, p));
+        // Every topic with its evidence: learned words, else lexicon terms.
+        let scored: Vec<(Topic, f64, f64, Vec<String>)> = scores
+            .topics
+            .into_iter()
+            .map(|(label, score, threshold, evidence)| {
+                let wanted = score >= threshold / 2.0
+                    || (label.is_safety() && safety_vote.is_some_and(|(yes, _)| yes));
+                let evidence = if evidence.is_empty() && wanted {
+                    self.lexicon_evidence(features, label)
+                } else {
+                    evidence
+                };
+                (label, score, threshold, evidence)
+            })
+            .collect();
+        // With a safety scorer that says safety: the best safety topic that has evidence.
+        let chosen = scored
+            .iter()
+            .filter(|(label, .., evidence)| label.is_safety() && !evidence.is_empty())
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(label, ..)| *label)
+            .filter(|_| safety_vote.is_some_and(|(yes, _)| yes));
         let mut listed: Vec<(TopicScore, bool)> = Vec::new();
-        for (label, score, threshold, mut evidence) in scores.topics {
-            if score < threshold / 2.0 {
+        for (label, score, threshold, evidence) in scored {
+            let is_chosen = chosen == Some(label);
+            if (score < threshold / 2.0 && !is_chosen) || evidence.is_empty() {
                 continue;
             }
-            if evidence.is_empty() {
-                evidence = self.lexicon_evidence(features, label);
-            }
-            if evidence.is_empty() {
-                continue;
-            }
+            // With a safety scorer, a safety topic is primary only when that scorer says so.
+            let over = if safety_vote.is_some() && label.is_safety() {
+                is_chosen
+            } else {
+                score >= threshold
+            };
             listed.push((
                 TopicScore {
                     label,
                     score: round6(score),
                     evidence,
                 },
-                score >= threshold,
+                over,
             ));
         }
         listed.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
@@ -491,13 +517,47 @@ impl Classifier {
             .or_else(|| over().next())
             .map(|t| (t.label, t.score));
         let is_safety = primary.is_some_and(|(t, _)| t.is_safety());
+        let score = match (is_safety, safety_vote) {
+            (true, Some((_, p))) => round6(p),
+            _ => primary.map_or(0.0, |(_, s)| s),
+        };
         Safety {
             is_safety,
-            score: primary.map_or(0.0, |(_, s)| s),
+            score,
             primary: primary.map(|(t, _)| t),
             topics: listed.into_iter().map(|(t, _)| t).collect(),
             event_kind: if is_safety { scores.event_kind } else { None },
         }
+    }
+
+    /// The learned layer's raw scores of an article (`safety` first when the model has a safety
+    /// scorer, then every topic in model order; empty without a learned layer), for analysis
+    /// (`pagesift-dev eval-classifier --dump`).
+    pub fn raw_scores(&self, jieba: &Jieba, article: &Article) -> Vec<(String, f64)> {
+        let Some(layer) = &self.learned else {
+            return Vec::new();
+        };
+        let tokens = ArticleTokens::new(jieba, article);
+        let (features, found) =
+            self.scan(article, self.incidents.is_active(), &mut Scratch::default());
+        let incident = match found.map(|(head, lead)| self.incidents.judge(&head, &lead)) {
+            Some(incident::Verdict::Incident(i)) => Some(i.topic),
+            _ => None,
+        };
+        let prior = self.prior_vector(&features, incident);
+        let scores = layer.score(&layer.values(&tokens), &prior);
+        scores
+            .safety
+            .map(|(p, _)| ("safety".to_owned(), p))
+            .into_iter()
+            .chain(
+                scores
+                    .topics
+                    .iter()
+                    .map(|(t, p, ..)| (t.as_str().to_owned(), *p)),
+            )
+            .chain(incident.map(|t| (format!("incident:{}", t.as_str()), 1.0)))
+            .collect()
     }
 
     /// Scores an article from its features (see [`Classifier::features`]); term ids this
@@ -709,6 +769,49 @@ mod tests {
         assert_eq!(s.primary, Some(Topic::WorkSafety));
         assert_eq!(s.topics[0].evidence, vec!["安全生产".to_owned()]);
         assert_eq!(s.event_kind, Some(EventKind::Governance));
+    }
+
+    #[test]
+    fn with_a_safety_scorer_it_decides_safety_and_the_topics_pick_the_primary() {
+        let scorer =
+            |bias: f64, threshold: f64, words: &[(&str, [f64; 3])]| learned::LearnedScorer {
+                bias,
+                threshold,
+                prior: Vec::new(),
+                words: words.iter().map(|(w, x)| ((*w).to_owned(), *x)).collect(),
+            };
+        let mut model = Model::parse(MODEL).expect("model");
+        model.learned = Some(learned::Learned {
+            topics: [
+                (
+                    Topic::WorkSafety,
+                    scorer(-3.0, 0.1, &[("车间", [1.0, 1.0, 0.0])]),
+                ),
+                (
+                    Topic::Traffic,
+                    scorer(-3.0, 0.9, &[("公路", [2.0, 2.0, 0.0])]),
+                ),
+                (Topic::PublicSecurity, scorer(-3.0, 0.5, &[])),
+            ]
+            .into_iter()
+            .collect(),
+            event_kinds: [(EventKind::Governance, scorer(0.0, 0.5, &[]))]
+                .into_iter()
+                .collect(),
+            safety: Some(scorer(-1.0, 0.5, &[("公路", [3.0, 3.0, 0.0])])),
+            ..learned::Learned::default()
+        });
+        let c = Classifier::new(model).expect("loads");
+        // Traffic scores under its threshold, the safety scorer over its own: safety, with the
+        // best safety topic as primary.
+        let s = c.classify(&JIEBA, &article("公路", "公路。"));
+        assert!(s.is_safety, "{s:?}");
+        assert_eq!(s.primary, Some(Topic::Traffic));
+        assert_eq!(s.event_kind, Some(EventKind::Governance));
+        // Work safety over its threshold, the safety scorer under its own: not safety.
+        let s = c.classify(&JIEBA, &article("车间", "车间。"));
+        assert!(!s.is_safety, "{s:?}");
+        assert_eq!(s.primary, None);
     }
 
     #[test]
