@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use pagesift::model::{ArticleEvent, RawPage};
 use pagesift::pipeline::Pipeline;
+use pagesift::pipeline::normalize::is_cjk;
 use pagesift::settings::Settings;
 
 fn pipeline() -> &'static Pipeline {
@@ -48,10 +49,6 @@ const NOT_PEOPLE: [&str; 7] = [
 /// What the POS method listed on the seed page as places that is no place (issue 16).
 const NOT_PLACES: [&str; 3] = ["治本", "城市", "上岗"];
 
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
-}
-
 #[test]
 fn the_seed_page_lists_no_known_non_entities_and_only_name_shaped_ones() {
     let events = events("seed");
@@ -67,8 +64,8 @@ fn the_seed_page_lists_no_known_non_entities_and_only_name_shaped_ones() {
             let n = p.chars().count();
             // A Chinese name of two to four characters, or a transliterated one with `·`.
             assert!(
-                (2..=4).contains(&n) && p.chars().all(is_han)
-                    || p.contains('·') && p.chars().all(|c| is_han(c) || c == '·'),
+                (2..=4).contains(&n) && p.chars().all(is_cjk)
+                    || p.contains('·') && p.chars().all(|c| is_cjk(c) || c == '·'),
                 "person {p} is not shaped like a name"
             );
         }
@@ -89,7 +86,7 @@ fn the_seed_page_lists_no_known_non_entities_and_only_name_shaped_ones() {
                 assert!(x.chars().count() >= 2, "{x}");
                 assert!(
                     x.chars()
-                        .all(|c| is_han(c) || c.is_alphanumeric() || c == '·'),
+                        .all(|c| is_cjk(c) || c.is_alphanumeric() || c == '·'),
                     "{x} holds punctuation or spaces"
                 );
             }

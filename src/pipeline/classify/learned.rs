@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ModelError;
 use crate::model::{EventKind, Topic};
+use crate::pipeline::normalize::is_cjk;
 use crate::pipeline::tokens::{ArticleTokens, Field};
 
 /// Field groups of the word features.
@@ -219,11 +220,6 @@ impl Learned {
     }
 }
 
-/// Whether `c` is a CJK ideograph.
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
-}
-
 /// The end of the lead in characters of the body: the first paragraph, kept within
 /// `[lead_min_chars, lead_max_chars]`.
 pub fn lead_end(body: &str, params: &FeatureParams) -> usize {
@@ -260,7 +256,7 @@ pub fn visit_units<'a>(
         for t in &field.tokens {
             let chars = t.end - t.start;
             if chars == 1 {
-                let han = t.word.chars().next().is_some_and(is_han);
+                let han = t.word.chars().next().is_some_and(is_cjk);
                 if han {
                     if let Some((start, prev_char)) = single
                         && let Some(bigram) = text.get(start..t.byte_end)
@@ -274,7 +270,7 @@ pub fn visit_units<'a>(
                 continue;
             }
             single = None;
-            if chars >= 2 && t.word.chars().any(is_han) {
+            if chars >= 2 && t.word.chars().any(is_cjk) {
                 f(group_of(t.start), t.word, true);
             }
         }

@@ -15,6 +15,8 @@
 
 use jieba_rs::Tag;
 
+use crate::pipeline::normalize::is_cjk;
+
 use super::vocab::{is_org_suffix_char, is_org_suffix_word, is_place_suffix_char, is_surname};
 
 /// Stands before the first character of a sentence (a private-use character).
@@ -243,7 +245,7 @@ pub fn type_code(c: char) -> u8 {
         '０'..='９' => 3,
         'a'..='z' | 'A'..='Z' => 4,
         'ａ'..='ｚ' | 'Ａ'..='Ｚ' => 5,
-        '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' => 6,
+        c if is_cjk(c) => 6,
         c if c.is_whitespace() || c.is_control() => 7,
         c if c.is_ascii_punctuation() => 8,
         '\u{3000}'..='\u{303f}' | '\u{ff00}'..='\u{ffef}' | '\u{2010}'..='\u{206f}' | '·' => 8,

@@ -81,7 +81,7 @@ fn is_kept(c: u32) -> bool {
             .get(k / 64)
             .is_some_and(|w| w & (1 << (k % 64)) == 0)
     } else {
-        (0x3400..=0x4dbf).contains(&c) || (0xf900..=0xfaff).contains(&c)
+        char::from_u32(c).is_some_and(super::shape::is_cjk)
     }
 }
 
