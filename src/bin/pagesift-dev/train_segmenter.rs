@@ -17,7 +17,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pagesift::eval::segmentation::{TruthPage, score_page};
-use pagesift::pipeline::segment::fit::{LabelledBlock, boundary_examples, fit_join, join_examples};
+use pagesift::pipeline::segment::fit::{
+    LabelledBlock, boundary_examples, fit_join, head_examples, join_examples,
+};
+use pagesift::pipeline::segment::labeller::{self, TrainOptions};
 use pagesift::pipeline::segment::learned::{
     BOUNDARY_FEATURES, FitOptions, JOIN_FEATURES, Logistic, Model, Platt, fit, fit_platt,
 };
@@ -43,6 +46,15 @@ pub struct Args {
     /// L2 penalty per example.
     #[arg(long, default_value_t = 1e-3)]
     pub l2: f64,
+    /// Passes of the headline labeller's averaged perceptron over its examples.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Features of the headline labeller firing on fewer training lines keep weight 0.
+    #[arg(long, default_value_t = 5)]
+    pub min_count: usize,
+    /// Fit no headline labeller (the model parses headline runs with the join model).
+    #[arg(long)]
+    pub no_labeller: bool,
     /// Version string of the model.
     #[arg(long, default_value = "segmenter-1")]
     pub version: String,
@@ -85,7 +97,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let pipeline = pagesift::resources::build_pipeline(&settings.pipeline)?;
     let jieba = pipeline.jieba();
     let words = |w: &str| jieba.has_word(w);
-    let (mut boundary, mut join) = (Vec::new(), Vec::new());
+    let (mut boundary, mut join, mut heads) = (Vec::new(), Vec::new(), Vec::new());
     let mut pages = 0usize;
     for dir in &args.data {
         for stem in stems(dir, "labels", &args.only)? {
@@ -95,6 +107,9 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 serde_json::from_str(&raw).with_context(|| format!("parsing labels of {stem}"))?;
             boundary.extend(boundary_examples(&text, &blocks, &words));
             join.extend(join_examples(&blocks, &words));
+            if !args.no_labeller {
+                heads.extend(head_examples(&text, &blocks, &words));
+            }
             pages += 1;
         }
     }
@@ -136,7 +151,43 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             weights: round(jw),
         },
         calibration: Platt::IDENTITY,
+        heads: None,
     };
+    if !heads.is_empty() {
+        let lab = labeller::train(
+            &heads,
+            TrainOptions {
+                epochs: args.epochs,
+                min_count: args.min_count,
+            },
+        );
+        let right = heads.iter().filter(|(x, y)| lab.decode(x).0 == *y).count();
+        let mut confusion = [[0usize; labeller::LABELS.len()]; labeller::LABELS.len()];
+        for (x, y) in &heads {
+            for (want, got) in y.iter().zip(lab.decode(x).0) {
+                confusion[*want as usize][got as usize] += 1;
+            }
+        }
+        eprintln!(
+            "pagesift-dev: headline labeller line confusion (rows: truth; columns: {})",
+            labeller::LABEL_NAMES.join(" ")
+        );
+        for (name, row) in labeller::LABEL_NAMES.iter().zip(confusion) {
+            eprintln!("  {name:>9} {row:?}");
+        }
+        eprintln!(
+            "pagesift-dev: headline labeller {} runs, training accuracy (whole runs) {:.4}",
+            heads.len(),
+            right as f64 / heads.len() as f64
+        );
+        model.trained_on.push_str(&format!(
+            "; headline labeller on {} runs, {} epochs, min count {}",
+            heads.len(),
+            args.epochs,
+            args.min_count
+        ));
+        model.heads = Some(lab);
+    }
     let rule_at = BOUNDARY_FEATURES
         .iter()
         .position(|f| *f == "rule_new")

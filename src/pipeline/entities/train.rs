@@ -45,12 +45,12 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Params {
         Params {
-            epochs: 10,
+            epochs: 30,
             min_count: 2,
             seed: 0x5eed_2026,
             decimals: 2,
-            prune: 0.05,
-            dropout: 0.3,
+            prune: 0.5,
+            dropout: 0.2,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use super::labeller::Label;
 use super::learned::{FitOptions, JOIN_FEATURES, fit, join_features};
 use super::shape::squash;
 use crate::pipeline::normalize::normalize;
@@ -46,6 +47,41 @@ fn opens_item(run: &[&LabelledBlock]) -> Option<bool> {
     }
 }
 
+/// Finds the labelled blocks of a page's lines; blocks are met in page order, so the search
+/// starts after the last match (and wraps around).
+struct Finder<'a> {
+    blocks: &'a [LabelledBlock],
+    keys: Vec<String>,
+    cursor: usize,
+}
+
+impl<'a> Finder<'a> {
+    fn new(blocks: &'a [LabelledBlock]) -> Finder<'a> {
+        Finder {
+            blocks,
+            keys: blocks.iter().map(|b| squash(&b.text)).collect(),
+            cursor: 0,
+        }
+    }
+
+    /// The blocks of `lines`, or `None` (and no move) when one is not found.
+    fn find(&mut self, lines: &[&str]) -> Option<Vec<&'a LabelledBlock>> {
+        let n = self.keys.len();
+        let mut at_cursor = self.cursor;
+        let mut out = Vec::with_capacity(lines.len());
+        for line in lines {
+            let key = squash(line);
+            let at = (at_cursor..n)
+                .chain(0..at_cursor.min(n))
+                .find(|&i| self.keys[i] == key)?;
+            at_cursor = at + 1;
+            out.push(self.blocks.get(at)?);
+        }
+        self.cursor = at_cursor;
+        Some(out)
+    }
+}
+
 /// The boundary examples of one page: the segmenter walks the page, and at every headline
 /// run after body text the block labels say whether the run opens an item.
 pub fn boundary_examples(
@@ -53,23 +89,67 @@ pub fn boundary_examples(
     blocks: &[LabelledBlock],
     words: &dyn Fn(&str) -> bool,
 ) -> Vec<(Vec<f64>, bool)> {
-    let keys: Vec<String> = blocks.iter().map(|b| squash(&b.text)).collect();
-    // Blocks are met in page order: search from the last match on.
-    let mut cursor = 0usize;
+    let mut finder = Finder::new(blocks);
     let mut oracle = |lines: &[&str]| -> Option<bool> {
-        let mut run = Vec::with_capacity(lines.len());
-        for line in lines {
-            let key = squash(line);
-            let at = (cursor..keys.len())
-                .chain(0..cursor.min(keys.len()))
-                .find(|&i| keys[i] == key)?;
-            cursor = at + 1;
-            run.push(&blocks[at]);
-        }
+        let run: Vec<&LabelledBlock> = finder.find(lines)?;
         opens_item(&run)
     };
     let normalized = normalize(text);
     super::boundary_decisions(&normalized, words, &mut oracle)
+}
+
+/// The labeller examples of one page ([`super::labeller`]): the lines of every headline run
+/// of the blocks layout (and every displaced headline block) that holds a kicker, title or
+/// column label, with their features and their blocks' labels.
+pub fn head_examples(
+    text: &str,
+    blocks: &[LabelledBlock],
+    words: &dyn Fn(&str) -> bool,
+) -> Vec<(Vec<Vec<u16>>, Vec<Label>)> {
+    use super::units::{Layout, Unit, units};
+    let mut finder = Finder::new(blocks);
+    let mut labels_of = |lines: &[&str]| -> Option<Vec<Label>> {
+        let out: Vec<Label> = finder
+            .find(lines)?
+            .into_iter()
+            .map(|b| Label::of_block(&b.label))
+            .collect();
+        let opens = out
+            .iter()
+            .any(|l| matches!(l, Label::Kicker | Label::Title | Label::Section));
+        opens.then_some(out)
+    };
+    let normalized = normalize(text);
+    let (layout, units) = units(&normalized, words);
+    let mut out = Vec::new();
+    if layout != Layout::Blocks {
+        return out;
+    }
+    let lead = |p: &str| super::byline::split_lead(p).is_some();
+    for (k, u) in units.iter().enumerate() {
+        let (lines, lead_after): (Vec<&str>, bool) = match u {
+            Unit::Run(lines) => (
+                lines
+                    .iter()
+                    .filter(|l| !l.is_empty())
+                    .map(String::as_str)
+                    .collect(),
+                matches!(units.get(k + 1), Some(Unit::Para(p)) if lead(&p.text)),
+            ),
+            Unit::Para(p) if !p.displaced.is_empty() => (
+                p.displaced.iter().map(String::as_str).collect(),
+                p.text.get(p.displaced_at..).is_some_and(|t| lead(t.trim())),
+            ),
+            _ => continue,
+        };
+        if lines.is_empty() {
+            continue;
+        }
+        if let Some(y) = labels_of(&lines) {
+            out.push((super::labeller::features(&lines, lead_after, words), y));
+        }
+    }
+    out
 }
 
 /// Longest block (visible characters) taken as a possible headline line in join examples.

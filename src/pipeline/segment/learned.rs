@@ -13,7 +13,10 @@
 //!   and subtitle. Features: whether a dictionary word runs across the line break, whether the
 //!   first line is a finished phrase (ends with a mark, closes a bracket), lengths.
 //!
-//! Both give probabilities; an item's [`confidence`](crate::model::Article::confidence) is
+//! - **heads** (optional): the headline-run labeller of [`super::labeller`], which then
+//!   parses headline runs instead of the join model and the two-line shape model.
+//!
+//! All give probabilities; an item's [`confidence`](crate::model::Article::confidence) is
 //! the product of the probabilities of the decisions that made it (its start, the runs it
 //! absorbed, its end, its headline joins), mapped through a Platt calibration fitted on
 //! pages the weights were not fitted on.
@@ -44,6 +47,10 @@ pub enum ModelError {
     /// A weight or calibration parameter is not finite.
     #[error("segmenter model {0}: a weight is not finite")]
     NotFinite(&'static str),
+    /// The headline labeller has other labels, features or table shapes than this build's,
+    /// or a weight that is not finite.
+    #[error("segmenter model heads: {0:?}")]
+    Heads(super::labeller::Mismatch),
 }
 
 /// A logistic model: one weight per named feature (the first feature is the constant 1).
@@ -116,6 +123,10 @@ pub struct Model {
     pub join: Logistic,
     /// Calibration of the item confidence.
     pub calibration: Platt,
+    /// The headline-run labeller ([`super::labeller`]); absent: the two-line shape model and
+    /// the join model parse headline runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads: Option<super::labeller::Labeller>,
 }
 
 /// The model shipped with the build (`config/segmenter.json`).
@@ -129,6 +140,9 @@ impl Model {
         model.join.check("join", JOIN_FEATURES)?;
         if !(model.calibration.a.is_finite() && model.calibration.b.is_finite()) {
             return Err(ModelError::NotFinite("calibration"));
+        }
+        if let Some(h) = &model.heads {
+            h.check().map_err(ModelError::Heads)?;
         }
         Ok(model)
     }

@@ -13,7 +13,8 @@
 //!    or more lines, the indented layout) and lexical cohesion ([`cohesion`]) when they run out.
 //! 3. A displaced headline opens an article whose start lies before it: the last paragraph
 //!    opening with an inline lead, else the weakest cohesion cut.
-//! 4. Each item's headline run is parsed into section, kicker, title, subtitle and byline;
+//! 4. Each item's headline run is parsed into section, kicker, title, subtitle and byline
+//!    (with a learned model in the blocks layout: by the line labeller of [`labeller`]);
 //!    inline leads, trailing credits, photo credits and captions are split off by the
 //!    [`byline`] grammar.
 //!
@@ -31,6 +32,7 @@ pub mod byline;
 pub mod cohesion;
 pub mod fit;
 pub mod heads;
+pub mod labeller;
 pub mod learned;
 pub mod shape;
 pub mod units;
@@ -678,6 +680,103 @@ fn parse_head(
     head
 }
 
+/// Parses a headline run with the labeller ([`labeller`]): section and kicker lines before the
+/// title, the first run of title lines joined into the title, later headline lines the
+/// subtitle, bylines the byline, body lines (and a summary box with what follows it, or a
+/// long last line the text repeats) the body. Also returns the log-probability of the labels.
+fn label_head(
+    run: &[String],
+    body: &[Para],
+    lead_first: bool,
+    active: Option<&str>,
+    labeller: &labeller::Labeller,
+    words: &dyn Fn(&str) -> bool,
+) -> (Head, f64) {
+    use self::labeller::Label;
+    let mut head = Head::default();
+    let mut lines: Vec<&str> = run
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(String::as_str)
+        .collect();
+    let mut tail: Vec<&str> = Vec::new();
+    if let Some(b) = lines.iter().position(|l| is_box_label(l)) {
+        tail = lines.split_off(b);
+    }
+    if lines.len() >= 2
+        && !lead_first
+        && let Some(last) = lines.last()
+        && visible_len(last) >= 20
+        && squash_paras(body).contains(&*squashed(last))
+    {
+        tail.insert(0, lines.pop().unwrap_or_default());
+    }
+    // The marks the rules read stay first: a byline line (or a name under a headline) at
+    // the end, a column label over a headline.
+    let mut bylines: Option<String> = None;
+    if let Some(last) = lines.last()
+        && (is_byline_line(last) || (lines.len() >= 2 && is_bare_name(last)))
+    {
+        bylines = lines.pop().map(str::to_owned);
+    }
+    if lines.len() >= 2 && is_label_shape(lines[0]) && active != Some(lines[0]) {
+        head.section = Some(lines.remove(0).to_owned());
+    }
+    let x = labeller::features(&lines, lead_first, words);
+    let (mut labels, p) = labeller.decode(&x);
+    if !labels.contains(&Label::Title) {
+        // Every headline has a title: the deck, else the last kicker, else the first text line.
+        let pick = labels
+            .iter()
+            .position(|l| *l == Label::Subtitle)
+            .or_else(|| labels.iter().rposition(|l| *l == Label::Kicker))
+            .or_else(|| labels.iter().position(|l| *l == Label::Body));
+        if let Some(i) = pick {
+            labels[i] = Label::Title;
+        }
+    }
+    let title_at = labels
+        .iter()
+        .position(|l| *l == Label::Title)
+        .unwrap_or(labels.len());
+    let title_end = labels[title_at..]
+        .iter()
+        .position(|l| *l != Label::Title)
+        .map_or(labels.len(), |k| title_at + k);
+    let push = |slot: &mut Option<String>, line: &str, sep: &str| match slot {
+        Some(s) if sep.is_empty() => *s = units::join_break(s, line),
+        Some(s) => {
+            s.push_str(sep);
+            s.push_str(line);
+        }
+        None => *slot = Some(line.to_owned()),
+    };
+    let byline_first = bylines.take();
+    for (i, (line, label)) in lines.iter().zip(&labels).enumerate() {
+        match label {
+            Label::Body => head.body.push((*line).to_owned()),
+            Label::Byline => push(&mut bylines, line, " "),
+            _ if (title_at..title_end).contains(&i) => push(&mut head.title, line, ""),
+            Label::Section
+                if i < title_at
+                    && head.section.is_none()
+                    && head.kicker.is_none()
+                    && active != Some(*line) =>
+            {
+                head.section = Some((*line).to_owned());
+            }
+            _ if i < title_at => push(&mut head.kicker, line, ""),
+            _ => push(&mut head.subtitle, line, ""),
+        }
+    }
+    head.byline = match (bylines, byline_first) {
+        (Some(a), Some(b)) => Some(format!("{a} {b}")),
+        (a, b) => a.or(b),
+    };
+    head.body.extend(tail.into_iter().map(str::to_owned));
+    (head, p.max(1e-6).ln())
+}
+
 /// Joins the lines of a headline run that the join model reads as one headline printed on
 /// several lines; returns the lines and the log-probability that the join decisions are right.
 fn join_wrapped(run: &[String], model: &Model, words: &dyn Fn(&str) -> bool) -> (Vec<String>, f64) {
@@ -717,14 +816,21 @@ fn finish(
         .first()
         .is_some_and(|p| split_lead(&p.text).is_some());
     let mut log_join = 0.0;
-    if layout == Layout::Blocks
-        && let Some((model, words)) = joiner
-    {
-        let (run, log_p) = join_wrapped(&d.run, model, words);
-        d.run = run;
-        log_join = log_p;
-    }
-    let mut head = parse_head(&d.run, layout, &d.paras, lead_first, active);
+    let labeller = joiner.and_then(|(m, w)| m.heads.as_ref().map(|h| (h, w)));
+    let mut head = match (layout, labeller, joiner) {
+        (Layout::Blocks, Some((labeller, words)), _) => {
+            let (head, log_p) = label_head(&d.run, &d.paras, lead_first, active, labeller, words);
+            log_join = log_p;
+            head
+        }
+        (Layout::Blocks, None, Some((model, words))) => {
+            let (run, log_p) = join_wrapped(&d.run, model, words);
+            d.run = run;
+            log_join = log_p;
+            parse_head(&d.run, layout, &d.paras, lead_first, active)
+        }
+        _ => parse_head(&d.run, layout, &d.paras, lead_first, active),
+    };
     // A deck printed between the headline and an inline lead is the subtitle (the indented
     // layout has its own subtitle slot).
     if layout == Layout::Blocks
@@ -1062,6 +1168,7 @@ mod tests {
                 &[("bias", -2.0), ("word_across", 4.0)],
             ),
             calibration: learned::Platt::IDENTITY,
+            heads: None,
         }
     }
 
