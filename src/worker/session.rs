@@ -258,25 +258,35 @@ impl<'w> Session<'w> {
             .await;
             Ok::<_, WorkerError>((started, watchdog))
         };
-        let ((publisher, channel, mut consumer), watchdog) = tokio::select! {
+        let mut setup = std::pin::pin!(setup);
+        let started = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
+            started = &mut setup => started,
             _ = self.lost.cancelled() => {
-                return Ok(self.loss("connection lost during set-up", &settled, began));
-            }
-            started = setup => match started {
-                Ok(started) => started,
-                // A set-up request failed because the connection went: a loss (keeping
-                // whether a frame was unreadable), not a set-up error.
-                Err(e) if self.lost.is_cancelled() || e.unreadable() => {
-                    if e.unreadable() {
-                        self.unreadable.store(true, Ordering::SeqCst);
-                    }
-                    let reason = format!("set-up failed: {}", crate::telemetry::error_chain(&e));
-                    return Ok(self.loss(reason, &settled, began));
+                // The loss may be the set-up's own failure (a missing exchange closes the
+                // checking channel, which the connection reports too): let the set-up say so,
+                // briefly; a request the dead connection never answers ends here.
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
+                    started = tokio::time::timeout(CLOSE_TIMEOUT, &mut setup) => match started {
+                        Ok(Err(e)) => Err(e),
+                        _ => return Ok(self.loss("connection lost during set-up", &settled, began)),
+                    },
                 }
-                Err(e) => return Err(e),
-            },
+            }
+        };
+        let ((publisher, channel, mut consumer), watchdog) = match started {
+            Ok(started) => started,
+            // A set-up request failed because a frame could not be read: a loss that
+            // isolates, not a set-up error.
+            Err(e) if e.unreadable() || self.unreadable.load(Ordering::SeqCst) => {
+                self.unreadable.store(true, Ordering::SeqCst);
+                let reason = format!("set-up failed: {}", crate::telemetry::error_chain(&e));
+                return Ok(self.loss(reason, &settled, began));
+            }
+            Err(e) => return Err(e),
         };
         if self.lost.is_cancelled() {
             // The watch channel could not be opened: the connection is gone.
