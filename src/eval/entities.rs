@@ -6,7 +6,7 @@ use jieba_rs::Jieba;
 
 use crate::model::{Article, ItemKind};
 use crate::pipeline::entities::bio::BioSentence;
-use crate::pipeline::entities::{Kind, Span, Tagger};
+use crate::pipeline::entities::{Kind, Reference, Span, Tagger};
 use crate::pipeline::nlp::Enricher;
 use crate::pipeline::tokens::{ArticleTokens, Field};
 
@@ -229,10 +229,13 @@ fn span_strings(chars: &[char], spans: &[Span], kind: Kind) -> Vec<String> {
 }
 
 /// Scores `tagger` and the POS baseline `baseline` on `test`, each sentence tokenised by
-/// `jieba` and processed as a one-article page.
+/// `jieba` and processed as a one-article page. With `reference`, the exact spans are decoded
+/// from its slow emissions instead of the tagger's records (the event strings stay the
+/// tagger's).
 pub fn evaluate(
     jieba: &Jieba,
     tagger: &Tagger,
+    reference: Option<&Reference>,
     baseline: &Enricher,
     test: &[&BioSentence],
 ) -> Evaluation {
@@ -249,7 +252,10 @@ pub fn evaluate(
         e.sentences += 1;
         let predicted = tokens
             .field(Field::Body)
-            .map(|f| tagger.tag(f.text, &f.tokens))
+            .map(|f| match reference {
+                Some(r) => r.tag(f.text, &f.tokens),
+                None => tagger.tag(f.text, &f.tokens),
+            })
             .unwrap_or_default();
         e.tagger_spans.add_spans(&gold, &predicted);
         let found = tagger.article_entities(&tokens);

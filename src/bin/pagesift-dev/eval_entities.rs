@@ -8,11 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pagesift::eval::entities::{Evaluation, Scores, evaluate};
+use pagesift::pipeline::Resources;
 use pagesift::pipeline::entities::Kind;
 use pagesift::pipeline::entities::bio::BioSentence;
 use pagesift::pipeline::entities::train::train;
+use pagesift::pipeline::entities::{Reference, Tagger};
 use pagesift::pipeline::nlp::Enricher;
-use pagesift::pipeline::{Resources, entities::Tagger};
 use pagesift::settings::Settings;
 
 use crate::train_entities::{DEFAULT_DATA, ParamArgs, read_bio};
@@ -37,6 +38,11 @@ pub struct Args {
     /// pipeline as configured, with the POS method's lists beside them) and stop.
     #[arg(long, value_name = "FILE")]
     pub page: Option<std::path::PathBuf>,
+    /// Score the exact spans with the slow reference emissions (one hash lookup per feature
+    /// the templates emit) instead of the tagger's lookup records: for trying a feature
+    /// template before the records cover it.
+    #[arg(long)]
+    pub reference: bool,
     /// Training parameters.
     #[command(flatten)]
     pub params: ParamArgs,
@@ -105,6 +111,11 @@ fn print(title: &str, e: &Evaluation) {
     );
 }
 
+/// The reference scorer of a model file, when asked for.
+fn reference_of(wanted: bool, model: &str) -> anyhow::Result<Option<Reference>> {
+    Ok(wanted.then(|| Reference::from_model(model)).transpose()?)
+}
+
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(page) = &args.page {
@@ -144,9 +155,13 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let tagger = Tagger::from_model(&text)?;
+        let reference = args
+            .reference
+            .then(|| Reference::from_model(&text))
+            .transpose()?;
         for (name, data) in &sources {
             let test: Vec<&BioSentence> = data.iter().collect();
-            let e = evaluate(&jieba, &tagger, &baseline, &test);
+            let e = evaluate(&jieba, &tagger, reference.as_ref(), &baseline, &test);
             print(&format!("{} on {name}", tagger.version()), &e);
         }
         return Ok(ExitCode::SUCCESS);
@@ -154,13 +169,14 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     if !args.no_cross {
         for (i, (train_name, train_data)) in sources.iter().enumerate() {
             let fit: Vec<&BioSentence> = train_data.iter().collect();
-            let tagger = train(&jieba, &fit, &params).tagger;
+            let fitted = train(&jieba, &fit, &params);
+            let reference = reference_of(args.reference, &fitted.model)?;
             for (j, (test_name, test_data)) in sources.iter().enumerate() {
                 if i == j {
                     continue;
                 }
                 let test: Vec<&BioSentence> = test_data.iter().collect();
-                let e = evaluate(&jieba, &tagger, &baseline, &test);
+                let e = evaluate(&jieba, &fitted.tagger, reference.as_ref(), &baseline, &test);
                 print(&format!("fit on {train_name}, test on {test_name}"), &e);
             }
         }
@@ -181,8 +197,15 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 .filter(|(i, _)| i % args.folds == fold)
                 .map(|(_, s)| *s)
                 .collect();
-            let tagger = train(&jieba, &fit, &params).tagger;
-            total.merge(&evaluate(&jieba, &tagger, &baseline, &test));
+            let fitted = train(&jieba, &fit, &params);
+            let reference = reference_of(args.reference, &fitted.model)?;
+            total.merge(&evaluate(
+                &jieba,
+                &fitted.tagger,
+                reference.as_ref(),
+                &baseline,
+                &test,
+            ));
         }
         print(
             &format!("{}-fold cross-validation on all files", args.folds),

@@ -171,6 +171,8 @@ struct Token {
     prev_word: u32,
     /// Word record of the next token as an NW value (0: none or too long).
     next_word: u32,
+    /// Id of the token's folded last character (0: none, or a one-character token).
+    last: u32,
 }
 
 /// A character of the sentence being tagged.
@@ -213,6 +215,10 @@ pub struct Compiled {
     eos: u32,
     /// Per character id (0: none), the unigram weights by offset -2 ..= 2.
     uni: Vec<[Weights; 5]>,
+    /// Per character id, CWP by the character's position code in its word.
+    char_pos: Vec<[Weights; 4]>,
+    /// Per character id, WL (the id of a word's last character) by position code.
+    last_pos: Vec<[Weights; 4]>,
     pair_ids: IdTable,
     /// Per pair record (0: none), the bigram weights by the pair's start offset -2 ..= 1.
     pairs: Vec<[Weights; 4]>,
@@ -292,6 +298,16 @@ impl Compiled {
                         chars.get(c);
                     }
                 }
+                Template::CharWordPos => {
+                    if let Some(c) = it.next() {
+                        chars.get(c);
+                    }
+                }
+                Template::WordLast => {
+                    if let Some(c) = it.nth(1) {
+                        chars.get(c);
+                    }
+                }
                 Template::WordPosTag => {
                     it.next();
                     tags.get(it.as_str());
@@ -331,6 +347,8 @@ impl Compiled {
             bos: chars.map.get(&BOS).copied().unwrap_or(0),
             eos: chars.map.get(&EOS).copied().unwrap_or(0),
             uni: vec![[ZERO; 5]; chars.len()],
+            char_pos: vec![[ZERO; 4]; chars.len()],
+            last_pos: vec![[ZERO; 4]; chars.len()],
             pair_ids: IdTable::new(&FxHashMap::default()),
             pairs: vec![[ZERO; 4]],
             skip_ids: IdTable::new(&FxHashMap::default()),
@@ -410,6 +428,18 @@ impl Compiled {
                             c.skips.push(ZERO);
                         }
                         add(&mut c.skips[id as usize], &w);
+                    }
+                }
+                Template::CharWordPos => {
+                    if let (Some(&ch), Some(p)) =
+                        (v.first(), v.get(1).and_then(|x| code_of(&POSITIONS, *x)))
+                    {
+                        add(&mut c.char_pos[char_id(ch)][p], &w);
+                    }
+                }
+                Template::WordLast => {
+                    if let (Some(p), Some(&ch)) = (pos, v.get(1)) {
+                        add(&mut c.last_pos[char_id(ch)][p], &w);
                     }
                 }
                 Template::CharTypes => {
@@ -624,12 +654,18 @@ impl Compiled {
             } else {
                 0
             };
+            let last = if n >= 2 {
+                chars.last().map_or(0, |c| c.id)
+            } else {
+                0
+            };
             let tag = self.tag_ids.get(StrHash::of(tag.tag));
             toks.push(Token {
                 len: n as u32,
                 tag,
                 word,
                 gazetteer,
+                last,
                 tags_row: tag * LENGTHS as u32 + n.min(LENGTHS) as u32 - 1,
                 ..Token::default()
             });
@@ -728,10 +764,14 @@ impl Compiled {
                     &self.surname[usize::from(f & 3)][usize::from(w[3].ty)],
                 );
             }
+            let pos = usize::from(f & 3);
+            add(&mut e, &self.char_pos[c.id as usize][pos]);
             // The word-level records of the character's token.
             if let Some(t) = toks.get(c.tok as usize) {
-                let pos = usize::from(f & 3);
                 add(&mut e, &self.word_tags[t.tags_row as usize][pos]);
+                if t.last != 0 {
+                    add(&mut e, &self.last_pos[t.last as usize][pos]);
+                }
                 if (2..WORD_CAP as u32).contains(&t.len) && pos < 3 {
                     add(&mut e, &self.words[t.word as usize].inside[pos]);
                 }

@@ -5,7 +5,7 @@
 //! text + its jieba tokens (one tag pass, HMM off: the pass the NLP step makes)
 //!   -> Sentence: per character its folded form, its type, the word it falls in
 //!      (position B/M/E/S, length, dictionary POS tag), the nearest suffix ahead
-//!   -> per character ~25 features, each (template, value characters)
+//!   -> per character ~27 features, each (template, value characters)
 //!   -> hashed to a u64 ([`FeatureHash`]) without allocating
 //! ```
 //!
@@ -75,18 +75,23 @@ pub enum Template {
     SuffixAhead,
     /// The types (CJK, digit, Latin, full-width, punctuation …) of characters -1, 0, +1.
     CharTypes,
+    /// The character and its position in the jieba word (B/M/E/S).
+    CharWordPos,
+    /// Position in the word and the word's last character (words of two characters or
+    /// more): a word ending in 局 or 村 whatever the word.
+    WordLast,
     /// The previous tag (transition weights; value: the previous tag's index or `^`).
     Transition,
 }
 
 /// Names of the templates in the model file, indexed by `Template as usize`.
-pub const TEMPLATE_NAMES: [&str; 24] = [
+pub const TEMPLATE_NAMES: [&str; 26] = [
     "B", "C-2", "C-1", "C0", "C+1", "C+2", "C-2C-1", "C-1C0", "C0C+1", "C+1C+2", "C-1C+1", "WT",
-    "WLT", "WW", "PWT", "NWT", "PW", "NW", "GZ", "SN", "SF", "SA", "CT", "TR",
+    "WLT", "WW", "PWT", "NWT", "PW", "NW", "GZ", "SN", "SF", "SA", "CT", "CWP", "WL", "TR",
 ];
 
 /// Every template, indexed by `Template as usize`.
-const TEMPLATES: [Template; 24] = [
+const TEMPLATES: [Template; 26] = [
     Template::Bias,
     Template::CharM2,
     Template::CharM1,
@@ -110,6 +115,8 @@ const TEMPLATES: [Template; 24] = [
     Template::Suffix,
     Template::SuffixAhead,
     Template::CharTypes,
+    Template::CharWordPos,
+    Template::WordLast,
     Template::Transition,
 ];
 
@@ -457,7 +464,19 @@ impl<'a> Sentence<'a> {
         let Some(at) = self.words.get(i).copied() else {
             return;
         };
+        Value::<KEEP>::new(Template::CharWordPos)
+            .push(c(0))
+            .push(at.pos)
+            .emit(sink);
         if let Some(&(word, len, tag)) = self.token(at.word) {
+            if len >= 2
+                && let Some(last) = word.chars().next_back()
+            {
+                Value::<KEEP>::new(Template::WordLast)
+                    .push(at.pos)
+                    .push(fold(last))
+                    .emit(sink);
+            }
             Value::<KEEP>::new(Template::WordPosTag)
                 .push(at.pos)
                 .push_str(tag)

@@ -470,6 +470,7 @@ fn byte_at(text: &str, tokens: &[jieba_rs::Tag<'_>], k: usize) -> Option<usize> 
 pub struct Reference {
     weights: FxHashMap<u64, [f32; NTAGS]>,
     bias: [f32; NTAGS],
+    trans: Trans,
 }
 
 impl Reference {
@@ -478,16 +479,45 @@ impl Reference {
         let (_, rows) = parse_model(text)?;
         let mut weights = FxHashMap::default();
         let mut bias = [0.0; NTAGS];
+        let mut trans = [[0.0f32; NTAGS]; NTAGS + 1];
         for (template, value, w) in rows {
             match template {
                 Template::Bias => bias = w,
-                Template::Transition => {}
+                Template::Transition => {
+                    if let Some(row) = (0..=NTAGS)
+                        .find(|p| transition_value(*p) == value)
+                        .and_then(|p| trans.get_mut(p))
+                    {
+                        *row = w;
+                    }
+                }
                 _ => {
                     weights.insert(FeatureHash::of(template, value), w);
                 }
             }
         }
-        Ok(Reference { weights, bias })
+        Ok(Reference {
+            weights,
+            bias,
+            trans: masked(&trans),
+        })
+    }
+
+    /// The spans of `text` given its jieba tokens, decoded from the reference emissions
+    /// (for scoring feature templates before the lookup records cover them).
+    pub fn tag(&self, text: &str, tokens: &[jieba_rs::Tag<'_>]) -> Vec<Span> {
+        let emit: Vec<Weights> = self
+            .emissions(text, tokens)
+            .into_iter()
+            .map(|w| {
+                let mut lanes = ZERO;
+                lanes[..NTAGS].copy_from_slice(&w);
+                lanes
+            })
+            .collect();
+        let (mut scores, mut tags) = (Vec::new(), Vec::new());
+        viterbi(&emit, &self.trans, &mut scores, &mut tags);
+        spans(&tags)
     }
 
     /// The emission scores of `text` given its jieba tokens.

@@ -131,6 +131,10 @@ fn classify<'a>(text: &'a Normalized<'_>, layout: Layout) -> Vec<Line<'a>> {
                 if t.is_empty() {
                     continue;
                 }
+                if is_closing_furniture(t) {
+                    out.push(Line::Credit(t));
+                    continue;
+                }
                 let after_body = matches!(out.last(), Some(Line::Body { .. }));
                 // `——某某说` after a paragraph attributes a quote; a subtitle follows a headline.
                 let attribution = after_body && t.starts_with('—');
@@ -350,6 +354,26 @@ fn is_bracket_label(s: &str) -> bool {
     s.trim_start()
         .strip_prefix('【')
         .is_some_and(|rest| rest.contains('】'))
+}
+
+/// Longest data-source line or QR-code prompt read as closing furniture.
+const MAX_CLOSING_FURNITURE_CHARS: usize = 30;
+
+/// A line of its own that closes an item and is not its text: a data-source line under a
+/// chart or a story (`数据来源：国家统计局`), a QR-code prompt (`扫码参与讨论`, `扫一扫，看视频`).
+/// It ends the item like a credit and goes to its `trailing_credit`.
+fn is_closing_furniture(s: &str) -> bool {
+    let t = super::shape::trim(s);
+    if !visible_at_most(t, MAX_CLOSING_FURNITURE_CHARS) || t.contains('。') {
+        return false;
+    }
+    let source = ["数据来源：", "数据来源:", "资料来源：", "资料来源:"]
+        .iter()
+        .any(|p| t.starts_with(p) && t.len() > p.len());
+    let prompt = ["扫码", "扫一扫", "扫描二维码", "长按二维码", "长按识别"]
+        .iter()
+        .any(|p| t.starts_with(p));
+    source || prompt
 }
 
 /// A source note or footnote (`数据来源：…`, `注：…`): body text, never a headline.
@@ -700,5 +724,21 @@ mod tests {
         assert_eq!(layout, Layout::Indented);
         assert!(matches!(&units[0], Unit::Run(r) if r.len() == 3));
         assert_eq!(paras(&units).len(), 3);
+    }
+
+    #[test]
+    fn data_source_lines_and_qr_prompts_close_the_item_as_credits() {
+        let page = "第一段文字，说明情况。\n\n数据来源：某某部门\n\n扫码参与讨论\n\n数据来源\n";
+        let (_, u) = units(&normalize(page), &|_| false);
+        assert_eq!(
+            u[1..3],
+            [
+                Unit::Credit("数据来源：某某部门".to_owned()),
+                Unit::Credit("扫码参与讨论".to_owned())
+            ],
+            "{u:#?}"
+        );
+        // A bare label is not a source line.
+        assert!(!matches!(&u[3], Unit::Credit(_)), "{u:#?}");
     }
 }
