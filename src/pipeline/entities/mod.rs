@@ -620,6 +620,11 @@ impl Entities {
             {
                 continue;
             }
+            // An organisation's name is more than its generic head: `中心` or `公司` alone
+            // (`中心城区`, `该公司`) names nothing.
+            if span.kind == Kind::Organization && vocab::is_org_suffix_word(&name) {
+                continue;
+            }
             let list = match span.kind {
                 Kind::Person => &mut self.people,
                 Kind::Place => &mut self.places,
@@ -779,8 +784,8 @@ mod tests {
     }
 
     #[test]
-    fn event_lists_join_adjacent_places_drop_nested_ones_and_letter_spacing() {
-        let text = "浙江省杭州市孙 雄在杭州市某某公司，孙雄某某庙";
+    fn event_lists_join_adjacent_places_drop_nested_ones_bare_heads_and_letter_spacing() {
+        let text = "浙江省杭州市孙 雄在杭州市某某公司，孙雄某某庙中心城区";
         let bytes: Vec<usize> = text
             .char_indices()
             .map(|(b, _)| b)
@@ -798,6 +803,7 @@ mod tests {
                 span(Kind::Organization, 13, 17),
                 span(Kind::Person, 18, 20),
                 span(Kind::Person, 20, 23),
+                span(Kind::Organization, 23, 25),
             ],
             |k| bytes.get(k).copied(),
         );
