@@ -463,14 +463,30 @@ pub fn fit_learned(
         }
     };
     if inner && params.safety_scorer {
-        let oof = out_of_fold(&|fold| safety_jobs + fold);
+        let mut oof = out_of_fold(&|fold| safety_jobs + fold);
+        if params.combine_safety {
+            let best: Vec<Vec<f64>> = topics
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.is_safety())
+                .map(|(ti, _)| out_of_fold(&|fold| fold * topics.len() + ti))
+                .collect();
+            for (j, p) in oof.iter_mut().enumerate() {
+                let top = best.iter().map(|o| o[j]).fold(0.0, f64::max);
+                *p = learned::combined(*p, top);
+            }
+        }
         let mut scored: Vec<(f64, Option<bool>)> = oof
             .iter()
             .zip(&docs)
             .map(|(p, d)| (*p, Some(d.gold.safety)))
             .collect();
         restrict(&mut scored);
-        safety_threshold = choose_threshold(&scored, params);
+        let floored = LearnedTraining {
+            min_threshold: params.safety_min_threshold,
+            ..params.clone()
+        };
+        safety_threshold = choose_threshold(&scored, &floored);
     }
     if inner {
         let oof: Vec<Vec<f64>> = (0..topics.len())

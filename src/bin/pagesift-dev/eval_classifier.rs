@@ -10,6 +10,8 @@
 //! 3. the written texts alone, k-fold cross-validated among themselves;
 //! 4. held-out texts (`--heldout`, never trained on) by part, fitted on everything else.
 //!
+//! With `--compare FILE` a second lexicon is fitted on the same folds and data in parts 1, 2
+//! and 4 and reported beside the first (an experiment against the shipped lexicon in one run).
 //! With `--folds 0` it scores a model file as it is instead.
 
 use std::io::Write;
@@ -45,6 +47,11 @@ pub struct Args {
     /// files: the configuration directory, then the embedded files, then the current directory.
     #[arg(long, value_name = "FILE", default_value = "lexicon.json")]
     pub lexicon: PathBuf,
+    /// A second lexicon prior (for instance the shipped `lexicon.json` when --lexicon is an
+    /// experiment), fitted on the same folds and data as --lexicon in the cross-validation,
+    /// cross-month and held-out parts and reported beside it as `compare`.
+    #[arg(long, value_name = "FILE")]
+    pub compare: Option<PathBuf>,
     /// Model file scored when --folds 0 (default: the configured classifier).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
@@ -162,6 +169,22 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         prior: &prior,
         prepared: &prepared,
     };
+    let other = match &args.compare {
+        Some(path) => {
+            let c = load_prior(path, settings.pipeline.config_dir())?;
+            anyhow::ensure!(
+                c.model().learned.is_some(),
+                "{} has no learned section",
+                path.display()
+            );
+            let p = prepare(&c, &jieba, &pool);
+            Some((c, p))
+        }
+        None => None,
+    };
+    let compare = other
+        .as_ref()
+        .map(|(prior, prepared)| Fitter::Learned { prior, prepared });
     let lexicon = Fitter::Lexicon { prior: &old };
     let k = args.folds;
     let mut r = Report {
@@ -207,6 +230,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     let main = r.metrics("cv_learned", "learned + written", &gold, &cv);
+    if let Some(compare) = compare {
+        let cv_c = cross_validate(compare, &jieba, &pool, &real_ids, &written_ids, k)?;
+        r.metrics("cv_compare", "compare + written", &gold, &cv_c);
+    }
     if !args.quick {
         let cv_alone = cross_validate(learned, &jieba, &pool, &real_ids, &[], k)?;
         r.metrics(
@@ -306,20 +333,20 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 "== cross-month: fit {a} (+ written), test {b} ({} articles, {s} safety)",
                 test.len()
             ));
-            let c = learned.fit(&jieba, &pool, &train)?;
-            r.metrics(
-                &format!("month_{a}_{b}_learned"),
-                "learned + written",
-                &g,
-                &predict(&c, &jieba, &test),
-            );
-            let c = lexicon.fit(&jieba, &pool, &train)?;
-            r.metrics(
-                &format!("month_{a}_{b}_old_lexicon"),
-                "old lexicon + written",
-                &g,
-                &predict(&c, &jieba, &test),
-            );
+            let fitters = [
+                Some((learned, "learned", "learned + written")),
+                compare.map(|c| (c, "compare", "compare + written")),
+                Some((lexicon, "old_lexicon", "old lexicon + written")),
+            ];
+            for (fitter, key, name) in fitters.into_iter().flatten() {
+                let c = fitter.fit(&jieba, &pool, &train)?;
+                r.metrics(
+                    &format!("month_{a}_{b}_{key}"),
+                    name,
+                    &g,
+                    &predict(&c, &jieba, &test),
+                );
+            }
             r.metrics(
                 &format!("month_{a}_{b}_baseline"),
                 "baseline (title/lead terms)",
@@ -375,6 +402,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         let p_new = predict(&c_new, &jieba, &all);
         let p_old = predict(&c_old, &jieba, &all);
         let p_base = baseline_of(&all);
+        let p_cmp = match compare {
+            Some(c) => Some(predict(&c.fit(&jieba, &pool, &everything)?, &jieba, &all)),
+            None => None,
+        };
         r.line(format!(
             "== held-out written texts ({}; never trained on), fitted on all {} real + {} written",
             heldout.len(),
@@ -403,6 +434,14 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 &g,
                 &sub(&p_new),
             );
+            if let Some(p) = &p_cmp {
+                r.metrics(
+                    &format!("heldout_{name}_compare"),
+                    "compare + written",
+                    &g,
+                    &sub(p),
+                );
+            }
             r.metrics(
                 &format!("heldout_{name}_old_lexicon"),
                 "old lexicon + written",

@@ -125,6 +125,14 @@ pub struct LearnedTraining {
     /// written texts), when the training data has real articles of the class: those are scored
     /// as the deployed model scores an article, without the written-text column.
     pub threshold_real_only: bool,
+    /// With the safety scorer: the article is safety when the geometric mean of the safety
+    /// score and the best safety topic's score reaches the safety scorer's threshold (the
+    /// decision needs both the pooled evidence and one topic's); that threshold is chosen on
+    /// the inner cross-validation's out-of-fold geometric means.
+    pub combine_safety: bool,
+    /// The safety scorer's threshold is kept at or above this floor (the topic thresholds
+    /// use `min_threshold`).
+    pub safety_min_threshold: f64,
 }
 
 impl Default for LearnedTraining {
@@ -146,6 +154,8 @@ impl Default for LearnedTraining {
             source_feature: true,
             safety_scorer: false,
             threshold_real_only: false,
+            combine_safety: false,
+            safety_min_threshold: 0.02,
         }
     }
 }
@@ -315,6 +325,12 @@ pub fn normalise_groups<T>(entries: &mut [(u32, u8, f64, T)]) {
     }
 }
 
+/// The decision score of [`LearnedTraining::combine_safety`]: the geometric mean of the
+/// safety score and the best safety topic's score.
+pub fn combined(safety: f64, best_topic: f64) -> f64 {
+    (safety.max(0.0) * best_topic.max(0.0)).sqrt()
+}
+
 /// The compiled learned layer: a dense weight row per unit (groups × scorers).
 #[derive(Debug)]
 pub struct LearnedLayer {
@@ -334,6 +350,8 @@ pub struct LearnedLayer {
     safety: Option<f64>,
     /// The safety scorer's intercept.
     safety_bias: f64,
+    /// See [`LearnedTraining::combine_safety`].
+    combine: bool,
     features: FeatureParams,
 }
 
@@ -344,7 +362,8 @@ pub struct Scores {
     pub topics: Vec<(Topic, f64, f64, Vec<String>)>,
     /// The event kind with the highest logit.
     pub event_kind: Option<EventKind>,
-    /// The safety scorer's `(score, threshold)`, when the model has one.
+    /// The safety scorer's `(score, threshold)`, when the model has one; with
+    /// [`LearnedTraining::combine_safety`] the score is [`combined`].
     pub safety: Option<(f64, f64)>,
 }
 
@@ -400,6 +419,7 @@ impl LearnedLayer {
             prior: all.map(|s| s.prior.clone()).collect(),
             safety: learned.safety.as_ref().map(|s| s.threshold),
             safety_bias: learned.safety.as_ref().map_or(0.0, |s| s.bias),
+            combine: learned.training.combine_safety,
             features: learned.features.clone(),
         }
     }
@@ -440,7 +460,7 @@ impl LearnedLayer {
                 }
             }
         }
-        let topics = self
+        let topics: Vec<(Topic, f64, f64, Vec<String>)> = self
             .topics
             .iter()
             .enumerate()
@@ -472,10 +492,18 @@ impl LearnedLayer {
             .map(|(k, (kind, _))| (*kind, logits[n + k]))
             .reduce(|best, next| if next.1 > best.1 { next } else { best })
             .map(|(kind, _)| kind);
+        let best_topic = topics
+            .iter()
+            .filter(|t| t.0.is_safety())
+            .map(|t| t.1)
+            .fold(0.0_f64, f64::max);
+        let combine = self.combine;
         let safety = self.safety.and_then(|threshold| {
-            logits
-                .get(n + self.kinds.len())
-                .map(|z| (super::sigmoid(*z), threshold))
+            logits.get(n + self.kinds.len()).map(|z| {
+                let p = super::sigmoid(*z);
+                let p = if combine { combined(p, best_topic) } else { p };
+                (p, threshold)
+            })
         });
         Scores {
             topics,
@@ -640,6 +668,22 @@ mod safety_scorer_tests {
         assert!((p - super::super::sigmoid(2.0)).abs() < 1e-6, "{p}");
         assert!((threshold - 0.3).abs() < 1e-12);
         assert!((s.topics[0].1 - super::super::sigmoid(0.0)).abs() < 1e-6);
+        // Combined: the geometric mean of the safety score and the best safety topic's.
+        let both = Learned {
+            training: LearnedTraining {
+                combine_safety: true,
+                ..LearnedTraining::default()
+            },
+            ..learned.clone()
+        };
+        let layer_both = LearnedLayer::new(&both);
+        let (c, _) = layer_both
+            .score(&layer_both.values(&t), &[])
+            .safety
+            .expect("a safety score");
+        let want = (super::super::sigmoid(2.0) * super::super::sigmoid(0.0)).sqrt();
+        assert!((c - want).abs() < 1e-6, "{c} {want}");
+        assert!(c < p, "a weak topic score pulls the decision down");
         // Without the scorer there is no safety score.
         let plain = Learned {
             safety: None,

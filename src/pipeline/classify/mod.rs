@@ -463,8 +463,9 @@ impl Classifier {
     /// The labels from the learned layer's scores: `primary` is the best topic over its
     /// threshold (a safety topic first with `safety_first`); `topics` lists the topics over
     /// half their threshold that have evidence (learned words, else lexicon terms). With a
-    /// safety scorer, that scorer decides whether the article is safety, and `primary` is then
-    /// the safety topic with the highest score.
+    /// safety scorer, that scorer decides whether the article is safety (with
+    /// `combine_safety`, its score is the geometric mean with the best safety topic's), and
+    /// `primary` is then the safety topic with the highest score that has evidence.
     fn learned_safety(&self, scores: learned::Scores, features: &Features) -> Safety {
         let safety_vote = scores.safety.map(|(p, t)| (p >= t, p));
         // Every topic with its evidence: learned words, else lexicon terms.
