@@ -106,6 +106,19 @@ impl WorkerError {
         }
     }
 
+    /// Whether the client library failed to parse a frame on the connection (a delivery it
+    /// cannot read), which ended the request.
+    pub fn unreadable(&self) -> bool {
+        match self {
+            WorkerError::Connect(ConnectError::Broker { source, .. })
+            | WorkerError::Topology(TopologyError::Broker { source, .. })
+            | WorkerError::Setup { source, .. } => {
+                matches!(source.kind(), lapin::ErrorKind::ParsingError(_))
+            }
+            _ => false,
+        }
+    }
+
     /// The broker's reply when it refused the worker (wrong credentials, vhost or permissions:
     /// ACCESS_REFUSED, NOT_ALLOWED), which retrying will not fix by itself.
     pub fn refusal(&self) -> Option<String> {

@@ -20,7 +20,7 @@ use super::budget::CopyLimits;
 use super::page::{Context, handle_delivery};
 use super::settle::DeliveryLimit;
 use super::supervisor::Worker;
-use super::watch::{watch_broker, watch_connection};
+use super::watch::{note_unreadable, watch_broker, watch_connection};
 use super::{WorkerError, millis};
 use crate::amqp::{self, Publisher, short};
 use crate::metrics;
@@ -33,14 +33,19 @@ const LOST_SESSION_GRACE: Duration = Duration::from_secs(1);
 /// already reset) must not hang the reconnect or the shutdown.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Longest a lost session waits for its consuming connection's error event (to learn whether a
+/// frame was unreadable) before reconnecting.
+const ERROR_EVENT_WAIT: Duration = Duration::from_millis(250);
+
 /// Why a session ended.
 pub(super) enum SessionEnd {
     /// Shutdown requested; drained.
     Shutdown,
     /// Connection, channel or consumer lost.
     Lost(Loss),
-    /// An isolating session (prefetch 1) settled its page and drained: the suspect delivery is
-    /// gone, reconnect at once with the normal prefetch.
+    /// An isolating session (prefetch 1) settled [`isolation_pages`] pages and drained: the
+    /// window the suspect delivery was prefetched in is through, reconnect at once with the
+    /// normal prefetch.
     Isolated,
 }
 
@@ -118,10 +123,21 @@ impl<'w> Session<'w> {
     }
 
     /// Declares, consumes until shutdown or loss, drains, then closes everything. `isolate`:
-    /// prefetch 1 and end after the first settled page ([`SessionEnd::Isolated`]).
-    pub(super) async fn serve(self, isolate: bool) -> Result<SessionEnd, WorkerError> {
-        let result = self.consume(isolate).await;
+    /// prefetch 1 and end after [`isolation_pages`] settled pages ([`SessionEnd::Isolated`]).
+    pub(super) async fn serve(mut self, isolate: bool) -> Result<SessionEnd, WorkerError> {
+        let mut result = self.consume(isolate).await;
         self.worker.readiness.set(false);
+        if let Ok(SessionEnd::Lost(loss)) = &mut result
+            && !loss.unreadable
+            && let Some(consume_watcher) = self.watchers.first_mut()
+        {
+            // The loss may have been seen first elsewhere (the consumer stream ended, the
+            // watch channel failed) while the connection's own error event, which says
+            // whether a frame was unreadable, is still on its way: the isolation after an
+            // unreadable frame must not be skipped for that.
+            let _ = tokio::time::timeout(ERROR_EVENT_WAIT, consume_watcher).await;
+            loss.unreadable = self.unreadable.load(Ordering::SeqCst);
+        }
         for w in &self.watchers {
             w.abort();
         }
@@ -223,12 +239,60 @@ impl<'w> Session<'w> {
         } else {
             (settings.prefetch(), settings.concurrency())
         };
-        // Declares and consumer setup race the shutdown: nothing is in flight yet.
-        let (publisher, channel, mut consumer) = tokio::select! {
+        let began = Instant::now();
+        let settled = Arc::new(AtomicU64::new(0));
+        // Every set-up step (declares, publisher, QoS, consumer, the watch channel) races the
+        // shutdown and the session's loss: nothing is in flight yet, and a request on a
+        // connection the client library already dropped (a frame it could not parse arrives
+        // right after `basic.consume`) may never be answered.
+        let setup = async {
+            let started = self.start(prefetch).await?;
+            let watchdog = watch_broker(
+                &self.consume_conn,
+                &settings.amqp.input_queue,
+                settings.amqp.heartbeat_seconds,
+                self.worker.readiness.clone(),
+                self.lost.clone(),
+                Arc::clone(&self.unreadable),
+            )
+            .await;
+            Ok::<_, WorkerError>((started, watchdog))
+        };
+        let mut setup = std::pin::pin!(setup);
+        let started = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
-            started = self.start(prefetch) => started?,
+            started = &mut setup => started,
+            _ = self.lost.cancelled() => {
+                // The loss may be the set-up's own failure (a missing exchange closes the
+                // checking channel, which the connection reports too): let the set-up say so,
+                // briefly; a request the dead connection never answers ends here.
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
+                    started = tokio::time::timeout(CLOSE_TIMEOUT, &mut setup) => match started {
+                        Ok(Err(e)) => Err(e),
+                        _ => return Ok(self.loss("connection lost during set-up", &settled, began)),
+                    },
+                }
+            }
         };
+        let ((publisher, channel, mut consumer), watchdog) = match started {
+            Ok(started) => started,
+            // A set-up request failed because a frame could not be read: a loss that
+            // isolates, not a set-up error.
+            Err(e) if e.unreadable() || self.unreadable.load(Ordering::SeqCst) => {
+                self.unreadable.store(true, Ordering::SeqCst);
+                let reason = format!("set-up failed: {}", crate::telemetry::error_chain(&e));
+                return Ok(self.loss(reason, &settled, began));
+            }
+            Err(e) => return Err(e),
+        };
+        if self.lost.is_cancelled() {
+            // The watch channel could not be opened: the connection is gone.
+            watchdog.abort();
+            return Ok(self.loss("connection lost during set-up", &settled, began));
+        }
         tracing::info!(
             queue = %settings.amqp.input_queue,
             concurrency,
@@ -237,19 +301,11 @@ impl<'w> Session<'w> {
             "consuming"
         );
         self.worker.readiness.set(true);
-        let began = Instant::now();
-        let watchdog = watch_broker(
-            &self.consume_conn,
-            &settings.amqp.input_queue,
-            settings.amqp.heartbeat_seconds,
-            self.worker.readiness.clone(),
-            self.lost.clone(),
-        )
-        .await;
         let ctx = Arc::new(self.context(&publisher));
         let slots = Arc::new(Semaphore::new(concurrency));
         let tracker = TaskTracker::new();
-        let settled = Arc::new(AtomicU64::new(0));
+        // Whether the consumer was cancelled (ending an isolating session).
+        let mut cancelled = false;
         let lost = &self.lost;
         let end = loop {
             let permit = tokio::select! {
@@ -261,15 +317,28 @@ impl<'w> Session<'w> {
                     Err(_) => break self.loss("worker slots closed", &settled, began),
                 },
             };
-            // With concurrency 1, a permit means the previous page is done.
-            if isolate && settled.load(Ordering::SeqCst) > 0 {
-                break SessionEnd::Isolated;
+            // With concurrency 1, a permit means the previous page is done. An isolating
+            // session stays at prefetch 1 until as many pages settled as the normal prefetch
+            // holds: the window the unreadable delivery was prefetched in is then through, so
+            // no innocent page of it is delivered alongside the poison again.
+            // Ending it cancels the consumer first and then handles what the broker already
+            // sent (the one page prefetch 1 allows), so that no page goes back to the queue
+            // (and has its delivery count raised) just because the isolation ended.
+            if isolate
+                && !cancelled
+                && settled.load(Ordering::SeqCst) >= isolation_pages(settings.prefetch())
+            {
+                cancelled = true;
+                if !cancel_consumer(&channel, &consumer).await {
+                    break SessionEnd::Isolated;
+                }
             }
             let next = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break SessionEnd::Shutdown,
                 _ = lost.cancelled() => break self.loss("connection or channel lost", &settled, began),
                 next = consumer.next() => next,
+                _ = tokio::time::sleep(CLOSE_TIMEOUT), if cancelled => break SessionEnd::Isolated,
             };
             match next {
                 Some(Ok(delivery)) => {
@@ -283,11 +352,10 @@ impl<'w> Session<'w> {
                     });
                 }
                 Some(Err(e)) => {
-                    if matches!(e.kind(), lapin::ErrorKind::ParsingError(_)) {
-                        self.unreadable.store(true, Ordering::SeqCst);
-                    }
+                    note_unreadable(&e, &self.unreadable);
                     break self.loss(format!("consumer failed: {e}"), &settled, began);
                 }
+                None if cancelled => break SessionEnd::Isolated,
                 None => break self.loss("the broker cancelled the consumer", &settled, began),
             }
         };
@@ -295,15 +363,10 @@ impl<'w> Session<'w> {
         self.worker.readiness.set(false);
         tracker.close();
         let draining = matches!(end, SessionEnd::Shutdown | SessionEnd::Isolated);
-        if draining {
+        if draining && !cancelled {
             // Stop deliveries; prefetched but unstarted ones go back to the queue when the
             // channel closes.
-            let cancel = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default());
-            match tokio::time::timeout(CLOSE_TIMEOUT, cancel).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "cancelling the consumer"),
-                Err(_) => tracing::warn!("cancelling the consumer timed out"),
-            }
+            cancel_consumer(&channel, &consumer).await;
         }
         // On shutdown, in-flight pages get the whole grace period. When the session is lost
         // their deliveries cannot be acked any more (the broker redelivers them), and a settle
@@ -326,6 +389,28 @@ impl<'w> Session<'w> {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, channel.close(200, short("bye"))).await;
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, publisher.close()).await;
         Ok(end)
+    }
+}
+
+/// Pages an isolating session settles before the normal prefetch returns: the normal
+/// prefetch (at least one).
+pub(super) fn isolation_pages(prefetch: u16) -> u64 {
+    u64::from(prefetch.max(1))
+}
+
+/// Cancels the consumer (bounded by [`CLOSE_TIMEOUT`]); whether the broker confirmed it.
+async fn cancel_consumer(channel: &Channel, consumer: &Consumer) -> bool {
+    let cancel = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default());
+    match tokio::time::timeout(CLOSE_TIMEOUT, cancel).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cancelling the consumer");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("cancelling the consumer timed out");
+            false
+        }
     }
 }
 

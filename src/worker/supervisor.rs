@@ -44,10 +44,11 @@ pub const MAX_REFUSALS: u32 = 5;
 /// mismatch, [`MAX_REFUSALS`] refusals in a row).
 ///
 /// After a session lost to a frame the client library could not parse, the next sessions
-/// consume with prefetch 1 (and concurrency 1) until one page settles, so that only the
-/// unreadable delivery's count rises on each loss (a quorum queue then dead-letters it at its
-/// delivery limit) and no innocent prefetched page is charged for it; then the normal prefetch
-/// returns.
+/// consume with prefetch 1 (and concurrency 1) until `prefetch` pages have settled in one
+/// session (the window the unreadable delivery was prefetched in), so that only the unreadable
+/// delivery's count rises on each further loss (a quorum queue then dead-letters it at its
+/// delivery limit) and no innocent prefetched page is charged for it again; then the normal
+/// prefetch returns.
 pub async fn run(worker: Worker) -> Result<(), WorkerError> {
     let settings = &worker.settings;
     let backoff = settings.amqp.reconnect_backoff();
@@ -82,7 +83,9 @@ pub async fn run(worker: Worker) -> Result<(), WorkerError> {
         match ended {
             Ok(SessionEnd::Shutdown) => return Ok(()),
             Ok(SessionEnd::Isolated) => {
-                tracing::info!("the isolating session settled a page; back to the normal prefetch");
+                tracing::info!(
+                    "the isolating session settled its pages; back to the normal prefetch"
+                );
                 isolate = false;
                 refusals = 0;
                 delays = backoff.build();
@@ -103,7 +106,8 @@ pub async fn run(worker: Worker) -> Result<(), WorkerError> {
                     isolate = true;
                     tracing::warn!(
                         "the client library could not read a frame; consuming with prefetch 1 \
-                         until a page settles, so that only the unreadable delivery is charged"
+                         until a prefetch window of pages settles, so that only the unreadable \
+                         delivery is charged"
                     );
                 }
                 if loss.was_healthy() {

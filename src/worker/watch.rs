@@ -27,6 +27,7 @@ pub(super) async fn watch_broker(
     heartbeat_seconds: u16,
     readiness: Readiness,
     lost: CancellationToken,
+    unreadable: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     let heartbeat = Duration::from_secs(u64::from(heartbeat_seconds));
     let channel = match connection.create_channel().await {
@@ -34,6 +35,7 @@ pub(super) async fn watch_broker(
         Ok(_) => None,
         Err(e) => {
             tracing::warn!(error = %e, "cannot open the broker watch channel");
+            note_unreadable(&e, &unreadable);
             lost.cancel();
             None
         }
@@ -60,6 +62,7 @@ pub(super) async fn watch_broker(
                 Ok(Err(e)) => {
                     readiness.set(false);
                     tracing::warn!(error = %e, "the broker watch failed; ending the session");
+                    note_unreadable(&e, &unreadable);
                     lost.cancel();
                     return;
                 }
@@ -91,9 +94,7 @@ pub(super) fn watch_connection(
         while let Some(event) = events.next().await {
             match event {
                 Event::Error(e) => {
-                    if matches!(e.kind(), lapin::ErrorKind::ParsingError(_)) {
-                        unreadable.store(true, Ordering::SeqCst);
-                    }
+                    note_unreadable(&e, &unreadable);
                     tracing::warn!(connection = which, error = %e, "connection error");
                     lost.cancel();
                     return;
@@ -112,4 +113,11 @@ pub(super) fn watch_connection(
             }
         }
     })
+}
+
+/// Sets `unreadable` when `error` is the client library failing to parse a frame.
+pub(super) fn note_unreadable(error: &lapin::Error, unreadable: &AtomicBool) {
+    if matches!(error.kind(), lapin::ErrorKind::ParsingError(_)) {
+        unreadable.store(true, Ordering::SeqCst);
+    }
 }

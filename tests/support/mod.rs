@@ -4,6 +4,7 @@
 //! collecting output and computing the expected event ids offline with the same pipeline.
 #![allow(dead_code)]
 
+pub mod frame_relay;
 pub mod raw_amqp;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -380,11 +381,29 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
+impl Received {
+    /// Its `message_id`, if any.
+    pub fn message_id(&self) -> Option<String> {
+        self.properties.message_id().as_ref().map(|m| m.to_string())
+    }
+}
+
 /// Consumes `queue` (acking) until `done` holds for what was received, or [`PATIENCE`] runs out
 /// (then returns what arrived, for the caller's assertions to report).
 pub async fn collect_until(
     conn: &Connection,
     queue: &str,
+    done: impl FnMut(&[Received]) -> bool,
+) -> Vec<Received> {
+    collect_until_idle(conn, queue, PATIENCE, done).await
+}
+
+/// As [`collect_until`], but also gives up when nothing arrived for `idle` (a stalled worker
+/// fails the test sooner).
+pub async fn collect_until_idle(
+    conn: &Connection,
+    queue: &str,
+    idle: Duration,
     mut done: impl FnMut(&[Received]) -> bool,
 ) -> Vec<Received> {
     let ch = conn.create_channel().await.expect("channel");
@@ -403,7 +422,8 @@ pub async fn collect_until(
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !done(&got) {
-        match tokio::time::timeout_at(deadline, consumer.next()).await {
+        let until = deadline.min(tokio::time::Instant::now() + idle);
+        match tokio::time::timeout_at(until, consumer.next()).await {
             Ok(Some(Ok(d))) => got.push(Received {
                 routing_key: d.routing_key.to_string(),
                 properties: d.properties,
@@ -519,10 +539,7 @@ pub async fn collect_ids(
 
 /// The event ids in received article messages.
 pub fn event_ids(received: &[Received]) -> BTreeSet<String> {
-    received
-        .iter()
-        .filter_map(|r| r.properties.message_id().as_ref().map(|m| m.to_string()))
-        .collect()
+    received.iter().filter_map(Received::message_id).collect()
 }
 
 /// Every event id of the expected events of [`expected_events`].

@@ -22,7 +22,8 @@ use pagesift::pipeline::segment::fit::{
 };
 use pagesift::pipeline::segment::labeller::{self, TrainOptions};
 use pagesift::pipeline::segment::learned::{
-    BOUNDARY_FEATURES, FitOptions, JOIN_FEATURES, Logistic, Model, Platt, fit, fit_platt,
+    BOUNDARY_FEATURES, CONFIDENCE_FEATURES, FitOptions, JOIN_FEATURES, Logistic, Model, Platt, fit,
+    fit_platt,
 };
 use pagesift::settings::Settings;
 
@@ -55,6 +56,9 @@ pub struct Args {
     /// Fit no headline labeller (the model parses headline runs with the join model).
     #[arg(long)]
     pub no_labeller: bool,
+    /// Fit no item-confidence model (the calibrated product of decision probabilities).
+    #[arg(long)]
+    pub no_item_model: bool,
     /// Version string of the model.
     #[arg(long, default_value = "segmenter-1")]
     pub version: String,
@@ -152,6 +156,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         },
         calibration: Platt::IDENTITY,
         heads: None,
+        confidence: None,
     };
     if !heads.is_empty() {
         let lab = labeller::train(
@@ -211,6 +216,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         &args.calibrate_only
     };
     let mut pairs = Vec::new();
+    let mut scored: Vec<(Vec<f64>, bool)> = Vec::new();
     for dir in &args.calibrate {
         for stem in stems(dir, "truth", cal_only)? {
             let truth: TruthPage =
@@ -218,9 +224,11 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("parsing truth of {stem}"))?;
             let text = read(&dir.join("pages").join(format!("{stem}.txt")))?;
             let normalized = pagesift::pipeline::normalize::normalize(&text);
-            let items =
-                pagesift::pipeline::segment::segment_with(&normalized, &words, Some(&model));
-            pairs.extend(score_page(&stem, &truth, &items).items);
+            let (items, features) =
+                pagesift::pipeline::segment::segment_with_features(&normalized, &words, &model);
+            let page = score_page(&stem, &truth, &items).items;
+            scored.extend(features.into_iter().zip(page.iter().map(|(_, r)| *r)));
+            pairs.extend(page);
         }
     }
     if !pairs.is_empty() {
@@ -244,6 +252,16 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+    }
+    if !scored.is_empty() && !args.no_item_model {
+        let w = fit(&scored, CONFIDENCE_FEATURES.len(), opts);
+        model.confidence = Some(Logistic {
+            features: names(CONFIDENCE_FEATURES),
+            weights: round(w),
+        });
+        model
+            .trained_on
+            .push_str("; item-confidence model fitted on the same items");
     }
     let mut json = serde_json::to_string_pretty(&model)?;
     json.push('\n');

@@ -127,6 +127,12 @@ pub struct Model {
     /// the join model parse headline runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heads: Option<super::labeller::Labeller>,
+    /// The item-confidence model: the probability that an item's boundaries and title are
+    /// right from its decision probabilities and shape ([`confidence_features`]), fitted on
+    /// pages the other weights were not fitted on; absent: `calibration` of the product of
+    /// the decision probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Logistic>,
 }
 
 /// The model shipped with the build (`config/segmenter.json`).
@@ -140,6 +146,9 @@ impl Model {
         model.join.check("join", JOIN_FEATURES)?;
         if !(model.calibration.a.is_finite() && model.calibration.b.is_finite()) {
             return Err(ModelError::NotFinite("calibration"));
+        }
+        if let Some(c) = &model.confidence {
+            c.check("confidence", CONFIDENCE_FEATURES)?;
         }
         if let Some(h) = &model.heads {
             h.check().map_err(ModelError::Heads)?;
@@ -419,6 +428,109 @@ pub fn join_features(a: &str, b: &str, words: &dyn Fn(&str) -> bool) -> Vec<f64>
     x
 }
 
+/// What the segmenter knows about an item when it is built, besides the item itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ItemFacts {
+    /// Log-probability of the decision that opened the item (0: none was asked).
+    pub log_start: f64,
+    /// Log-probability of the decisions that kept headline runs inside it.
+    pub log_inner: f64,
+    /// Log-probability of the decision that opened the next item.
+    pub log_end: f64,
+    /// Log-probability of the headline parse (labeller or joins).
+    pub log_heads: f64,
+    /// Lines of the item's headline run.
+    pub run_lines: usize,
+    /// The page's first item.
+    pub first: bool,
+    /// The page's last item.
+    pub last: bool,
+}
+
+/// Names of the item-confidence features, in the order of [`confidence_features`].
+pub const CONFIDENCE_FEATURES: &[&str] = &[
+    "bias",
+    "log_start",
+    "log_inner",
+    "log_end",
+    "log_heads",
+    "start_asked",
+    "end_asked",
+    "heads<0.5",
+    "heads<0.8",
+    "heads<0.95",
+    "run=0",
+    "run=1",
+    "run=2",
+    "run>=3",
+    "untitled",
+    "photo",
+    "brief",
+    "chars<50",
+    "chars<200",
+    "chars<1000",
+    "chars>=3000",
+    "paragraphs=1",
+    "paragraphs<=3",
+    "byline",
+    "dateline",
+    "trailing_credit",
+    "kicker",
+    "subtitle",
+    "section",
+    "first",
+    "last",
+    "title<=4",
+    "title>=30",
+    "title_ends_mark",
+];
+
+/// The item-confidence feature vector of an item (see [`CONFIDENCE_FEATURES`]).
+pub fn confidence_features(f: &ItemFacts, a: &crate::model::Article) -> Vec<f64> {
+    use crate::model::ItemKind;
+    let heads = f.log_heads.exp();
+    let title = a.title.as_deref().unwrap_or_default();
+    let tl = visible_len(title);
+    let c = a.char_count;
+    let lp = |v: f64| v.clamp(-20.0, 0.0);
+    vec![
+        1.0,
+        lp(f.log_start),
+        lp(f.log_inner),
+        lp(f.log_end),
+        lp(f.log_heads),
+        flag(f.log_start != 0.0),
+        flag(f.log_end != 0.0),
+        flag(heads < 0.5),
+        flag(heads < 0.8),
+        flag(heads < 0.95),
+        flag(f.run_lines == 0),
+        flag(f.run_lines == 1),
+        flag(f.run_lines == 2),
+        flag(f.run_lines >= 3),
+        flag(a.title.is_none()),
+        flag(a.kind == ItemKind::Photo),
+        flag(a.kind == ItemKind::Brief),
+        flag(c < 50),
+        flag(c < 200),
+        flag(c < 1000),
+        flag(c >= 3000),
+        flag(a.paragraphs.len() == 1),
+        flag(a.paragraphs.len() <= 3),
+        flag(a.byline.is_some()),
+        flag(a.dateline.is_some()),
+        flag(a.trailing_credit.is_some()),
+        flag(a.kicker.is_some()),
+        flag(a.subtitle.is_some()),
+        flag(a.section.is_some()),
+        flag(f.first),
+        flag(f.last),
+        flag(tl > 0 && tl <= 4),
+        flag(tl >= 30),
+        flag(title.trim_end().ends_with(['。', '！', '？', '!', '?'])),
+    ]
+}
+
 /// Options of [`fit`].
 #[derive(Debug, Clone, Copy)]
 pub struct FitOptions {
@@ -565,6 +677,27 @@ mod tests {
             join_features("甲乙", "丙丁", &|_| false).len(),
             JOIN_FEATURES.len()
         );
+        let article = crate::model::Article {
+            index: 0,
+            kind: crate::model::ItemKind::Brief,
+            section: None,
+            kicker: None,
+            title: Some("标题".to_owned()),
+            subtitle: None,
+            byline: None,
+            dateline: None,
+            paragraphs: vec!["正文。".to_owned()],
+            text: "正文。".to_owned(),
+            captions: Vec::new(),
+            trailing_credit: None,
+            char_count: 3,
+            confidence: 1.0,
+        };
+        let x = confidence_features(&ItemFacts::default(), &article);
+        assert_eq!(x.len(), CONFIDENCE_FEATURES.len());
+        if let Some(c) = &m.confidence {
+            assert!((0.0..=1.0).contains(&c.prob(&x)));
+        }
     }
 
     #[test]

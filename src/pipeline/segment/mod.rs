@@ -937,7 +937,20 @@ pub fn segment_with(
     let mut decider = model.map_or(Decider::Rules, Decider::Model);
     let (layout, units) = units::units(text, words);
     let drafts = place_displaced(group(units, layout, words, &mut decider));
-    assemble(drafts, layout, model.map(|m| (m, words)))
+    assemble(drafts, layout, model.map(|m| (m, words))).0
+}
+
+/// [`segment_with`] with, for every item, the features of the item-confidence model
+/// ([`learned::confidence_features`]), for fitting it.
+pub fn segment_with_features(
+    text: &Normalized,
+    words: &dyn Fn(&str) -> bool,
+    model: &Model,
+) -> (Vec<Article>, Vec<Vec<f64>>) {
+    let mut decider = Decider::Model(model);
+    let (layout, units) = units::units(text, words);
+    let drafts = place_displaced(group(units, layout, words, &mut decider));
+    assemble(drafts, layout, Some((model, words)))
 }
 
 /// The boundary decisions of a page with their features, for training: `oracle` answers,
@@ -961,7 +974,13 @@ pub fn boundary_decisions(
     out
 }
 
-fn assemble(drafts: Vec<Draft>, layout: Layout, joiner: Joiner<'_>) -> Vec<Article> {
+fn assemble(
+    drafts: Vec<Draft>,
+    layout: Layout,
+    joiner: Joiner<'_>,
+) -> (Vec<Article>, Vec<Vec<f64>>) {
+    let n = drafts.len();
+    let mut features = Vec::new();
     // An item's end is right when the next item's start is.
     let log_ends: Vec<f64> = drafts
         .iter()
@@ -972,11 +991,32 @@ fn assemble(drafts: Vec<Draft>, layout: Layout, joiner: Joiner<'_>) -> Vec<Artic
     let mut out: Vec<Article> = Vec::with_capacity(drafts.len());
     for (d, log_end) in drafts.into_iter().zip(log_ends) {
         let log_decisions = d.log_start + d.log_inner + log_end;
+        let facts = learned::ItemFacts {
+            log_start: d.log_start,
+            log_inner: d.log_inner,
+            log_end,
+            log_heads: 0.0,
+            run_lines: d.run.iter().filter(|l| !l.is_empty()).count(),
+            first: out.is_empty(),
+            last: out.len() + 1 == n,
+        };
         // The label of the previous item: the same label again is not a new section.
         let previous = out.last().and_then(|a| a.section.clone());
         let (mut article, log_join) = finish(d, out.len(), layout, previous.as_deref(), joiner);
         if let Some((model, _)) = joiner {
-            article.confidence = model.calibration.apply((log_decisions + log_join).exp());
+            let raw = (log_decisions + log_join).exp();
+            let x = learned::confidence_features(
+                &learned::ItemFacts {
+                    log_heads: log_join,
+                    ..facts
+                },
+                &article,
+            );
+            article.confidence = match &model.confidence {
+                Some(c) => c.prob(&x),
+                None => model.calibration.apply(raw),
+            };
+            features.push(x);
         }
         // A column's label carries over to the short items after it, not to a photo or a
         // feature with its own kicker.
@@ -988,7 +1028,7 @@ fn assemble(drafts: Vec<Draft>, layout: Layout, joiner: Joiner<'_>) -> Vec<Artic
         }
         out.push(article);
     }
-    out
+    (out, features)
 }
 
 #[cfg(test)]
@@ -1169,6 +1209,7 @@ mod tests {
             ),
             calibration: learned::Platt::IDENTITY,
             heads: None,
+            confidence: None,
         }
     }
 
