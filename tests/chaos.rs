@@ -5,7 +5,8 @@
 //! `kill` (kill -9 a worker three times), `cut` (a TCP relay drops every connection twice),
 //! `restart` (`rabbitmqctl stop_app`/`start_app`), `poison` (10% bad messages), `backpressure`
 //! (output queue full with `reject-publish`), `drain` (SIGTERM under load), `blocked` (memory
-//! alarm). Each checks: every article of every good page arrived at least once, every bad page
+//! alarm longer than the workers' publish timeout), `classic` (a classic input queue: 10% bad
+//! messages and a kill -9, the worker's own delivery limit instead of the broker's). Each checks: every article of every good page arrived at least once, every bad page
 //! is in the dead-letter queue with its class and reason, no page is left ready or unacked, and
 //! every worker asked to stop exits 0. A table is printed and written to
 //! `target/chaos-report.md`.
@@ -38,7 +39,7 @@ use broker::{Shared, Source, Tally};
 use pages::{Expect, PageMsg, Rng};
 use workers::{Topology, Worker, WorkerSpec};
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "kill",
     "cut",
     "restart",
@@ -46,6 +47,7 @@ const SCENARIOS: [&str; 7] = [
     "backpressure",
     "drain",
     "blocked",
+    "classic",
 ];
 
 /// Longest a scenario may take to deliver everything before it is declared failed (a liveness
@@ -719,6 +721,12 @@ async fn blocked(ctx: &mut Ctx) -> Row {
     let mut run = Run::new(ctx, "blocked", 0, None);
     let watermark = broker::current_watermark();
     run.spec.concurrency = 1;
+    // The alarm (12 s) outlasts the publish timeout: confirms that never come while the
+    // broker blocks publishers must not lose or dead-letter a page.
+    run.spec.extra.push((
+        "PAGESIFT__AMQP__PUBLISH_TIMEOUT_SECONDS".into(),
+        BLOCKED_PUBLISH_TIMEOUT_SECONDS.to_string(),
+    ));
     run.start(2, true).await;
     let at = run.wait_progress(ctx.rng.float(0.02, 0.15)).await;
     {
@@ -728,13 +736,38 @@ async fn blocked(ctx: &mut Ctx) -> Row {
         tokio::time::sleep(Duration::from_secs(12)).await;
         let end = run.consumed().await.unwrap_or(0.0);
         run.notes.push(format!(
-            "alarm on at {:.0}% ({:.0}% once set) for 12 s, {:.0}% taken when it cleared (watermark restored to {watermark})",
+            "alarm on at {:.0}% ({:.0}% once set) for 12 s (publish timeout {BLOCKED_PUBLISH_TIMEOUT_SECONDS} s), {:.0}% taken when it cleared (watermark restored to {watermark})",
             at * 100.0,
             set * 100.0,
             end * 100.0
         ));
     }
     run.fault_over(None, false);
+    run.finish().await
+}
+
+/// The workers' publish timeout in the `blocked` scenario (shorter than its 12 s alarm).
+const BLOCKED_PUBLISH_TIMEOUT_SECONDS: u64 = 5;
+
+/// 8. A classic input queue (no broker delivery limit: the worker counts deliveries itself),
+/// 10% bad messages, and a worker killed with -9 mid-stream.
+async fn classic(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "classic", 10, None);
+    run.spec
+        .extra
+        .push(("PAGESIFT__AMQP__INPUT_QUEUE_TYPE".into(), "classic".into()));
+    run.start(2, true).await;
+    let at = run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
+    let live: Vec<usize> = (0..run.workers.len())
+        .filter(|&i| run.workers[i].alive())
+        .collect();
+    let victim = *ctx.rng.pick(&live);
+    run.workers[victim].kill9();
+    run.notes
+        .push(format!("classic input; killed at {:.0}%", at * 100.0));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = run.spawn_worker();
+    run.fault_over(Some(fresh), true);
     run.finish().await
 }
 
@@ -850,7 +883,8 @@ async fn chaos_suite_loses_no_article_under_faults() {
             "poison" => poison(&mut ctx).await,
             "backpressure" => backpressure(&mut ctx).await,
             "drain" => drain(&mut ctx).await,
-            _ => blocked(&mut ctx).await,
+            "blocked" => blocked(&mut ctx).await,
+            _ => classic(&mut ctx).await,
         };
         eprintln!(
             "chaos: {name}: {} in {:.1} s",
