@@ -749,8 +749,9 @@ async fn blocked(ctx: &mut Ctx) -> Row {
 /// The workers' publish timeout in the `blocked` scenario (shorter than its 12 s alarm).
 const BLOCKED_PUBLISH_TIMEOUT_SECONDS: u64 = 5;
 
-/// 8. A classic input queue (no broker delivery limit: the worker counts deliveries itself),
-/// 10% bad messages, and a worker killed with -9 mid-stream.
+/// 8. A classic input queue, 10% bad messages, and a kill -9 mid-stream.
+///
+/// A classic queue has no broker delivery limit: the worker counts deliveries itself.
 async fn classic(ctx: &mut Ctx) -> Row {
     let mut run = Run::new(ctx, "classic", 10, None);
     run.spec
