@@ -6,7 +6,10 @@
 //! `restart` (`rabbitmqctl stop_app`/`start_app`), `poison` (10% bad messages), `backpressure`
 //! (output queue full with `reject-publish`), `drain` (SIGTERM under load), `blocked` (memory
 //! alarm longer than the workers' publish timeout), `classic` (a classic input queue: 10% bad
-//! messages and a kill -9, the worker's own delivery limit instead of the broker's). Each checks: every article of every good page arrived at least once, every bad page
+//! messages and a kill -9, the worker's own delivery limit instead of the broker's), `protocol`
+//! (messages lapin could not parse before our patch — a header table nested 3,000 levels, a
+//! `message_id` and a header key that are not UTF-8 — sent byte for byte between the good
+//! pages). Each checks: every article of every good page arrived at least once, every bad page
 //! is in the dead-letter queue with its class and reason, no page is left ready or unacked, and
 //! every worker asked to stop exits 0. A table is printed and written to
 //! `target/chaos-report.md`.
@@ -19,6 +22,8 @@
 mod broker;
 #[path = "chaos/pages.rs"]
 mod pages;
+#[path = "support/raw_amqp.rs"]
+mod raw_amqp;
 #[path = "chaos/relay.rs"]
 mod relay;
 #[path = "chaos/workers.rs"]
@@ -39,7 +44,7 @@ use broker::{Shared, Source, Tally};
 use pages::{Expect, PageMsg, Rng};
 use workers::{Topology, Worker, WorkerSpec};
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "kill",
     "cut",
     "restart",
@@ -48,6 +53,7 @@ const SCENARIOS: [&str; 8] = [
     "drain",
     "blocked",
     "classic",
+    "protocol",
 ];
 
 /// Longest a scenario may take to deliver everything before it is declared failed (a liveness
@@ -772,6 +778,70 @@ async fn classic(ctx: &mut Ctx) -> Row {
     run.finish().await
 }
 
+/// Protocol poisons of the `protocol` scenario.
+const PROTOCOL_POISONS: usize = 60;
+
+/// 9. Protocol poison between the good pages.
+///
+/// Half the good pages, then [`PROTOCOL_POISONS`] messages whose content headers the unpatched
+/// client library could not parse (three kinds in turn), then the other half. Each must be
+/// dead-lettered `bad_properties` with a reason.
+async fn protocol(ctx: &mut Ctx) -> Row {
+    use raw_amqp::{RawProperties, RawPublisher, long_string, nested_table_value, table};
+    let mut run = Run::new(ctx, "protocol", 0, None);
+    let input = run.spec.topology.input.clone();
+    let mut poisons = Vec::new();
+    for i in 0..PROTOCOL_POISONS {
+        // A distinct body per poison: dead letters are matched to it by the body's hash.
+        let body = format!("本报讯 协议毒药第{i}号。{input}").into_bytes();
+        let id = format!("{input}-protocol-{i:03}");
+        let mut props = RawProperties {
+            content_type: Some(b"text/plain".to_vec()),
+            persistent: true,
+            ..RawProperties::default()
+        };
+        match i % 3 {
+            0 => {
+                props.headers = Some(table(&[
+                    (b"page_id", long_string(id.as_bytes())),
+                    (b"trace", nested_table_value(3_000, b"n")),
+                ]));
+            }
+            1 => {
+                let mut raw_id = id.clone().into_bytes();
+                raw_id.extend_from_slice(b"-\xff\xfe");
+                props.message_id = Some(raw_id);
+            }
+            _ => {
+                props.headers = Some(table(&[
+                    (b"page_id", long_string(id.as_bytes())),
+                    (b"source-\xe9", long_string(b"x")),
+                ]));
+            }
+        }
+        run.dead.insert(
+            pages::dead_letter_key(&body, ctx.pipeline.limits().max_page_bytes),
+            (id, "bad_properties"),
+        );
+        poisons.push((props.encode(), body));
+    }
+    let rest = run.pages.split_off(run.pages.len() / 2);
+    let first = run.pages.len();
+    run.start(2, true).await;
+    let mut raw = RawPublisher::connect(&run.url).await;
+    for (props, body) in &poisons {
+        raw.publish("", &input, props, body).await;
+    }
+    let conn = broker::connect(&run.url).await.expect("test connection");
+    broker::publish_pages(&conn, &input, &rest).await;
+    let _ = conn.close(200, "published".into()).await;
+    run.pages.extend(rest);
+    run.notes.push(format!(
+        "{PROTOCOL_POISONS} protocol poisons (3,000-level headers, message_id and header key not UTF-8) after page {first}"
+    ));
+    run.finish().await
+}
+
 fn broker_addr(url: &str) -> SocketAddr {
     let u = url::Url::parse(url).expect("broker URL");
     let host = u.host_str().unwrap_or("127.0.0.1");
@@ -885,7 +955,8 @@ async fn chaos_suite_loses_no_article_under_faults() {
             "backpressure" => backpressure(&mut ctx).await,
             "drain" => drain(&mut ctx).await,
             "blocked" => blocked(&mut ctx).await,
-            _ => classic(&mut ctx).await,
+            "classic" => classic(&mut ctx).await,
+            _ => protocol(&mut ctx).await,
         };
         eprintln!(
             "chaos: {name}: {} in {:.1} s",
