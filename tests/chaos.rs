@@ -545,18 +545,24 @@ async fn kill(ctx: &mut Ctx) -> Row {
         .collect();
     marks.sort_by(f64::total_cmp);
     for mark in marks {
-        let at = run.wait_progress(mark).await;
-        let live: Vec<usize> = (0..run.workers.len())
-            .filter(|&i| run.workers[i].alive())
-            .collect();
-        let victim = *ctx.rng.pick(&live);
-        run.workers[victim].kill9();
-        run.notes.push(format!("killed at {:.0}%", at * 100.0));
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let fresh = run.spawn_worker();
-        run.fault_over(Some(fresh), true);
+        kill_one_at(&mut run, ctx, mark).await;
     }
     run.finish().await
+}
+
+/// Waits until `mark` of the pages are taken, kills a live worker with -9 and starts a fresh
+/// one (the fault is over when it settles a page).
+async fn kill_one_at(run: &mut Run, ctx: &mut Ctx, mark: f64) {
+    let at = run.wait_progress(mark).await;
+    let live: Vec<usize> = (0..run.workers.len())
+        .filter(|&i| run.workers[i].alive())
+        .collect();
+    let victim = *ctx.rng.pick(&live);
+    run.workers[victim].kill9();
+    run.notes.push(format!("killed at {:.0}%", at * 100.0));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = run.spawn_worker();
+    run.fault_over(Some(fresh), true);
 }
 
 /// 2. A TCP relay between workers and broker drops every connection, twice.
@@ -763,18 +769,10 @@ async fn classic(ctx: &mut Ctx) -> Row {
     run.spec
         .extra
         .push(("PAGESIFT__AMQP__INPUT_QUEUE_TYPE".into(), "classic".into()));
+    run.notes.push("classic input".into());
     run.start(2, true).await;
-    let at = run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
-    let live: Vec<usize> = (0..run.workers.len())
-        .filter(|&i| run.workers[i].alive())
-        .collect();
-    let victim = *ctx.rng.pick(&live);
-    run.workers[victim].kill9();
-    run.notes
-        .push(format!("classic input; killed at {:.0}%", at * 100.0));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let fresh = run.spawn_worker();
-    run.fault_over(Some(fresh), true);
+    let mark = ctx.rng.float(0.2, 0.5);
+    kill_one_at(&mut run, ctx, mark).await;
     run.finish().await
 }
 

@@ -155,10 +155,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let tagger = Tagger::from_model(&text)?;
-        let reference = args
-            .reference
-            .then(|| Reference::from_model(&text))
-            .transpose()?;
+        let reference = reference_of(args.reference, &text)?;
         for (name, data) in &sources {
             let test: Vec<&BioSentence> = data.iter().collect();
             let e = evaluate(&jieba, &tagger, reference.as_ref(), &baseline, &test);

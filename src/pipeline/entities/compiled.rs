@@ -387,10 +387,7 @@ impl Compiled {
             match template {
                 Template::Bias => c.bias = w,
                 Template::Transition => {
-                    if let Some(row) = (0..=NTAGS)
-                        .find(|p| super::transition_value(*p) == value)
-                        .and_then(|p| trans.get_mut(p))
-                    {
+                    if let Some(row) = super::transition_row(&mut trans, value) {
                         *row = w[..NTAGS].try_into().unwrap_or([0.0; NTAGS]);
                     }
                 }

@@ -255,6 +255,17 @@ fn transition_value(p: usize) -> &'static str {
     TAGS.get(p).copied().unwrap_or("^")
 }
 
+/// The row of `trans` (previous tag, [`NTAGS`]: the start) a transition feature with `value`
+/// is the weights of.
+fn transition_row<'t>(
+    trans: &'t mut [[f32; NTAGS]; NTAGS + 1],
+    value: &str,
+) -> Option<&'t mut [f32; NTAGS]> {
+    (0..=NTAGS)
+        .find(|p| transition_value(*p) == value)
+        .and_then(|p| trans.get_mut(p))
+}
+
 /// The rows of a model file: its version and `(template, value, weights)` per line.
 type Rows<'a> = (String, Vec<(Template, &'a str, [f32; NTAGS])>);
 
@@ -484,10 +495,7 @@ impl Reference {
             match template {
                 Template::Bias => bias = w,
                 Template::Transition => {
-                    if let Some(row) = (0..=NTAGS)
-                        .find(|p| transition_value(*p) == value)
-                        .and_then(|p| trans.get_mut(p))
-                    {
+                    if let Some(row) = transition_row(&mut trans, value) {
                         *row = w;
                     }
                 }
