@@ -736,8 +736,14 @@ fn label_head(
     // The marks the rules read stay first: a byline line (or a name under a headline) at
     // the end, a column label over a headline.
     let mut bylines: Option<String> = None;
+    // A short last line that a dictionary word runs into from the line before is the end of
+    // a wrapped headline (`二里头夏都遗址博` / `物馆开馆`), not a name.
+    let name_last = match lines.as_slice() {
+        [.., prev, last] => is_bare_name(last) && !units::word_across(prev, last, words),
+        _ => false,
+    };
     if let Some(last) = lines.last()
-        && (is_byline_line(last) || (lines.len() >= 2 && is_bare_name(last)))
+        && (is_byline_line(last) || name_last)
     {
         bylines = lines.pop().map(str::to_owned);
     }
@@ -1278,6 +1284,32 @@ mod tests {
         // Without the word across the break the two lines stay apart.
         let apart = segment_with(&text, &|_| false, Some(&model(0.0)));
         assert_ne!(apart[0].title, joined[0].title, "{apart:#?}");
+    }
+
+    #[test]
+    fn a_short_last_headline_line_a_word_runs_into_is_not_a_name() {
+        let page = format!(
+            "二里头夏都遗址博\n\n物馆开馆\n\n本报洛阳10月19日电 （记者朱佩娴）{}\n",
+            para("遗址博物馆今天开馆，展出文物两千余件", 3)
+        );
+        let text = normalize(&page);
+        let in_byline = |items: &[Article]| {
+            items[0]
+                .byline
+                .as_ref()
+                .is_some_and(|b| b.raw.contains("物馆开馆"))
+        };
+        let words = |w: &str| w == "博物馆";
+        let wrapped = segment_with(&text, &words, Model::builtin());
+        assert!(!in_byline(&wrapped), "{wrapped:#?}");
+        let head = [&wrapped[0].title, &wrapped[0].subtitle]
+            .into_iter()
+            .flatten()
+            .any(|t| t.contains("物馆开馆"));
+        assert!(head, "{wrapped:#?}");
+        // Without the word across the break the four characters read as a name.
+        let named = segment_with(&text, &|_| false, Model::builtin());
+        assert!(in_byline(&named), "{named:#?}");
     }
 
     #[test]
