@@ -1044,9 +1044,10 @@ async fn exchange(ctx: &mut Ctx) -> Row {
 /// The heartbeat of the `halfopen` scenario's workers, in seconds.
 const HALFOPEN_HEARTBEAT: u64 = 4;
 
-/// 12. A half-open path: the relay between workers and broker stops forwarding (sockets open,
-/// nothing passes) for two heartbeats and a second, then forwards again.
+/// 12. A half-open path between the workers and the broker.
 ///
+/// The relay stops forwarding (sockets open, nothing passes) for two heartbeats and a second,
+/// then forwards again.
 /// Every worker must turn not-ready while the path is stalled (its broker watch gives up two
 /// heartbeats after the last frame), reconnect once the path forwards again, and lose and
 /// dead-letter nothing.
