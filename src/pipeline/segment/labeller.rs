@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::byline::{is_bare_name, is_byline_line};
 use super::heads::{Pair, classify};
 use super::shape::{
-    has_column_tag, has_sidebar_tag, is_box_label, is_cjk, is_label_shape, visible_len,
+    has_column_tag, has_sidebar_tag, is_box_label, is_cjk, is_label_shape, unclosed, visible_len,
 };
 
 /// The labels, in the order of the weight rows.
@@ -324,19 +324,6 @@ fn starts_continuation(line: &str) -> bool {
     line.trim_start().starts_with([
         '，', '、', '；', '：', '）', '》', '」', '”', '’', '·', ',', ')',
     ])
-}
-
-/// Whether a line opens more brackets or quotes than it closes (`为电网装上“超强`).
-fn unclosed(line: &str) -> bool {
-    let mut depth = 0i32;
-    for c in line.chars() {
-        match c {
-            '（' | '(' | '《' | '“' | '【' | '‘' | '「' => depth += 1,
-            '）' | ')' | '》' | '”' | '】' | '’' | '」' => depth -= 1,
-            _ => {}
-        }
-    }
-    depth > 0
 }
 
 /// The labeller's weights (part of `config/segmenter.json`).

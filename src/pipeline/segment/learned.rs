@@ -212,6 +212,20 @@ pub struct RunFacts<'a> {
     pub rule_new: bool,
     /// A dictionary word runs across one of the run's line breaks.
     pub word_across: bool,
+    /// The paragraph after the run is a byline line.
+    pub next_byline: bool,
+    /// The paragraph after the run opens with a quotation mark.
+    pub next_starts_quote: bool,
+    /// The current item's first paragraph opens with an inline lead (a news item).
+    pub cur_lead: bool,
+    /// Headline runs the current item has already taken in as subheads.
+    pub inner_runs: usize,
+    /// Visible characters of the first line of the last run taken in as a subhead (0: none).
+    pub last_inner_len: usize,
+    /// Visible characters of the current item's last paragraph.
+    pub prev_chars: usize,
+    /// The current item's last paragraph ends with a closing bracket (a run-on credit).
+    pub prev_ends_bracket: bool,
 }
 
 /// Names of the boundary features, in the order of [`boundary_features`].
@@ -269,6 +283,31 @@ pub const BOUNDARY_FEATURES: &[&str] = &[
     "quotes",
     "word_across",
     "all_short",
+    "next_byline",
+    "next_starts_quote",
+    "cur_lead",
+    "inner_runs>=1",
+    "inner_runs>=3",
+    "same_len_as_inner",
+    "prev<40",
+    "prev_ends_bracket",
+    "first_ends_cjk",
+    "last_ends_cjk",
+    "unclosed",
+    "colon_inside",
+    "run_chars<=10",
+    "run_chars<=20",
+    "run_chars>30",
+    "lines=1&prev_complete",
+    "lines=1&cohesion<0.08",
+    "lines=1&cur_paras>8",
+    "lines>=2&prev_complete",
+    "lines>=2&cohesion<0.08",
+    "!prev_complete&cohesion<0.08",
+    "cur_paras>=15",
+    "next>=400",
+    "inner_runs>=1&lines=1",
+    "cur_lead&lines=1",
 ];
 
 fn flag(b: bool) -> f64 {
@@ -356,6 +395,40 @@ pub fn boundary_features(f: &RunFacts<'_>) -> Vec<f64> {
     x.push(flag(lines.iter().any(|l| l.contains(['“', '”', '"']))));
     x.push(flag(f.word_across));
     x.push(flag(lines.iter().all(|l| visible_len(l) <= 20)));
+    let ends_cjk = |l: &str| l.trim_end().chars().next_back().is_some_and(is_cjk);
+    let run_chars: usize = lines.iter().map(|l| visible_len(l)).sum();
+    let low = f.cohesion < 0.08;
+    x.extend([
+        flag(f.next_byline),
+        flag(f.next_starts_quote),
+        flag(f.cur_lead),
+        flag(f.inner_runs >= 1),
+        flag(f.inner_runs >= 3),
+        flag(f.last_inner_len > 0 && f.last_inner_len == visible_len(first)),
+        flag(f.prev_chars < 40),
+        flag(f.prev_ends_bracket),
+        flag(ends_cjk(first)),
+        flag(ends_cjk(last)),
+        flag(lines.iter().any(|l| super::shape::unclosed(l))),
+        flag(lines.iter().any(|l| {
+            l.trim_end()
+                .trim_end_matches(['：', ':'])
+                .contains(['：', ':'])
+        })),
+        flag(run_chars <= 10),
+        flag(run_chars <= 20),
+        flag(run_chars > 30),
+        flag(n == 1 && f.prev_complete),
+        flag(n == 1 && low),
+        flag(n == 1 && f.cur_paras > 8),
+        flag(n >= 2 && f.prev_complete),
+        flag(n >= 2 && low),
+        flag(!f.prev_complete && low),
+        flag(f.cur_paras >= 15),
+        flag(!f.no_para_next && f.next_para_chars >= 400),
+        flag(f.inner_runs >= 1 && n == 1),
+        flag(f.cur_lead && n == 1),
+    ]);
     x
 }
 

@@ -94,6 +94,10 @@ struct Draft {
     log_start: f64,
     /// Log-probability that the headline runs this item absorbed as subheads are right.
     log_inner: f64,
+    /// Headline runs this item absorbed as subheads.
+    inner_runs: usize,
+    /// Visible characters of the first line of the last run it absorbed.
+    last_inner_len: usize,
 }
 
 impl Draft {
@@ -307,6 +311,19 @@ fn run_facts<'a>(
         cohesion: sim,
         rule_new,
         word_across,
+        next_byline: next_para.is_some_and(|p| is_byline_line(&p.text)),
+        next_starts_quote: next_para.is_some_and(|p| p.text.trim_start().starts_with(['“', '"'])),
+        cur_lead: cur
+            .paras
+            .first()
+            .is_some_and(|p| split_lead(&p.text).is_some()),
+        inner_runs: cur.inner_runs,
+        last_inner_len: cur.last_inner_len,
+        prev_chars: cur.paras.last().map_or(0, |p| visible_len(&p.text)),
+        prev_ends_bracket: cur
+            .paras
+            .last()
+            .is_some_and(|p| p.text.trim_end().ends_with(['）', ')'])),
         lines,
     }
 }
@@ -347,6 +364,11 @@ fn group(
                     drafts.push(d);
                 } else if let Some(cur) = drafts.last_mut() {
                     cur.log_inner += p_new.map_or(0.0, |p| (1.0 - p).ln());
+                    cur.inner_runs += 1;
+                    cur.last_inner_len = lines
+                        .iter()
+                        .find(|l| !l.is_empty())
+                        .map_or(0, |l| visible_len(l));
                     cur.paras
                         .extend(lines.iter().filter(|l| !l.is_empty()).map(|l| Para {
                             text: l.clone(),

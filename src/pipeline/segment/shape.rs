@@ -385,6 +385,19 @@ pub fn is_contact_line(s: &str) -> bool {
         && (s.contains('@') || s.contains("http") || s.contains("www."))
 }
 
+/// Whether a line opens more brackets or quotes than it closes (`为电网装上“超强`).
+pub fn unclosed(line: &str) -> bool {
+    let mut depth = 0i32;
+    for c in line.chars() {
+        match c {
+            '（' | '(' | '《' | '“' | '【' | '‘' | '「' => depth += 1,
+            '）' | ')' | '》' | '”' | '】' | '’' | '」' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
