@@ -65,6 +65,30 @@ fn add(acc: &mut Weights, w: &Weights) {
     }
 }
 
+/// Weights of a record, aligned so a vector add can read them straight from memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C, align(32))]
+struct Row(Weights);
+
+/// All-zero record weights.
+const R0: Row = Row(ZERO);
+
+impl std::ops::Deref for Row {
+    type Target = Weights;
+
+    #[inline]
+    fn deref(&self) -> &Weights {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Row {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Weights {
+        &mut self.0
+    }
+}
+
 #[inline]
 fn pair_key(a: u32, b: u32) -> u64 {
     (u64::from(a) << 32) | u64::from(b)
@@ -145,16 +169,16 @@ impl IdTable {
 #[derive(Debug, Clone, Copy, Default)]
 struct WordRecord {
     /// WW at the word's begin, middle and end characters.
-    inside: [Weights; 3],
+    inside: [Row; 3],
     /// PW: the word is the word before a word's first character.
-    as_prev: Weights,
+    as_prev: Row,
     /// NW: the word is the word after a word's last character.
-    as_next: Weights,
+    as_next: Row,
     /// The word ends an organisation's name ([`is_org_suffix_word`]).
     org: bool,
 }
 
-/// A token of the sentence being tagged, with the rows of its word-level records.
+/// A token of the sentence being tagged, with the ids of its word-level records.
 #[derive(Debug, Clone, Copy, Default)]
 struct Token {
     len: u32,
@@ -163,14 +187,6 @@ struct Token {
     gazetteer: u8,
     /// Row of `word_tags`.
     tags_row: u32,
-    /// Row of `prev_tags` (previous token's tag, this one's).
-    prev_row: u32,
-    /// Row of `next_tags` (this token's tag, the next one's).
-    next_row: u32,
-    /// Word record of the previous token as a PW value (0: none or too long).
-    prev_word: u32,
-    /// Word record of the next token as an NW value (0: none or too long).
-    next_word: u32,
     /// Id of the token's folded last character (0: none, or a one-character token).
     last: u32,
 }
@@ -186,8 +202,6 @@ struct CharRec {
     suffix: u8,
     /// Position code in the word (low 2 bits) and the family-name bit (4).
     flags: u8,
-    /// Index of the token (`u32::MAX`: none).
-    tok: u32,
 }
 
 /// Reusable buffers of one sentence.
@@ -200,10 +214,23 @@ pub struct Work {
     pub emit: Vec<Weights>,
 }
 
+/// Distance buckets of the suffix-ahead feature by distance (`NO_BUCKET`: too far), as
+/// codes of [`BUCKETS`].
+const AHEAD_CODES: usize = 16;
+const NO_BUCKET: u8 = u8::MAX;
+
+/// Shape records: by the type codes of characters -1, 0, +1 and the family-name case
+/// (0: none, 1: a family name starting a word, 2: one standing alone).
+const SHAPES: usize = NTYPES * NTYPES * NTYPES * 3;
+
+#[inline]
+fn shape_index(prev: u8, ty: u8, next: u8, surname: usize) -> usize {
+    ((usize::from(prev) * NTYPES + usize::from(ty)) * NTYPES + usize::from(next)) * 3 + surname
+}
+
 /// The weights of a model, by lookup key.
 #[derive(Debug, Clone)]
 pub struct Compiled {
-    bias: Weights,
     /// Per BMP code point, the packed information (see [`ID_MASK`]) and, in the high 32
     /// bits, the id of the one-character word.
     bmp: Vec<u64>,
@@ -213,36 +240,37 @@ pub struct Compiled {
     astral_words: FxHashMap<char, u32>,
     bos: u32,
     eos: u32,
-    /// Per character id (0: none), the unigram weights by offset -2 ..= 2.
-    uni: Vec<[Weights; 5]>,
-    /// Per character id, CWP by the character's position code in its word.
-    char_pos: Vec<[Weights; 4]>,
+    /// Per character id (0: none), the unigram weights by offset -2 ..= 2 (offset 0 is
+    /// folded into `char_pos`).
+    uni: Vec<[Row; 5]>,
+    /// Per character id, C0 + CWP by the character's position code in its word.
+    char_pos: Vec<[Row; 4]>,
     /// Per character id, WL (the id of a word's last character) by position code.
-    last_pos: Vec<[Weights; 4]>,
+    last_pos: Vec<[Row; 4]>,
     pair_ids: IdTable,
     /// Per pair record (0: none), the bigram weights by the pair's start offset -2 ..= 1.
-    pairs: Vec<[Weights; 4]>,
+    pairs: Vec<[Row; 4]>,
     skip_ids: IdTable,
-    skips: Vec<Weights>,
-    /// CT by the type codes of characters -1, 0, +1.
-    types: Vec<Weights>,
-    /// SN by position code and the next character's type code.
-    surname: [[Weights; NTYPES]; 4],
+    skips: Vec<Row>,
+    /// The bias + CT + SN by [`shape_index`].
+    shape: Vec<Row>,
     /// SF by the suffix codes of this character and the next.
-    suffix: [[Weights; 4]; 4],
+    suffix: [[Row; 4]; 4],
     /// SA by `class * 8 + bucket + 1` (index 0: none).
-    ahead: [Weights; 32],
+    ahead: [Row; 32],
+    /// The bucket code of each distance of the suffix ahead ([`NO_BUCKET`]: none).
+    ahead_codes: [u8; AHEAD_CODES],
     /// GZ by gazetteer class code and position code.
-    gazetteer: [[Weights; 4]; 4],
+    gazetteer: [[Row; 4]; 4],
     /// POS tag ids (0: a tag the model has no weights for), `^` and `$` included.
     tag_ids: IdTable,
     ntag: usize,
     /// WT + WLT by `tag * LENGTHS + length - 1`, then position code.
-    word_tags: Vec<[Weights; 4]>,
+    word_tags: Vec<[Row; 4]>,
     /// PWT by `previous tag * ntag + tag`.
-    prev_tags: Vec<Weights>,
+    prev_tags: Vec<Row>,
     /// NWT by `tag * ntag + next tag`.
-    next_tags: Vec<Weights>,
+    next_tags: Vec<Row>,
     /// The ids of the sentence start and end as POS tags (`^`, `$`).
     start_tag: usize,
     end_tag: usize,
@@ -339,32 +367,41 @@ impl Compiled {
         let ntag = tags.len();
         let mut pair_ids: FxHashMap<u64, u32> = FxHashMap::default();
         let mut skip_ids: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut bias = ZERO;
+        let mut types = vec![ZERO; NTYPES * NTYPES * NTYPES];
+        let mut surname = [[ZERO; NTYPES]; 4];
         let mut c = Compiled {
-            bias: ZERO,
             bmp: Vec::new(),
             astral: FxHashMap::default(),
             astral_words: FxHashMap::default(),
             bos: chars.map.get(&BOS).copied().unwrap_or(0),
             eos: chars.map.get(&EOS).copied().unwrap_or(0),
-            uni: vec![[ZERO; 5]; chars.len()],
-            char_pos: vec![[ZERO; 4]; chars.len()],
-            last_pos: vec![[ZERO; 4]; chars.len()],
+            uni: vec![[R0; 5]; chars.len()],
+            char_pos: vec![[R0; 4]; chars.len()],
+            last_pos: vec![[R0; 4]; chars.len()],
             pair_ids: IdTable::new(&FxHashMap::default()),
-            pairs: vec![[ZERO; 4]],
+            pairs: vec![[R0; 4]],
             skip_ids: IdTable::new(&FxHashMap::default()),
-            skips: vec![ZERO],
-            types: vec![ZERO; NTYPES * NTYPES * NTYPES],
-            surname: [[ZERO; NTYPES]; 4],
-            suffix: [[ZERO; 4]; 4],
-            ahead: [ZERO; 32],
-            gazetteer: [[ZERO; 4]; 4],
+            skips: vec![R0],
+            shape: Vec::new(),
+            suffix: [[R0; 4]; 4],
+            ahead: [R0; 32],
+            ahead_codes: std::array::from_fn(|d| {
+                u32::try_from(d)
+                    .ok()
+                    .and_then(ahead_bucket)
+                    .and_then(|b| code_of(&BUCKETS, b))
+                    .and_then(|b| u8::try_from(b).ok())
+                    .unwrap_or(NO_BUCKET)
+            }),
+            gazetteer: [[R0; 4]; 4],
             tag_ids: IdTable::new(&tags.map.iter().map(|(k, v)| (StrHash::of(k), *v)).collect()),
             ntag,
             start_tag: tags.map.get("^").copied().unwrap_or(0) as usize,
             end_tag: tags.map.get("$").copied().unwrap_or(0) as usize,
-            word_tags: vec![[ZERO; 4]; ntag * LENGTHS],
-            prev_tags: vec![ZERO; ntag * ntag],
-            next_tags: vec![ZERO; ntag * ntag],
+            word_tags: vec![[R0; 4]; ntag * LENGTHS],
+            prev_tags: vec![R0; ntag * ntag],
+            next_tags: vec![R0; ntag * ntag],
             word_ids: IdTable::new(
                 &words
                     .map
@@ -385,7 +422,7 @@ impl Compiled {
             let first = v.first().copied().unwrap_or(' ');
             let pos = code_of(&POSITIONS, first);
             match template {
-                Template::Bias => c.bias = w,
+                Template::Bias => bias = w,
                 Template::Transition => {
                     if let Some(row) = super::transition_row(&mut trans, value) {
                         *row = w[..NTAGS].try_into().unwrap_or([0.0; NTAGS]);
@@ -411,7 +448,7 @@ impl Compiled {
                         let next = u32::try_from(c.pairs.len()).unwrap_or(u32::MAX);
                         let id = *pair_ids.entry(key).or_insert(next);
                         if id == next {
-                            c.pairs.push([ZERO; 4]);
+                            c.pairs.push([R0; 4]);
                         }
                         add(&mut c.pairs[id as usize][k], &w);
                     }
@@ -422,7 +459,7 @@ impl Compiled {
                         let next = u32::try_from(c.skips.len()).unwrap_or(u32::MAX);
                         let id = *skip_ids.entry(key).or_insert(next);
                         if id == next {
-                            c.skips.push(ZERO);
+                            c.skips.push(R0);
                         }
                         add(&mut c.skips[id as usize], &w);
                     }
@@ -443,7 +480,7 @@ impl Compiled {
                     let t: Vec<Option<usize>> =
                         v.iter().map(|x| code_of(&TYPE_CHARS, *x)).collect();
                     if let [Some(a), Some(b), Some(d)] = t[..] {
-                        add(&mut c.types[(a * NTYPES + b) * NTYPES + d], &w);
+                        add(&mut types[(a * NTYPES + b) * NTYPES + d], &w);
                     }
                 }
                 Template::WordPosTag => {
@@ -499,7 +536,7 @@ impl Compiled {
                 Template::Surname => {
                     let t = v.get(1).and_then(|x| code_of(&TYPE_CHARS, *x));
                     if let (Some(p), Some(t)) = (pos, t) {
-                        add(&mut c.surname[p][t], &w);
+                        add(&mut surname[p][t], &w);
                     }
                 }
                 Template::Suffix => {
@@ -519,6 +556,28 @@ impl Compiled {
             }
         }
         c.trans = masked(&trans);
+        // C0 of a character goes with its CWP (both read the character at offset 0).
+        for (uni, pos) in c.uni.iter_mut().zip(c.char_pos.iter_mut()) {
+            for p in pos.iter_mut() {
+                add(p, &uni[2]);
+            }
+            uni[2] = R0;
+        }
+        // The bias, CT and SN: one record per shape.
+        c.shape = (0..SHAPES)
+            .map(|i| {
+                let (rest, sn) = (i / 3, i % 3);
+                let next = rest % NTYPES;
+                let mut w = bias;
+                add(&mut w, &types[rest]);
+                match sn {
+                    1 => add(&mut w, &surname[0][next]),
+                    2 => add(&mut w, &surname[3][next]),
+                    _ => {}
+                }
+                Row(w)
+            })
+            .collect();
         c.pair_ids = IdTable::new(&pair_ids);
         c.skip_ids = IdTable::new(&skip_ids);
         for (w, id) in &words.map {
@@ -560,16 +619,20 @@ impl Compiled {
 
     /// The packed information of a character of the text, and the id of the one-character
     /// word it is.
-    #[inline]
+    #[inline(always)]
     fn info(&self, ch: char) -> (u32, u32) {
         match self.bmp.get(ch as usize) {
             Some(x) => (*x as u32, (*x >> 32) as u32),
-            None => {
-                let id = self.astral.get(&fold(ch)).copied().unwrap_or(0);
-                let word = self.astral_words.get(&ch).copied().unwrap_or(0);
-                (pack(ch, id), word)
-            }
+            None => self.astral_info(ch),
         }
+    }
+
+    /// [`Compiled::info`] of a character outside the BMP.
+    #[cold]
+    fn astral_info(&self, ch: char) -> (u32, u32) {
+        let id = self.astral.get(&fold(ch)).copied().unwrap_or(0);
+        let word = self.astral_words.get(&ch).copied().unwrap_or(0);
+        (pack(ch, id), word)
     }
 
     /// The number of records (characters, pairs, skip pairs, tags, words).
@@ -579,6 +642,11 @@ impl Compiled {
 
     /// Computes the emission scores of `text` with its jieba tokens into `work.emit` (lanes
     /// `NTAGS..` are zero).
+    ///
+    /// Two passes: the word-level records of each token are summed once per token into the
+    /// rows of its characters (the word part), then the characters are read backwards and
+    /// their character-level records added (the window of uni- and bigrams, the shape, the
+    /// suffixes).
     pub fn emissions(&self, text: &str, tokens: &[Tag<'_>], work: &mut Work) {
         let Work {
             chars,
@@ -593,25 +661,22 @@ impl Compiled {
         let edge = |id: u32, ty: u8| CharRec {
             id,
             ty,
-            tok: u32::MAX,
             ..CharRec::default()
         };
         chars.extend([edge(self.bos, 0), edge(self.bos, 0)]);
-        let rec = |info: u32, tok: u32| CharRec {
+        let rec = |info: u32| CharRec {
             id: info & ID_MASK,
             ty: ((info >> TYPE_SHIFT) & 0xf) as u8,
             suffix: ((info >> SUFFIX_SHIFT) & 3) as u8,
             flags: if info & SURNAME_BIT != 0 { 4 | 1 } else { 1 },
-            tok,
         };
         for tag in tokens {
-            let tok = u32::try_from(toks.len()).unwrap_or(u32::MAX);
             let first = chars.len();
             let mut hash = StrHash::START;
             let mut single = 0;
             for ch in tag.word.chars() {
                 let (info, word) = self.info(ch);
-                chars.push(rec(info, tok));
+                chars.push(rec(info));
                 hash = hash.push(ch);
                 single = word;
             }
@@ -664,36 +729,12 @@ impl Compiled {
                 gazetteer,
                 last,
                 tags_row: tag * LENGTHS as u32 + n.min(LENGTHS) as u32 - 1,
-                ..Token::default()
             });
-        }
-        // The neighbours' rows.
-        let ntag = self.ntag as u32;
-        let context = |t: &Token| {
-            if t.len as usize <= CONTEXT_WORD {
-                t.word
-            } else {
-                0
-            }
-        };
-        let mut prev: Option<Token> = None;
-        for t in toks.iter_mut() {
-            let pt = prev.map_or(self.start_tag as u32, |p| p.tag);
-            t.prev_row = pt * ntag + t.tag;
-            t.prev_word = prev.as_ref().map_or(0, context);
-            prev = Some(*t);
-        }
-        let mut next: Option<Token> = None;
-        for t in toks.iter_mut().rev() {
-            let nt = next.map_or(self.end_tag as u32, |p| p.tag);
-            t.next_row = t.tag * ntag + nt;
-            t.next_word = next.as_ref().map_or(0, context);
-            next = Some(*t);
         }
         // Tokens that do not cover the text (never from jieba): the text's own characters.
         if chars.len() == 2 {
             for ch in text.chars() {
-                chars.push(rec(self.info(ch).0, u32::MAX));
+                chars.push(rec(self.info(ch).0));
                 if let Some(last) = chars.last_mut() {
                     last.flags |= 3;
                 }
@@ -702,8 +743,85 @@ impl Compiled {
         let n = chars.len() - 2;
         chars.extend([edge(self.eos, 1), edge(self.eos, 1)]);
         emit.resize(n, ZERO);
-        // Backwards over the characters: the nearest suffix ahead in the clause (punctuation,
-        // space, end: clause ends) and the four pairs of the window as it slides.
+        self.word_part(toks, emit);
+        self.char_part(chars, emit);
+    }
+
+    /// The word-level records of the tokens (WT + WLT, WL, WW, GZ; PWT + PW at a word's
+    /// start, NWT + NW at its end) into the rows of their characters (`emit` is zero).
+    fn word_part(&self, toks: &[Token], emit: &mut [Weights]) {
+        let ntag = self.ntag as u32;
+        let context = |t: &Token| {
+            if t.len as usize <= CONTEXT_WORD {
+                t.word
+            } else {
+                0
+            }
+        };
+        let mut rows = emit.iter_mut();
+        for (j, t) in toks.iter().enumerate() {
+            let prev = j.checked_sub(1).and_then(|p| toks.get(p));
+            let next = toks.get(j + 1);
+            let pt = prev.map_or(self.start_tag as u32, |p| p.tag);
+            let nt = next.map_or(self.end_tag as u32, |p| p.tag);
+            let mut head = self.prev_tags[(pt * ntag + t.tag) as usize].0;
+            add(
+                &mut head,
+                &self.words[prev.map_or(0, context) as usize].as_prev,
+            );
+            let mut tail = self.next_tags[(t.tag * ntag + nt) as usize].0;
+            add(
+                &mut tail,
+                &self.words[next.map_or(0, context) as usize].as_next,
+            );
+            let tags = &self.word_tags[t.tags_row as usize];
+            if t.len == 1 {
+                if let Some(e) = rows.next() {
+                    let mut x = tags[3].0;
+                    add(&mut x, &head);
+                    add(&mut x, &tail);
+                    *e = x;
+                }
+                continue;
+            }
+            let word = &self.words[t.word as usize];
+            let last = &self.last_pos[t.last as usize];
+            let gazetteer = &self.gazetteer[usize::from(t.gazetteer)];
+            // Position codes B = 0, M = 1, E = 2.
+            let at = |pos: usize| {
+                let mut e = tags[pos].0;
+                add(&mut e, &last[pos]);
+                add(&mut e, &word.inside[pos]);
+                if t.gazetteer != 0 {
+                    add(&mut e, &gazetteer[pos]);
+                }
+                e
+            };
+            if let Some(e) = rows.next() {
+                let mut x = at(0);
+                add(&mut x, &head);
+                *e = x;
+            }
+            if t.len > 2 {
+                let middle = at(1);
+                for e in rows.by_ref().take(t.len as usize - 2) {
+                    *e = middle;
+                }
+            }
+            if let Some(e) = rows.next() {
+                let mut x = at(2);
+                add(&mut x, &tail);
+                *e = x;
+            }
+        }
+    }
+
+    /// The character-level records into `emit` (holding the word part): backwards over the
+    /// characters (padded with two sentence starts and two ends), the nearest suffix ahead in
+    /// the clause (punctuation, space, end: clause ends) and the four pairs of the window as
+    /// it slides.
+    fn char_part(&self, chars: &[CharRec], emit: &mut [Weights]) {
+        let n = emit.len();
         let pair = |a: &CharRec, b: &CharRec| {
             if a.id != 0 && b.id != 0 {
                 self.pair_ids.get(pair_key(a.id, b.id))
@@ -719,27 +837,35 @@ impl Compiled {
                 window[k - 1] = pair(&chars[n - 1 + k], &chars[n + k]);
             }
         }
-        for i in (0..n).rev() {
-            let w = &chars[i..i + 5];
+        for (w, out) in chars.windows(5).zip(emit.iter_mut()).rev() {
+            // Summed in a local (registers), stored once.
+            let mut acc = *out;
+            let e = &mut acc;
             window = [pair(&w[0], &w[1]), window[0], window[1], window[2]];
             let c = &w[2];
-            let mut e = self.bias;
-            for (k, x) in w.iter().enumerate() {
-                add(&mut e, &self.uni[x.id as usize][k]);
+            let f = c.flags;
+            let pos = usize::from(f & 3);
+            // A family name at a word's start or alone (B = 0, S = 3).
+            let sn = match (f & 4 != 0, pos) {
+                (true, 0) => 1,
+                (true, 3) => 2,
+                _ => 0,
+            };
+            add(e, &self.shape[shape_index(w[1].ty, c.ty, w[3].ty, sn)]);
+            add(e, &self.char_pos[c.id as usize][pos]);
+            for k in [0, 1, 3, 4] {
+                add(e, &self.uni[w[k].id as usize][k]);
             }
             for (k, p) in window.iter().enumerate() {
-                add(&mut e, &self.pairs[*p as usize][k]);
+                add(e, &self.pairs[*p as usize][k]);
             }
             if w[1].id != 0 && w[3].id != 0 {
                 let s = self.skip_ids.get(pair_key(w[1].id, w[3].id));
-                add(&mut e, &self.skips[s as usize]);
+                add(e, &self.skips[s as usize]);
             }
-            let t =
-                (usize::from(w[1].ty) * NTYPES + usize::from(c.ty)) * NTYPES + usize::from(w[3].ty);
-            add(&mut e, &self.types[t]);
             let (s0, s1) = (c.suffix, w[3].suffix);
             if s0 | s1 != 0 {
-                add(&mut e, &self.suffix[usize::from(s0)][usize::from(s1)]);
+                add(e, &self.suffix[usize::from(s0)][usize::from(s1)]);
             }
             if matches!(c.ty, 1 | 7 | 8) {
                 ahead = None;
@@ -748,43 +874,17 @@ impl Compiled {
             } else if let Some((_, d)) = ahead.as_mut() {
                 *d += 1;
             }
-            if let Some((class, d)) = ahead
-                && let Some(b) = ahead_bucket(d).and_then(|b| code_of(&BUCKETS, b))
-            {
-                add(&mut e, &self.ahead[class * 8 + b + 1]);
-            }
-            // A family name at a word's start or alone (B = 0, S = 3).
-            let f = c.flags;
-            if f & 4 != 0 && matches!(f & 3, 0 | 3) {
-                add(
-                    &mut e,
-                    &self.surname[usize::from(f & 3)][usize::from(w[3].ty)],
-                );
-            }
-            let pos = usize::from(f & 3);
-            add(&mut e, &self.char_pos[c.id as usize][pos]);
-            // The word-level records of the character's token.
-            if let Some(t) = toks.get(c.tok as usize) {
-                add(&mut e, &self.word_tags[t.tags_row as usize][pos]);
-                if t.last != 0 {
-                    add(&mut e, &self.last_pos[t.last as usize][pos]);
-                }
-                if (2..WORD_CAP as u32).contains(&t.len) && pos < 3 {
-                    add(&mut e, &self.words[t.word as usize].inside[pos]);
-                }
-                if t.gazetteer != 0 {
-                    add(&mut e, &self.gazetteer[usize::from(t.gazetteer)][pos]);
-                }
-                if pos == 0 || pos == 3 {
-                    add(&mut e, &self.prev_tags[t.prev_row as usize]);
-                    add(&mut e, &self.words[t.prev_word as usize].as_prev);
-                }
-                if pos >= 2 {
-                    add(&mut e, &self.next_tags[t.next_row as usize]);
-                    add(&mut e, &self.words[t.next_word as usize].as_next);
+            if let Some((class, d)) = ahead {
+                let b = self
+                    .ahead_codes
+                    .get(d as usize)
+                    .copied()
+                    .unwrap_or(NO_BUCKET);
+                if b != NO_BUCKET {
+                    add(e, &self.ahead[class * 8 + usize::from(b) + 1]);
                 }
             }
-            emit[i] = e;
+            *out = acc;
         }
     }
 }
