@@ -71,6 +71,12 @@ pub struct FeatureParams {
     pub lead_min_chars: usize,
     /// …and at most this many.
     pub lead_max_chars: usize,
+    /// Main-subject prior features: per lexicon topic, the share of its (positive) lexicon
+    /// evidence that stands in the headline block or the lead, and whether all of it stands in
+    /// the body; the same two pooled over the safety topics. The learned weights of these
+    /// decide how much body-only evidence counts (no hand rule).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub subject: bool,
 }
 
 impl Default for FeatureParams {
@@ -78,8 +84,34 @@ impl Default for FeatureParams {
         FeatureParams {
             lead_min_chars: 100,
             lead_max_chars: 200,
+            subject: false,
         }
     }
+}
+
+/// The main-subject features of [`FeatureParams::subject`] from per-topic `[headline, lead,
+/// body]` lexicon sums (`safety[t]`: whether topic `t` is a safety topic): per topic the front
+/// share and the body-only flag, then the same pooled over the safety topics.
+pub fn subject_features(sums: &[[f64; 3]], safety: &[bool]) -> Vec<f64> {
+    fn pair(front: f64, body: f64) -> [f64; 2] {
+        let total = front + body;
+        if total <= 0.0 {
+            return [0.0, 0.0];
+        }
+        [front / total, if front <= 0.0 { 1.0 } else { 0.0 }]
+    }
+    let mut out = Vec::with_capacity(2 * sums.len() + 2);
+    let (mut front_all, mut body_all) = (0.0, 0.0);
+    for (i, s) in sums.iter().enumerate() {
+        let [h, l, b] = s.map(|x| x.max(0.0));
+        out.extend(pair(h + l, b));
+        if safety.get(i).copied().unwrap_or(false) {
+            front_all += h + l;
+            body_all += b;
+        }
+    }
+    out.extend(pair(front_all, body_all));
+    out
 }
 
 /// Hyper-parameters of the learned layer's training (`pagesift-dev train`).
@@ -537,6 +569,7 @@ mod tests {
         let params = FeatureParams {
             lead_min_chars: 2,
             lead_max_chars: 200,
+            subject: false,
         };
         visit_units(&tokens, &params, |g, u, w| out.push((g, u.to_owned(), w)));
         out
@@ -572,10 +605,26 @@ mod tests {
     }
 
     #[test]
+    fn subject_features_give_the_front_share_and_the_body_only_flag() {
+        // Topic 0 (safety): all in the headline; topic 1 (safety): body only; topic 2 (not
+        // safety): nothing; negative sums count as nothing.
+        let sums = [[2.0, 0.0, 0.0], [0.0, -1.0, 3.0], [0.0, 0.0, 0.0]];
+        let f = subject_features(&sums, &[true, true, false]);
+        assert_eq!(f.len(), 8);
+        assert_eq!(&f[..6], &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        // Pooled over the two safety topics: front 2 of 5, not body-only.
+        assert!((f[6] - 0.4).abs() < 1e-12, "{f:?}");
+        assert_eq!(f[7], 0.0);
+        let f = subject_features(&[[0.0, 0.0, 1.0]], &[true]);
+        assert_eq!(f, vec![0.0, 1.0, 0.0, 1.0]);
+    }
+
+    #[test]
     fn the_lead_is_the_first_paragraph_within_bounds() {
         let p = FeatureParams {
             lead_min_chars: 3,
             lead_max_chars: 5,
+            subject: false,
         };
         assert_eq!(lead_end("一二\n三四五六七", &p), 3);
         assert_eq!(lead_end("一二三四\n五", &p), 4);

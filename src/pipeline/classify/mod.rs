@@ -437,6 +437,15 @@ impl Classifier {
                 .iter()
                 .map(|(t, ..)| if Some(*t) == incident { 1.0 } else { 0.0 }),
         );
+        if self
+            .model
+            .learned
+            .as_ref()
+            .is_some_and(|l| l.features.subject)
+        {
+            let safety: Vec<bool> = self.topics.iter().map(|(t, ..)| t.is_safety()).collect();
+            out.extend(learned::subject_features(&topic_sums, &safety));
+        }
         out
     }
 

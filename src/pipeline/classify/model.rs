@@ -223,9 +223,17 @@ impl Model {
     }
 
     /// Number of prior features the lexicon scorers give the learned layer (see
-    /// `Classifier::prior_features`): three per topic and per kind, one more per topic.
+    /// `Classifier::prior_features`): three per topic and per kind, one more per topic; with
+    /// [`super::learned::FeatureParams::subject`] two more per topic and two pooled over the
+    /// safety topics.
     pub fn prior_len(&self) -> usize {
-        4 * self.topics.len() + 3 * self.event_kinds.len()
+        let subject = self.learned.as_ref().is_some_and(|l| l.features.subject);
+        let extra = if subject {
+            2 * self.topics.len() + 2
+        } else {
+            0
+        };
+        4 * self.topics.len() + 3 * self.event_kinds.len() + extra
     }
 }
 
