@@ -323,7 +323,10 @@ pub fn visit_units<'a>(
 /// entry per occurrence): `(unit id, group, value, is_word)` sorted by unit id then group, with
 /// `is_word` when the unit occurred as a dictionary word; see [`normalise_groups`].
 pub fn word_values(units: &mut [(u32, u8, bool)]) -> Vec<(u32, u8, f64, bool)> {
-    units.sort_unstable_by_key(|&(id, g, _)| (id, g));
+    // One integer key per entry (unit id, group, then the word flag, which only ORs).
+    units.sort_unstable_by_key(|&(id, g, word)| {
+        (u64::from(id) << 9) | (u64::from(g) << 1) | u64::from(word)
+    });
     let mut out: Vec<(u32, u8, f64, bool)> = Vec::new();
     for &(id, g, word) in units.iter() {
         match out.last_mut() {
@@ -469,7 +472,8 @@ impl LearnedLayer {
         word_values(&mut units)
     }
 
-    /// Scores an article from its word values and prior features.
+    /// Scores an article from its word values (as [`LearnedLayer::values`] gives them:
+    /// sorted by unit id) and prior features.
     pub fn score(&self, values: &[(u32, u8, f64, bool)], prior: &[f64]) -> Scores {
         let mut logits: Vec<f64> = self
             .topics
@@ -497,17 +501,30 @@ impl LearnedLayer {
             .iter()
             .enumerate()
             .map(|(s, &(topic, _, threshold))| {
+                // The values are sorted by unit id: the entries of one unit are adjacent, so
+                // a unit's strength is summed into the last entry (one entry per unit).
                 let mut ev: Vec<(f64, u32)> = Vec::new();
                 for &(id, g, v, word) in values {
+                    if !word {
+                        continue;
+                    }
                     let w = self.weights.get(row(id, g) + s).copied().unwrap_or(0.0);
-                    if word && w > 0.0 {
-                        match ev.iter_mut().find(|(_, i)| *i == id) {
-                            Some((c, _)) => *c += v * f64::from(w),
-                            None => ev.push((v * f64::from(w), id)),
+                    if w > 0.0 {
+                        match ev.last_mut() {
+                            Some((c, last)) if *last == id => *c += v * f64::from(w),
+                            _ => ev.push((v * f64::from(w), id)),
                         }
                     }
                 }
-                ev.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                // Strongest first, ties by unit id (a total order over distinct units): the
+                // best few selected, then only those sorted.
+                let order =
+                    |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+                if ev.len() > super::MAX_EVIDENCE && super::MAX_EVIDENCE > 0 {
+                    ev.select_nth_unstable_by(super::MAX_EVIDENCE - 1, order);
+                    ev.truncate(super::MAX_EVIDENCE);
+                }
+                ev.sort_unstable_by(order);
                 let evidence = ev
                     .iter()
                     .take(super::MAX_EVIDENCE)

@@ -130,7 +130,8 @@ struct IdTable {
 
 impl IdTable {
     fn new(entries: &FxHashMap<u64, u32>) -> IdTable {
-        let size = (entries.len() * 2).max(16).next_power_of_two();
+        // At most a quarter full: a lookup of a pair the model lacks ends after about one probe.
+        let size = (entries.len() * 4).max(16).next_power_of_two();
         let mut t = IdTable {
             slots: vec![(0, 0); size],
             shift: 64 - size.trailing_zeros(),
