@@ -3,5 +3,6 @@
 //! inputs, call these, and write the files; every fit is deterministic (same data, same file).
 
 pub mod classifier;
+pub mod clusters;
 pub mod idf;
 pub mod logistic;

@@ -139,6 +139,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         sources.push((name, read_bio(Path::new(path))?));
     }
     let params = args.params.params();
+    let classes = args.params.classes()?;
     println!(
         "eval-entities: epochs {}, min count {}, dropout {}, seed {:#x}; files: {}",
         params.epochs,
@@ -166,7 +167,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     if !args.no_cross {
         for (i, (train_name, train_data)) in sources.iter().enumerate() {
             let fit: Vec<&BioSentence> = train_data.iter().collect();
-            let fitted = train(&jieba, &fit, &params);
+            let fitted = train(&jieba, &fit, &params, &classes);
             let reference = reference_of(args.reference, &fitted.model)?;
             for (j, (test_name, test_data)) in sources.iter().enumerate() {
                 if i == j {
@@ -194,7 +195,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 .filter(|(i, _)| i % args.folds == fold)
                 .map(|(_, s)| *s)
                 .collect();
-            let fitted = train(&jieba, &fit, &params);
+            let fitted = train(&jieba, &fit, &params, &classes);
             let reference = reference_of(args.reference, &fitted.model)?;
             total.merge(&evaluate(
                 &jieba,

@@ -8,6 +8,7 @@
 //! [`run`].
 
 mod bench_load;
+mod build_clusters;
 mod build_idf;
 mod data;
 mod eval;
@@ -52,6 +53,8 @@ enum Command {
     TrainEntities(train_entities::Args),
     /// Entity tagger P/R/F1 (cross-source and k-fold) beside the old POS method.
     EvalEntities(eval_entities::Args),
+    /// Build the entity tagger's character and word classes from a corpus.
+    BuildClusters(build_clusters::Args),
     /// Build the keyword IDF table from a corpus.
     BuildIdf(build_idf::Args),
     /// Load-test the worker through RabbitMQ next to a same-run relay ceiling.
@@ -73,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::TrainSegmenter(args) => train_segmenter::run(&settings, args),
         Command::TrainEntities(args) => train_entities::run(&settings, args),
         Command::EvalEntities(args) => eval_entities::run(&settings, args),
+        Command::BuildClusters(args) => build_clusters::run(&settings, args),
         Command::BuildIdf(args) => build_idf::run(&settings, args),
         Command::BenchLoad(args) => bench_load::run(&settings, cli.config_dir.as_deref(), args),
     }

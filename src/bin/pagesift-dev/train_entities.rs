@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pagesift::pipeline::entities::bio::{self, BioSentence};
+use pagesift::pipeline::entities::features::WordClasses;
 use pagesift::pipeline::entities::train::{Params, train};
 use pagesift::pipeline::entities::{self as ent, Tagger};
 use pagesift::settings::Settings;
@@ -37,6 +38,17 @@ pub struct ParamArgs {
     /// word) are hidden in a training step.
     #[arg(long, default_value_t = Params::default().dropout)]
     pub dropout: f64,
+    /// Word classes (`build-clusters` output) whose features the model gets; the model file
+    /// carries them.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "tests/fixtures/entity-clusters.tsv"
+    )]
+    pub clusters: PathBuf,
+    /// Fit without word classes (the model of before them, for comparison).
+    #[arg(long)]
+    pub no_clusters: bool,
 }
 
 impl ParamArgs {
@@ -50,6 +62,19 @@ impl ParamArgs {
             prune: self.prune,
             dropout: self.dropout,
         }
+    }
+
+    /// The word classes to fit with (none with `--no-clusters`).
+    pub fn classes(&self) -> anyhow::Result<WordClasses> {
+        if self.no_clusters {
+            return Ok(WordClasses::default());
+        }
+        let path = &self.clusters;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        WordClasses::parse(&text)
+            .map_err(|e| anyhow::anyhow!(e))
+            .with_context(|| format!("parsing {}", path.display()))
     }
 }
 
@@ -82,7 +107,12 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         data.extend(read_bio(Path::new(path))?);
     }
     let refs: Vec<&BioSentence> = data.iter().collect();
-    let fitted = train(&jieba, &refs, &args.params.params());
+    let fitted = train(
+        &jieba,
+        &refs,
+        &args.params.params(),
+        &args.params.classes()?,
+    );
     Tagger::from_model(&fitted.model).context("the fitted model does not load")?;
     write_output(&args.out, &fitted.model)?;
     let entities: usize = data.iter().map(|s| ent::spans(&s.tags).len()).sum();

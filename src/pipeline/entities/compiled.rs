@@ -23,7 +23,10 @@
 use jieba_rs::Tag;
 use rustc_hash::FxHashMap;
 
-use super::features::{BOS, EOS, TYPE_CHARS, Template, ahead_bucket, fold, type_code};
+use super::features::{
+    BOS, EOS, TYPE_CHARS, Template, WordClasses, ahead_bucket, fold, parse_word_class_value,
+    type_code,
+};
 use super::vocab::{
     is_org_suffix_char, is_org_suffix_word, is_place_suffix_char, is_surname, org_suffix_words,
 };
@@ -44,8 +47,8 @@ const NTYPES: usize = TYPE_CHARS.len();
 const LENGTHS: usize = 6;
 /// Longest word (in characters) of a WW feature, plus one (the features' value cap).
 const WORD_CAP: usize = 16;
-/// Longest word (in characters) of a PW / NW feature.
-const CONTEXT_WORD: usize = 6;
+/// Longest word (in characters) of a PW / NW feature (and of a context word's class).
+const CONTEXT_WORD: usize = super::features::CONTEXT_WORD as usize;
 
 /// Packed per-code-point information: the folded character's id (low 20 bits), the type code
 /// (4 bits), the family-name bit and the suffix class (2 bits).
@@ -300,7 +303,12 @@ impl<K: std::hash::Hash + Eq> Ids<K> {
 
 impl Compiled {
     /// Folds the weight rows of a model (bias and transitions included) into records.
-    pub fn new<'a>(rows: &[(Template, &'a str, [f32; NTAGS])]) -> Compiled {
+    /// The word classes' features (KW) are folded into the word records: every word with
+    /// classes gets a record.
+    pub fn new<'a>(
+        rows: &[(Template, &'a str, [f32; NTAGS])],
+        classes: &'a WordClasses,
+    ) -> Compiled {
         let widen = |w: &[f32; NTAGS]| {
             let mut out = ZERO;
             out[..NTAGS].copy_from_slice(w);
@@ -365,6 +373,16 @@ impl Compiled {
         for w in org_suffix_words() {
             words.get(w);
         }
+        let class_words = if rows.iter().any(|r| r.0 == Template::WordClass) {
+            classes.sorted()
+        } else {
+            Vec::new()
+        };
+        for (w, _) in &class_words {
+            words.get(*w);
+        }
+        // KW weights by (which, position code, class), folded into the word records below.
+        let mut kw: FxHashMap<(char, usize, u16), Weights> = FxHashMap::default();
         let ntag = tags.len();
         let mut pair_ids: FxHashMap<u64, u32> = FxHashMap::default();
         let mut skip_ids: FxHashMap<u64, u32> = FxHashMap::default();
@@ -424,6 +442,12 @@ impl Compiled {
             let pos = code_of(&POSITIONS, first);
             match template {
                 Template::Bias => bias = w,
+                Template::WordClass => {
+                    if let Some((which, pos, class)) = parse_word_class_value(value) {
+                        let pos = pos.and_then(|p| code_of(&POSITIONS, p)).unwrap_or(0);
+                        add(kw.entry((which, pos, class)).or_insert(ZERO), &w);
+                    }
+                }
                 Template::Transition => {
                     if let Some(row) = super::transition_row(&mut trans, value) {
                         *row = w[..NTAGS].try_into().unwrap_or([0.0; NTAGS]);
@@ -553,6 +577,36 @@ impl Compiled {
                     if let (Some(s @ 1..), Some(b)) = (code_of(&SUFFIXES, first), b) {
                         add(&mut c.ahead[s * 8 + b + 1], &w);
                     }
+                }
+            }
+        }
+        for (word, class) in &class_words {
+            let (Some(&id), n) = (words.map.get(word), word.chars().count()) else {
+                continue;
+            };
+            let Some(r) = c.words.get_mut(id as usize) else {
+                continue;
+            };
+            let weights = |which: char, pos: usize, class: u16| kw.get(&(which, pos, class));
+            if (2..WORD_CAP).contains(&n) {
+                for (pos, inside) in r.inside.iter_mut().enumerate() {
+                    for w in [
+                        weights('L', pos, class.left),
+                        weights('R', pos, class.right),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        add(inside, w);
+                    }
+                }
+            }
+            if n <= CONTEXT_WORD {
+                if let Some(w) = weights('p', 0, class.right) {
+                    add(&mut r.as_prev, w);
+                }
+                if let Some(w) = weights('n', 0, class.left) {
+                    add(&mut r.as_next, w);
                 }
             }
         }

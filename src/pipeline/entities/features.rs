@@ -82,16 +82,20 @@ pub enum Template {
     WordLast,
     /// The previous tag (transition weights; value: the previous tag's index or `^`).
     Transition,
+    /// Distributional classes ([`WordClasses`]) of the word this character falls in (by
+    /// position, words of two characters or more) and of the words before and after it (at
+    /// a word start or end, words of up to six characters).
+    WordClass,
 }
 
 /// Names of the templates in the model file, indexed by `Template as usize`.
-pub const TEMPLATE_NAMES: [&str; 26] = [
+pub const TEMPLATE_NAMES: [&str; 27] = [
     "B", "C-2", "C-1", "C0", "C+1", "C+2", "C-2C-1", "C-1C0", "C0C+1", "C+1C+2", "C-1C+1", "WT",
-    "WLT", "WW", "PWT", "NWT", "PW", "NW", "GZ", "SN", "SF", "SA", "CT", "CWP", "WL", "TR",
+    "WLT", "WW", "PWT", "NWT", "PW", "NW", "GZ", "SN", "SF", "SA", "CT", "CWP", "WL", "TR", "KW",
 ];
 
 /// Every template, indexed by `Template as usize`.
-const TEMPLATES: [Template; 26] = [
+const TEMPLATES: [Template; 27] = [
     Template::Bias,
     Template::CharM2,
     Template::CharM1,
@@ -118,7 +122,108 @@ const TEMPLATES: [Template; 26] = [
     Template::CharWordPos,
     Template::WordLast,
     Template::Transition,
+    Template::WordClass,
 ];
+
+/// Longest word, in characters, whose class is a feature of the word before or after it
+/// (as for the PW and NW templates).
+pub const CONTEXT_WORD: u32 = 6;
+
+/// Distributional classes of words, fitted on unlabelled text by `pagesift-dev
+/// build-clusters` ([`crate::train::clusters`]): per word the class by the words before it
+/// (`left`) and by the words after it (`right`). Rare and unseen names and organisation words
+/// share classes with frequent ones, which the labelled sentences alone cannot teach.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WordClasses {
+    map: rustc_hash::FxHashMap<String, WordClass>,
+}
+
+/// The two classes of a word ([`WordClasses`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordClass {
+    /// Class by the words before it.
+    pub left: u16,
+    /// Class by the words after it.
+    pub right: u16,
+}
+
+impl WordClasses {
+    /// The classes of `word`, if it has them.
+    pub fn get(&self, word: &str) -> Option<WordClass> {
+        self.map.get(word).copied()
+    }
+
+    /// Sets the classes of `word`.
+    pub fn insert(&mut self, word: &str, class: WordClass) {
+        self.map.insert(word.to_owned(), class);
+    }
+
+    /// Number of words with classes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no word has classes.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The words and their classes, sorted by word.
+    pub fn sorted(&self) -> Vec<(&str, WordClass)> {
+        let mut all: Vec<(&str, WordClass)> =
+            self.map.iter().map(|(w, c)| (w.as_str(), *c)).collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    /// Parses `build-clusters` output: `#` comments, then `word<TAB>left<TAB>right` lines.
+    pub fn parse(text: &str) -> Result<WordClasses, String> {
+        let mut classes = WordClasses::default();
+        for (no, line) in text.lines().enumerate() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut f = line.split('\t');
+            let parsed = match (f.next(), f.next(), f.next(), f.next()) {
+                (Some(w), Some(l), Some(r), None) if !w.is_empty() => l
+                    .parse()
+                    .ok()
+                    .zip(r.parse().ok())
+                    .map(|(left, right)| (w, WordClass { left, right })),
+                _ => None,
+            };
+            let (word, class) = parsed
+                .ok_or_else(|| format!("line {}: expected `word<TAB>left<TAB>right`", no + 1))?;
+            classes.insert(word, class);
+        }
+        Ok(classes)
+    }
+}
+
+/// A class as three hexadecimal digits (the value characters of [`Template::WordClass`]).
+fn class_digits(class: u16) -> [char; 3] {
+    let d = |x: u16| char::from_digit(u32::from(x & 15), 16).unwrap_or('0');
+    [d(class >> 8), d(class >> 4), d(class)]
+}
+
+/// Reads the value of a [`Template::WordClass`] feature: a letter saying which class of which
+/// word (`L`/`R` and the position B/M/E: the word's own left/right class; `p`: the right
+/// class of the word before; `n`: the left class of the word after), then the class as three
+/// hexadecimal digits.
+pub fn parse_word_class_value(value: &str) -> Option<(char, Option<char>, u16)> {
+    let mut it = value.chars();
+    let which = it.next()?;
+    let pos = match which {
+        'L' | 'R' => Some(it.next()?),
+        'p' | 'n' => None,
+        _ => return None,
+    };
+    let digits = it.as_str();
+    (digits.len() == 3)
+        .then(|| u16::from_str_radix(digits, 16).ok())
+        .flatten()
+        .map(|class| (which, pos, class))
+}
 
 impl Template {
     /// The template named `name` in the model file.
@@ -322,6 +427,8 @@ pub struct Sentence<'a> {
     suffix: Vec<char>,
     /// The nearest suffix at or after each character in its clause: class and distance.
     ahead: Vec<(char, u32)>,
+    /// The classes of each token ([`WordClasses`]).
+    classes: Vec<Option<WordClass>>,
 }
 
 impl<'a> Sentence<'a> {
@@ -335,8 +442,19 @@ impl<'a> Sentence<'a> {
         self.chars.is_empty()
     }
 
-    /// Prepares `text` with its jieba tokens (`jieba.tag(text, false)`, covering `text`).
+    /// Prepares `text` with its jieba tokens (`jieba.tag(text, false)`, covering `text`),
+    /// without word classes.
     pub fn prepare(&mut self, text: &'a str, tags: &[Tag<'a>]) {
+        self.prepare_with(text, tags, &WordClasses::default());
+    }
+
+    /// Prepares `text` with its jieba tokens and the tokens' word classes.
+    pub fn prepare_with(&mut self, text: &'a str, tags: &[Tag<'a>], classes: &WordClasses) {
+        self.classes.clear();
+        if !classes.is_empty() {
+            self.classes
+                .extend(tags.iter().map(|t| classes.get(t.word)));
+        }
         self.chars.clear();
         self.types.clear();
         self.words.clear();
@@ -415,6 +533,45 @@ impl<'a> Sentence<'a> {
         self.tokens.get(word as usize)
     }
 
+    /// The classes of token `word` when it is a context word (at most [`CONTEXT_WORD`]
+    /// characters).
+    fn context_class(&self, word: Option<u32>) -> Option<WordClass> {
+        let word = word?;
+        let &(_, len, _) = self.token(word)?;
+        (len <= CONTEXT_WORD)
+            .then(|| self.classes.get(word as usize).copied().flatten())
+            .flatten()
+    }
+
+    #[inline]
+    fn word_class_features<S: Sink, const KEEP: bool>(&self, at: InWord, len: u32, sink: &mut S) {
+        let emit = |sink: &mut S, which: char, pos: Option<char>, class: u16| {
+            let d = class_digits(class);
+            let mut v = Value::<KEEP>::new(Template::WordClass).push(which);
+            if let Some(p) = pos {
+                v = v.push(p);
+            }
+            v.push(d[0]).push(d[1]).push(d[2]).emit(sink);
+        };
+        if len >= 2
+            && (len as usize) < VALUE_CAP
+            && let Some(k) = self.classes.get(at.word as usize).copied().flatten()
+        {
+            emit(sink, 'L', Some(at.pos), k.left);
+            emit(sink, 'R', Some(at.pos), k.right);
+        }
+        if matches!(at.pos, 'B' | 'S')
+            && let Some(k) = self.context_class(at.word.checked_sub(1))
+        {
+            emit(sink, 'p', None, k.right);
+        }
+        if matches!(at.pos, 'E' | 'S')
+            && let Some(k) = self.context_class(at.word.checked_add(1))
+        {
+            emit(sink, 'n', None, k.left);
+        }
+    }
+
     /// Emits the features of position `i` (a character index, `< self.len()`) into `sink`.
     pub fn features<S: Sink>(&self, i: usize, sink: &mut S) {
         // The values' characters are kept only for a sink that reads them.
@@ -469,6 +626,9 @@ impl<'a> Sentence<'a> {
             .push(at.pos)
             .emit(sink);
         if let Some(&(word, len, tag)) = self.token(at.word) {
+            if !self.classes.is_empty() {
+                self.word_class_features::<S, KEEP>(at, len, sink);
+            }
             if len >= 2
                 && let Some(last) = word.chars().next_back()
             {
@@ -505,7 +665,7 @@ impl<'a> Sentence<'a> {
                     .push_str(tag)
                     .emit(sink);
                 if let Some(&(w, n, _)) = at.word.checked_sub(1).and_then(|w| self.token(w))
-                    && n <= 6
+                    && n <= CONTEXT_WORD
                 {
                     Value::<KEEP>::new(Template::PrevWord)
                         .push_str(w)
@@ -520,7 +680,7 @@ impl<'a> Sentence<'a> {
                     .push_str(next)
                     .emit(sink);
                 if let Some(&(w, n, _)) = self.token(at.word.saturating_add(1))
-                    && n <= 6
+                    && n <= CONTEXT_WORD
                 {
                     Value::<KEEP>::new(Template::NextWord)
                         .push_str(w)
@@ -603,6 +763,48 @@ mod tests {
                 assert_eq!(hash, FeatureHash::of(template, value), "{line}");
             }
         }
+    }
+
+    #[test]
+    fn word_classes_are_features_of_the_word_and_of_its_neighbours() {
+        let jieba = Jieba::new();
+        let text = "记者走进工厂";
+        let tags = jieba.tag(text, false);
+        let words: Vec<&str> = tags.iter().map(|t| t.word).collect();
+        assert_eq!(words, ["记者", "走进", "工厂"]);
+        let classes = WordClasses::parse("# comment\n记者\t1\t2\n走进\t3\t4\n工厂\t17\t255\n")
+            .expect("parses");
+        assert_eq!(classes.len(), 3);
+        let mut s = Sentence::default();
+        s.prepare_with(text, &tags, &classes);
+        let kw = |s: &Sentence<'_>, i: usize| {
+            let mut sink = Collect(Vec::new());
+            s.features(i, &mut sink);
+            let mut v: Vec<String> = sink
+                .0
+                .into_iter()
+                .filter_map(|(_, l)| l.strip_prefix("KW\t").map(String::from))
+                .collect();
+            v.sort();
+            v
+        };
+        // 走 starts 走进: its own classes and the right class of the word before.
+        assert_eq!(kw(&s, 2), ["LB003", "RB004", "p002"]);
+        // 进 ends it: own classes and the left class of the word after.
+        assert_eq!(kw(&s, 3), ["LE003", "RE004", "n011"]);
+        // 厂 ends the sentence: nothing after it.
+        assert_eq!(kw(&s, 5), ["LE011", "RE0ff"]);
+        for v in kw(&s, 2).iter().chain(&kw(&s, 3)) {
+            assert!(parse_word_class_value(v).is_some(), "{v}");
+        }
+        assert_eq!(parse_word_class_value("p0ff"), Some(('p', None, 255)));
+        assert_eq!(parse_word_class_value("LB003"), Some(('L', Some('B'), 3)));
+        assert_eq!(parse_word_class_value("x003"), None);
+        // Without classes no KW feature fires.
+        s.prepare(text, &tags);
+        assert!(kw(&s, 2).is_empty());
+        assert!(WordClasses::parse("记者\t1\n").is_err());
+        assert!(WordClasses::parse("记者\t1\tx\n").is_err());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 
 use rustc_hash::FxHashMap;
 
-use features::{FeatureHash, Sentence, Sink, Template};
+use features::{FeatureHash, Sentence, Sink, Template, WordClass, WordClasses};
 
 use super::tokens::ArticleTokens;
 
@@ -266,14 +266,16 @@ fn transition_row<'t>(
         .and_then(|p| trans.get_mut(p))
 }
 
-/// The rows of a model file: its version and `(template, value, weights)` per line.
-type Rows<'a> = (String, Vec<(Template, &'a str, [f32; NTAGS])>);
+/// The rows of a model file: its version, `(template, value, weights)` per line, and the
+/// word classes its `KW` features read.
+type Rows<'a> = (String, Vec<(Template, &'a str, [f32; NTAGS])>, WordClasses);
 
 /// Parses a model file (see [`Tagger::write_model`]) into its rows.
 fn parse_model(text: &str) -> Result<Rows<'_>, ModelError> {
     let mut version = None;
     let mut tags_seen = false;
     let mut rows: Vec<(Template, &str, [f32; NTAGS])> = Vec::new();
+    let mut classes = WordClasses::default();
     for (no, line) in text.lines().enumerate() {
         let bad = |message: String| ModelError::Line {
             line: no + 1,
@@ -299,6 +301,17 @@ fn parse_model(text: &str) -> Result<Rows<'_>, ModelError> {
             }
             return Err(bad("expected `template<TAB>value<TAB>weights`".to_owned()));
         };
+        if key == CLASS_KEY {
+            let class = rest.split_once(' ').and_then(|(l, r)| {
+                Some(WordClass {
+                    left: l.parse().ok()?,
+                    right: r.parse().ok()?,
+                })
+            });
+            let class = class.ok_or_else(|| bad(format!("bad word classes `{rest}`")))?;
+            classes.insert(value, class);
+            continue;
+        }
         let template =
             Template::from_name(key).ok_or_else(|| bad(format!("unknown template `{key}`")))?;
         let mut w = [0.0f32; NTAGS];
@@ -317,8 +330,11 @@ fn parse_model(text: &str) -> Result<Rows<'_>, ModelError> {
     if !tags_seen {
         return Err(ModelError::Missing("tags"));
     }
-    Ok((version, rows))
+    Ok((version, rows, classes))
 }
+
+/// The key of a word-classes line in a model file: `class<TAB>word<TAB>left right`.
+const CLASS_KEY: &str = "class";
 
 impl Tagger {
     /// Builds a tagger from weights: `(template, value) -> weights`, transition weights under
@@ -326,6 +342,7 @@ impl Tagger {
     pub fn from_weights<'a>(
         version: String,
         features: impl IntoIterator<Item = (Template, &'a str, [f32; NTAGS])>,
+        classes: &WordClasses,
     ) -> Tagger {
         let rows: Vec<(Template, &str, [f32; NTAGS])> = features.into_iter().collect();
         let count = rows
@@ -335,23 +352,25 @@ impl Tagger {
         Tagger {
             version,
             rows: count,
-            compiled: compiled::Compiled::new(&rows),
+            compiled: compiled::Compiled::new(&rows, classes),
         }
     }
 
     /// Parses a model file (see [`Tagger::write_model`]).
     pub fn from_model(text: &str) -> Result<Tagger, ModelError> {
-        let (version, rows) = parse_model(text)?;
-        Ok(Tagger::from_weights(version, rows))
+        let (version, rows, classes) = parse_model(text)?;
+        Ok(Tagger::from_weights(version, rows, &classes))
     }
 
     /// The model file of weights `rows` (template, value, weights), sorted so the output
     /// depends only on the weights: a header, `version`, `tags`, then one line per feature,
-    /// `template<TAB>value<TAB>tag:weight …` with the non-zero weights, `decimals` places.
+    /// `template<TAB>value<TAB>tag:weight …` with the non-zero weights, `decimals` places, and
+    /// last the word classes, `class<TAB>word<TAB>left right`, sorted by word.
     pub fn write_model(
         version: &str,
         rows: &mut [(Template, String, [f32; NTAGS])],
         decimals: usize,
+        classes: &WordClasses,
     ) -> String {
         rows.sort_by(|a, b| (a.0 as u8, &a.1).cmp(&(b.0 as u8, &b.1)));
         let mut out = String::new();
@@ -375,6 +394,9 @@ impl Tagger {
             if !first {
                 out.push('\n');
             }
+        }
+        for (word, class) in classes.sorted() {
+            let _ = writeln!(out, "{CLASS_KEY}\t{word}\t{} {}", class.left, class.right);
         }
         out
     }
@@ -480,6 +502,7 @@ fn byte_at(text: &str, tokens: &[jieba_rs::Tag<'_>], k: usize) -> Option<usize> 
 #[derive(Debug, Clone)]
 pub struct Reference {
     weights: FxHashMap<u64, [f32; NTAGS]>,
+    classes: WordClasses,
     bias: [f32; NTAGS],
     trans: Trans,
 }
@@ -487,7 +510,7 @@ pub struct Reference {
 impl Reference {
     /// The reference of a model file.
     pub fn from_model(text: &str) -> Result<Reference, ModelError> {
-        let (_, rows) = parse_model(text)?;
+        let (_, rows, classes) = parse_model(text)?;
         let mut weights = FxHashMap::default();
         let mut bias = [0.0; NTAGS];
         let mut trans = [[0.0f32; NTAGS]; NTAGS + 1];
@@ -506,6 +529,7 @@ impl Reference {
         }
         Ok(Reference {
             weights,
+            classes,
             bias,
             trans: masked(&trans),
         })
@@ -531,7 +555,7 @@ impl Reference {
     /// The emission scores of `text` given its jieba tokens.
     pub fn emissions(&self, text: &str, tokens: &[jieba_rs::Tag<'_>]) -> Vec<[f32; NTAGS]> {
         let mut sentence = Sentence::default();
-        sentence.prepare(text, tokens);
+        sentence.prepare_with(text, tokens, &self.classes);
         (0..sentence.len())
             .map(|i| {
                 let mut sum = Score {
@@ -740,7 +764,7 @@ mod tests {
             ),
             (Template::CharP1, "x".to_owned(), [0.0; NTAGS]),
         ];
-        let text = Tagger::write_model("v1", &mut rows, 2);
+        let text = Tagger::write_model("v1", &mut rows, 2, &WordClasses::default());
         assert!(
             !text.contains("C+1\t"),
             "all-zero rows are left out:\n{text}"
@@ -758,7 +782,7 @@ mod tests {
         // 中 alone: the bias plus C0 of 中 (its neighbours are the sentence's ends).
         let e = tagger.emissions("中", &[]);
         assert_eq!(e, vec![[0.5, 1.25, 0.0, 0.0, 0.0, 0.0, -0.5, 0.0]]);
-        let again = Tagger::write_model("v1", &mut rows, 2);
+        let again = Tagger::write_model("v1", &mut rows, 2, &WordClasses::default());
         assert_eq!(text, again);
         for bad in [
             "version\tv\ntags\tO\n",
@@ -768,6 +792,8 @@ mod tests {
             "tags\tO B-PER I-PER B-LOC I-LOC B-ORG I-ORG\n",
             "version\tv\n",
             "garbage\n",
+            "version\tv\ntags\tO B-PER I-PER B-LOC I-LOC B-ORG I-ORG\nclass\t记者\t1\n",
+            "version\tv\ntags\tO B-PER I-PER B-LOC I-LOC B-ORG I-ORG\nclass\t记者\t1 x\n",
         ] {
             assert!(Tagger::from_model(bad).is_err(), "{bad:?}");
         }

@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 use super::bio::BioSentence;
-use super::features::{Sentence, Sink, Template};
+use super::features::{Sentence, Sink, Template, WordClasses};
 use super::{NTAGS, Tagger, ZERO, masked, viterbi};
 
 /// Training parameters.
@@ -138,15 +138,21 @@ pub struct Fitted {
     pub features: usize,
 }
 
-/// Fits a tagger to `sentences`, tokenised by `jieba` as the pipeline tokenises.
-pub fn train(jieba: &Jieba, sentences: &[&BioSentence], params: &Params) -> Fitted {
+/// Fits a tagger to `sentences`, tokenised by `jieba` as the pipeline tokenises, with the
+/// word classes `classes` (empty: no class features); the model file carries the classes.
+pub fn train(
+    jieba: &Jieba,
+    sentences: &[&BioSentence],
+    params: &Params,
+    classes: &WordClasses,
+) -> Fitted {
     // Features of every position, ids in order of first sight.
     let mut index = Index::default();
     let mut examples = Vec::with_capacity(sentences.len());
     let mut sentence = Sentence::default();
     for s in sentences {
         let tags = jieba.tag(&s.text, false);
-        sentence.prepare(&s.text, &tags);
+        sentence.prepare_with(&s.text, &tags, classes);
         if sentence.len() != s.tags.len() {
             continue;
         }
@@ -291,12 +297,16 @@ pub fn train(jieba: &Jieba, sentences: &[&BioSentence], params: &Params) -> Fitt
         rows.push((Template::Transition, name, round(&tw[p], &tu[p])));
     }
     // The version names the weights: a digest of the file without its version line.
-    let body = Tagger::write_model("", &mut rows, params.decimals);
+    let body = Tagger::write_model("", &mut rows, params.decimals, classes);
     let digest = Sha256::digest(body.as_bytes());
     let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let version = format!("entities-ap-{hex}");
-    let model = Tagger::write_model(&version, &mut rows, params.decimals);
-    let tagger = Tagger::from_weights(version, rows.iter().map(|(t, v, w)| (*t, v.as_str(), *w)));
+    let model = Tagger::write_model(&version, &mut rows, params.decimals, classes);
+    let tagger = Tagger::from_weights(
+        version,
+        rows.iter().map(|(t, v, w)| (*t, v.as_str(), *w)),
+        classes,
+    );
     Fitted {
         model,
         tagger,
@@ -335,8 +345,25 @@ mod tests {
         bio::parse(&text).expect("toy data parses")
     }
 
+    /// Word classes for some of the toy data's words (self-made).
+    fn toy_classes() -> WordClasses {
+        WordClasses::parse("昨天\t1\t2\n来到\t3\t3\n考察\t4\t0\n情况\t4\t5\n说\t6\t7\n甲\t8\t9\n")
+            .expect("parses")
+    }
+
     #[test]
     fn training_twice_gives_byte_identical_models_that_fit_the_data() {
+        check_training(&WordClasses::default());
+    }
+
+    #[test]
+    fn a_model_with_word_classes_carries_them_and_its_records_equal_the_reference() {
+        let a = check_training(&toy_classes());
+        assert!(a.model.contains("\nclass\t来到\t3 3\n"), "{}", a.model);
+        assert!(a.model.contains("\nKW\t"), "{}", a.model);
+    }
+
+    fn check_training(classes: &WordClasses) -> Fitted {
         let jieba = Jieba::new();
         let data = toy();
         let refs: Vec<&BioSentence> = data.iter().collect();
@@ -344,8 +371,8 @@ mod tests {
             epochs: 5,
             ..Params::default()
         };
-        let a = train(&jieba, &refs, &params);
-        let b = train(&jieba, &refs, &params);
+        let a = train(&jieba, &refs, &params, classes);
+        let b = train(&jieba, &refs, &params, classes);
         assert_eq!(a.model, b.model);
         assert!(a.tagger.version().starts_with("entities-ap-"));
         // The file loads back as the same tagger.
@@ -368,10 +395,11 @@ mod tests {
             }
         }
         // Another seed is another order, still deterministic.
-        let c = train(&jieba, &refs, &Params { seed: 7, ..params });
+        let c = train(&jieba, &refs, &Params { seed: 7, ..params }, classes);
         assert_eq!(
             c.model,
-            train(&jieba, &refs, &Params { seed: 7, ..params }).model
+            train(&jieba, &refs, &Params { seed: 7, ..params }, classes).model
         );
+        a
     }
 }
