@@ -9,7 +9,9 @@
 //! messages and a kill -9, the worker's own delivery limit instead of the broker's), `protocol`
 //! (messages lapin could not parse before our patch — a header table nested 3,000 levels, a
 //! `message_id` and a header key that are not UTF-8 — sent byte for byte between the good
-//! pages). Each checks: every article of every good page arrived at least once, every bad page
+//! pages), `dlq` (the dead-letter queue deleted mid-run, then the bad pages), `exchange` (the
+//! output exchange deleted mid-run with `amqp.declare = false`, declared again by the test) and
+//! `halfopen` (the relay stops forwarding for two heartbeats and a second). Each checks: every article of every good page arrived at least once, every bad page
 //! is in the dead-letter queue with its class and reason, no page is left ready or unacked, and
 //! every worker asked to stop exits 0. A table is printed and written to
 //! `target/chaos-report.md`.
@@ -44,7 +46,7 @@ use broker::{Shared, Source, Tally};
 use pages::{Expect, PageMsg, Rng};
 use workers::{Topology, Worker, WorkerSpec};
 
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 12] = [
     "kill",
     "cut",
     "restart",
@@ -54,6 +56,9 @@ const SCENARIOS: [&str; 9] = [
     "blocked",
     "classic",
     "protocol",
+    "dlq",
+    "exchange",
+    "halfopen",
 ];
 
 /// Longest a scenario may take to deliver everything before it is declared failed (a liveness
@@ -132,6 +137,7 @@ impl Run {
             prefetch: 8,
             extra: vec![("PAGESIFT__SHUTDOWN__GRACE_SECONDS".into(), "20".into())],
             log_dir: ctx.log_dir.join(&tag),
+            http: false,
         };
         let (open, _) = tokio::sync::watch::channel(true);
         Run {
@@ -840,6 +846,269 @@ async fn protocol(ctx: &mut Ctx) -> Row {
     run.finish().await
 }
 
+/// Adds `msg` to a row's failure.
+fn fail(row: &mut Row, msg: String) {
+    row.failure = Some(
+        row.failure
+            .take()
+            .map_or(msg.clone(), |f| format!("{msg}\n{f}")),
+    );
+}
+
+/// The `message` of every JSON log line of `log` written at or after `since` (UTC seconds of
+/// day).
+fn messages_since(log: &Path, since: f64) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| {
+            v.get("timestamp")
+                .and_then(|t| t.as_str())
+                .and_then(clock_seconds)
+                .is_some_and(|t| t >= since)
+        })
+        .filter_map(|v| v.get("message")?.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Moves the bad pages of `run.pages` out (they are published later by the scenario).
+fn take_bad_pages(run: &mut Run) -> Vec<PageMsg> {
+    let (good, bad): (Vec<_>, Vec<_>) = std::mem::take(&mut run.pages)
+        .into_iter()
+        .partition(|m| matches!(m.expect, Expect::Articles(_)));
+    run.pages = good;
+    bad
+}
+
+/// 10. The dead-letter queue is deleted mid-run (`amqp.declare = true`), then bad pages come.
+///
+/// The good pages go first; once a share is taken the test deletes the dead-letter queue and
+/// publishes the 10% bad pages. The workers must declare the queue again: every bad page ends
+/// in it with its class and reason, none is lost, no good page is dead-lettered.
+async fn dlq(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "dlq", 10, None);
+    let bad = take_bad_pages(&mut run);
+    run.start(2, true).await;
+    let at = run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
+    let conn = broker::connect(&run.url).await.expect("test connection");
+    let dead_queue = run.spec.topology.dead_queue.clone();
+    let deleted = conn
+        .create_channel()
+        .await
+        .expect("channel")
+        .queue_delete(
+            dead_queue.as_str().into(),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .expect("delete the dead-letter queue");
+    let input = run.spec.topology.input.clone();
+    broker::publish_pages(&conn, &input, &bad).await;
+    let _ = conn.close(200, "published".into()).await;
+    run.notes.push(format!(
+        "dead-letter queue deleted at {:.0}% (it held {deleted} messages), then {} bad pages",
+        at * 100.0,
+        bad.len()
+    ));
+    run.pages.extend(bad);
+    run.finish().await
+}
+
+/// Declares a scenario's topology from the test (the operator), as its workers would.
+async fn declare_topology(run: &Run) {
+    let conn = broker::connect(&run.url).await.expect("test connection");
+    let ch = conn.create_channel().await.expect("channel");
+    pagesift::amqp::topology::declare(&ch, &run.spec.settings().amqp)
+        .await
+        .expect("declare the topology");
+    let _ = conn.close(200, "declared".into()).await;
+}
+
+/// Ready messages and consumers of `queue` (a passive declare: immediate, unlike the
+/// statistics `rabbitmqctl list_queues` shows); None when it cannot be read.
+async fn input_state(url: &str, queue: &str) -> Option<(u32, u32)> {
+    let conn = broker::connect(url).await.ok()?;
+    let ch = conn.create_channel().await.ok()?;
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let q = ch
+        .queue_declare(queue.into(), passive, lapin::types::FieldTable::default())
+        .await
+        .ok();
+    let _ = conn.close(200, "probe".into()).await;
+    q.map(|q| (q.message_count(), q.consumer_count()))
+}
+
+/// How long the `exchange` scenario watches the workers without their output exchange.
+const EXCHANGE_OUTAGE: Duration = Duration::from_secs(6);
+
+/// 11. The output exchange is deleted mid-run with `amqp.declare = false`.
+///
+/// The workers must turn not-ready with one clear error line each and stop consuming (nothing
+/// taken off the input queue while the exchange is missing, no `consuming` line, no good page
+/// dead-lettered by the delivery limit); the operator (the test) declares the exchange again and
+/// every article arrives.
+async fn exchange(ctx: &mut Ctx) -> Row {
+    let mut run = Run::new(ctx, "exchange", 0, None);
+    run.spec
+        .extra
+        .push(("PAGESIFT__AMQP__DECLARE".into(), "false".into()));
+    run.spec.http = true;
+    declare_topology(&run).await;
+    run.start(2, true).await;
+    let at = run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
+    let began = SystemTime::now();
+    let since = seconds_of_day(began);
+    let conn = broker::connect(&run.url).await.expect("test connection");
+    conn.create_channel()
+        .await
+        .expect("channel")
+        .exchange_delete(
+            run.spec.topology.output_exchange.as_str().into(),
+            lapin::options::ExchangeDeleteOptions::default(),
+        )
+        .await
+        .expect("delete the output exchange");
+    let _ = conn.close(200, "deleted".into()).await;
+    // Wait until every worker has said so (a liveness bound, not a timing assertion).
+    let incomplete = "the topology is incomplete; not consuming";
+    let noticed = Instant::now();
+    while !run.workers.iter().all(|w| {
+        messages_since(&w.log, since)
+            .iter()
+            .any(|m| m == incomplete)
+    }) && noticed.elapsed() < COMPLETE_WITHIN
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settled = Instant::now();
+    let input = run.spec.topology.input.clone();
+    let before = input_state(&run.url, &input).await;
+    let mut ready_seen = false;
+    while settled.elapsed() < EXCHANGE_OUTAGE {
+        for w in &run.workers {
+            ready_seen |= w.ready().await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = input_state(&run.url, &input).await;
+    let mut errors = Vec::new();
+    let mut attempts = Vec::new();
+    for w in &run.workers {
+        let messages = messages_since(&w.log, since);
+        let lines = messages.iter().filter(|m| *m == incomplete).count();
+        if lines != 1 {
+            errors.push(format!(
+                "{}: {lines} `{incomplete}` lines while the exchange was missing (want 1)",
+                w.log.display()
+            ));
+        }
+        if messages.iter().any(|m| m == "consuming") {
+            errors.push(format!(
+                "{}: consumed while the output exchange was missing",
+                w.log.display()
+            ));
+        }
+        attempts.push(
+            messages
+                .iter()
+                .filter(|m| *m == "connecting to the broker")
+                .count(),
+        );
+    }
+    if ready_seen {
+        errors.push("a worker answered /readyz 200 while the output exchange was missing".into());
+    }
+    if before != after || after.is_none_or(|(_, consumers)| consumers != 0) {
+        errors.push(format!(
+            "the input queue moved or had consumers while the exchange was missing: (ready, consumers) {before:?} -> {after:?}"
+        ));
+    }
+    declare_topology(&run).await;
+    run.notes.push(format!(
+        "output exchange deleted at {:.0}% (declare = false); {:.1} s until every worker logged it, then {} s watched: input (ready, consumers) {before:?} -> {after:?}, connection attempts per worker {attempts:?}; exchange declared again by the test",
+        at * 100.0,
+        (settled - noticed).as_secs_f64(),
+        EXCHANGE_OUTAGE.as_secs()
+    ));
+    run.fault_between(began, true);
+    let mut row = run.finish().await;
+    if !errors.is_empty() {
+        fail(&mut row, errors.join("\n"));
+    }
+    row
+}
+
+/// The heartbeat of the `halfopen` scenario's workers, in seconds.
+const HALFOPEN_HEARTBEAT: u64 = 4;
+
+/// 12. A half-open path between the workers and the broker.
+///
+/// The relay stops forwarding (sockets open, nothing passes) for two heartbeats and a second,
+/// then forwards again.
+/// Every worker must turn not-ready while the path is stalled (its broker watch gives up two
+/// heartbeats after the last frame), reconnect once the path forwards again, and lose and
+/// dead-letter nothing.
+async fn halfopen(ctx: &mut Ctx) -> Row {
+    let relay = relay::Relay::start(broker_addr(&ctx.url)).await;
+    let url = format!("amqp://guest:guest@{}/%2f", relay.addr);
+    let mut run = Run::new(ctx, "halfopen", 0, Some(url));
+    run.spec.http = true;
+    run.spec.extra.push((
+        "PAGESIFT__AMQP__HEARTBEAT_SECONDS".into(),
+        HALFOPEN_HEARTBEAT.to_string(),
+    ));
+    run.start(2, true).await;
+    let at = run.wait_progress(ctx.rng.float(0.2, 0.5)).await;
+    let mut errors = Vec::new();
+    for (i, w) in run.workers.iter().enumerate() {
+        if !w.ready().await {
+            errors.push(format!("worker {i} was not ready before the stall"));
+        }
+    }
+    let stall = Duration::from_secs(2 * HALFOPEN_HEARTBEAT + 1);
+    let began = SystemTime::now();
+    relay.stall(true);
+    let t0 = Instant::now();
+    let mut dropped: Vec<Option<f64>> = vec![None; run.workers.len()];
+    while t0.elapsed() < stall {
+        for (i, w) in run.workers.iter().enumerate() {
+            if dropped[i].is_none() && !w.ready().await {
+                dropped[i] = Some(t0.elapsed().as_secs_f64());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    relay.stall(false);
+    for (i, d) in dropped.iter().enumerate() {
+        if d.is_none() {
+            errors.push(format!(
+                "worker {i} stayed ready through a {} s stall (heartbeat {HALFOPEN_HEARTBEAT} s)",
+                stall.as_secs()
+            ));
+        }
+    }
+    let shown: Vec<String> = dropped
+        .iter()
+        .map(|d| d.map_or("never".into(), |s| format!("{s:.1} s")))
+        .collect();
+    run.notes.push(format!(
+        "relay stalled at {:.0}% for {} s (heartbeat {HALFOPEN_HEARTBEAT} s): not ready after {shown:?}",
+        at * 100.0,
+        stall.as_secs()
+    ));
+    run.fault_between(began, true);
+    let mut row = run.finish().await;
+    let accepted = relay.accepted.load(std::sync::atomic::Ordering::Relaxed);
+    row.notes = format!("{}; relay accepted {accepted} connections", row.notes);
+    if !errors.is_empty() {
+        fail(&mut row, errors.join("\n"));
+    }
+    row
+}
+
 fn broker_addr(url: &str) -> SocketAddr {
     let u = url::Url::parse(url).expect("broker URL");
     let host = u.host_str().unwrap_or("127.0.0.1");
@@ -954,7 +1223,10 @@ async fn chaos_suite_loses_no_article_under_faults() {
             "drain" => drain(&mut ctx).await,
             "blocked" => blocked(&mut ctx).await,
             "classic" => classic(&mut ctx).await,
-            _ => protocol(&mut ctx).await,
+            "protocol" => protocol(&mut ctx).await,
+            "dlq" => dlq(&mut ctx).await,
+            "exchange" => exchange(&mut ctx).await,
+            _ => halfopen(&mut ctx).await,
         };
         eprintln!(
             "chaos: {name}: {} in {:.1} s",

@@ -224,6 +224,7 @@ async fn a_worker_consumes_and_publishes_over_amqps_trusting_the_configured_ca()
             dir.path().join("ca.pem").display().to_string(),
         )],
         log_dir: Path::new(env!("CARGO_TARGET_TMPDIR")).join("tls-logs"),
+        http: false,
     };
     let mut worker = spec.spawn(&tag);
     let conn = broker::connect(&url).await.expect("plain test connection");

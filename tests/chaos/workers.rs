@@ -1,6 +1,7 @@
 //! Real `pagesift run` processes for a scenario: their environment (random queue and exchange
 //! names), their logs, kill -9, SIGTERM, and CPU time read from /proc.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -36,54 +37,85 @@ pub struct WorkerSpec {
     pub prefetch: usize,
     pub extra: Vec<(String, String)>,
     pub log_dir: PathBuf,
+    /// Whether each worker serves `/readyz` (on a free local port of its own).
+    pub http: bool,
 }
 
 /// One worker process.
 pub struct Worker {
     pub child: Child,
     pub log: PathBuf,
+    /// Where it serves `/healthz` and `/readyz` (None: HTTP off).
+    pub http: Option<SocketAddr>,
 }
 
 impl WorkerSpec {
+    /// The `PAGESIFT__*` variables a worker of this spec runs with (`extra` last, so it wins).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let t = &self.topology;
+        let mut vars: Vec<(String, String)> = [
+            ("PAGESIFT__AMQP__URL", self.url.as_str()),
+            ("PAGESIFT__AMQP__INPUT_QUEUE", &t.input),
+            ("PAGESIFT__AMQP__OUTPUT_EXCHANGE", &t.output_exchange),
+            ("PAGESIFT__AMQP__DEAD_LETTER_EXCHANGE", &t.dead_exchange),
+            ("PAGESIFT__AMQP__DEAD_LETTER_QUEUE", &t.dead_queue),
+            ("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", &t.all_queue),
+            ("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", ""),
+            ("PAGESIFT__AMQP__PAGE_SUMMARY", "false"),
+            ("PAGESIFT__AMQP__PUBLISH_TIMEOUT_SECONDS", "5"),
+            ("PAGESIFT__WORKER__RETRY_MAX_MS", "2000"),
+            ("PAGESIFT__AMQP__RECONNECT_MAX_MS", "2000"),
+            ("PAGESIFT__HTTP__ENABLED", "false"),
+            ("PAGESIFT__LOG__STATS_INTERVAL_SECONDS", "0"),
+            ("PAGESIFT__LOG__FORMAT", "json"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        vars.push((
+            "PAGESIFT__WORKER__CONCURRENCY".into(),
+            self.concurrency.to_string(),
+        ));
+        vars.push((
+            "PAGESIFT__WORKER__PREFETCH".into(),
+            self.prefetch.to_string(),
+        ));
+        vars.extend(self.extra.iter().cloned());
+        vars
+    }
+
+    /// The settings a worker of this spec loads (for the test to declare its topology).
+    pub fn settings(&self) -> pagesift::settings::Settings {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        pagesift::settings::Settings::load_from(&root.join("config"), None, self.env())
+            .expect("the scenario's settings")
+    }
+
     /// Starts a worker; its stdout and stderr go to `log_dir/<name>.log`.
     pub fn spawn(&self, name: &str) -> Worker {
         std::fs::create_dir_all(&self.log_dir).expect("log dir");
         let log = self.log_dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("worker log");
         let err = file.try_clone().expect("worker log");
-        let t = &self.topology;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pagesift"));
         cmd.arg("run")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env_remove("PAGESIFT_ENV")
-            .env("PAGESIFT__AMQP__URL", &self.url)
-            .env("PAGESIFT__AMQP__INPUT_QUEUE", &t.input)
-            .env("PAGESIFT__AMQP__OUTPUT_EXCHANGE", &t.output_exchange)
-            .env("PAGESIFT__AMQP__DEAD_LETTER_EXCHANGE", &t.dead_exchange)
-            .env("PAGESIFT__AMQP__DEAD_LETTER_QUEUE", &t.dead_queue)
-            .env("PAGESIFT__AMQP__ALL_ARTICLES_QUEUE", &t.all_queue)
-            .env("PAGESIFT__AMQP__SAFETY_ARTICLES_QUEUE", "")
-            .env("PAGESIFT__AMQP__PAGE_SUMMARY", "false")
-            .env("PAGESIFT__AMQP__PUBLISH_TIMEOUT_SECONDS", "5")
-            .env(
-                "PAGESIFT__WORKER__CONCURRENCY",
-                self.concurrency.to_string(),
-            )
-            .env("PAGESIFT__WORKER__PREFETCH", self.prefetch.to_string())
-            .env("PAGESIFT__WORKER__RETRY_MAX_MS", "2000")
-            .env("PAGESIFT__AMQP__RECONNECT_MAX_MS", "2000")
-            .env("PAGESIFT__HTTP__ENABLED", "false")
-            .env("PAGESIFT__LOG__STATS_INTERVAL_SECONDS", "0")
-            .env("PAGESIFT__LOG__FORMAT", "json")
             .env("RUST_LOG", "warn,pagesift=info")
+            .envs(self.env())
             .stdin(Stdio::null())
             .stdout(Stdio::from(file))
             .stderr(Stdio::from(err));
-        for (k, v) in &self.extra {
-            cmd.env(k, v);
-        }
+        let http = self.http.then(|| {
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port");
+            cmd.env("PAGESIFT__HTTP__ENABLED", "true")
+                .env("PAGESIFT__HTTP__LISTEN", addr.to_string());
+            addr
+        });
         let child = cmd.spawn().expect("start pagesift run");
-        Worker { child, log }
+        Worker { child, log, http }
     }
 }
 
@@ -111,6 +143,14 @@ impl Worker {
             std::thread::sleep(Duration::from_millis(50));
         }
         None
+    }
+
+    /// Whether it answers `/readyz` with 200 (false when HTTP is off or it does not answer).
+    pub async fn ready(&self) -> bool {
+        match self.http {
+            Some(addr) => matches!(pagesift::http::get(addr, "/readyz").await, Ok((200, _))),
+            None => false,
+        }
     }
 
     /// Whether the process is still running.
