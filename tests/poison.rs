@@ -1,7 +1,7 @@
 //! Protocol-level poison against the real binary and broker (issue 14): messages whose
 //! properties the client library could not parse (a header table nested 3,000 levels, a
 //! `message_id` or header key that is not UTF-8), a JSON page whose `page_id` is 200 KB, an
-//! invalid page carrying ~125 KB of headers and a whitespace-only `page_id` header, mixed into
+//! invalid page whose headers fill the default frame_max to within 64 bytes and a whitespace-only `page_id` header, mixed into
 //! good pages. Every poison must be dead-lettered with its class, every good page's events must
 //! arrive, no good page may be dead-lettered, and the worker must neither abort nor lose its
 //! session. Needs RabbitMQ at `PAGESIFT_TEST_AMQP_URL` (default 127.0.0.1:5672).
@@ -134,15 +134,28 @@ fn poisons() -> Vec<Poison> {
                 .with_headers(headers),
         })),
     });
-    // An invalid page carrying ~125 KB of headers: its dead-letter copy must still fit.
+    // An invalid page whose content header fills RabbitMQ's default frame_max (131,072 bytes)
+    // to within 64 bytes: it can be published, but a dead-letter copy with all its headers and
+    // ours added would not fit the frame; the copy must still fit.
     let mut headers = FieldTable::default();
     headers.insert(CASE.into(), amqp::header_str("huge-headers"));
-    for i in 0..125 {
+    // Encoded size of a long-string header entry: key length, key, type, length, value.
+    let entry = |key: &str, value: usize| 1 + key.len() + 1 + 4 + value;
+    // Frame header and end (8), class, weight, body size and flags (14), content type (17),
+    // message id (15), delivery mode (1), table length (4).
+    let table_bytes = 131_072 - 8 - 14 - 17 - 15 - 1 - 4 - 64;
+    let mut used = entry(CASE, "huge-headers".len());
+    let mut i = 0;
+    while used + entry("h000", 1000) <= table_bytes {
         headers.insert(
             format!("h{i:03}").into(),
             amqp::header_str(&"v".repeat(1000)),
         );
+        used += entry("h000", 1000);
+        i += 1;
     }
+    let filler = (table_bytes - used).saturating_sub(entry("fill", 0));
+    headers.insert("fill".into(), amqp::header_str(&"v".repeat(filler)));
     list.push(Poison {
         case: "huge-headers",
         class: "invalid_json",
