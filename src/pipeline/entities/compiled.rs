@@ -374,7 +374,7 @@ impl Compiled {
             words.get(w);
         }
         let class_words = if rows.iter().any(|r| r.0 == Template::WordClass) {
-            classes.sorted()
+            classes.iter().collect()
         } else {
             Vec::new()
         };

@@ -168,10 +168,14 @@ impl WordClasses {
         self.map.is_empty()
     }
 
-    /// The words and their classes, sorted by word.
+    /// The words and their classes, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, WordClass)> {
+        self.map.iter().map(|(w, c)| (w.as_str(), *c))
+    }
+
+    /// The words and their classes, sorted by word (for writing them out).
     pub fn sorted(&self) -> Vec<(&str, WordClass)> {
-        let mut all: Vec<(&str, WordClass)> =
-            self.map.iter().map(|(w, c)| (w.as_str(), *c)).collect();
+        let mut all: Vec<(&str, WordClass)> = self.iter().collect();
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
         all
     }
