@@ -100,11 +100,9 @@ pub fn masked(trans: &[[f32; NTAGS]; NTAGS + 1]) -> Trans {
         after_inside: [f32::NEG_INFINITY; 4],
         column: [[f32::NEG_INFINITY; LANES]; LANES],
     };
-    for t in 0..NTAGS {
-        let n = LANE[t];
+    for (t, &n) in LANE.iter().enumerate() {
         out.start[n] = at(NTAGS, t);
-        for p in 0..NTAGS {
-            let l = LANE[p];
+        for (p, &l) in LANE.iter().enumerate() {
             out.column[n][l] = at(p, t);
             if n < INSIDE {
                 out.begin[l][n] = at(p, t);
