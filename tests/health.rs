@@ -1,6 +1,6 @@
 //! Connection health and damaged topology against the real binary (issue 14): a refused worker
 //! exits non-zero with the broker's reason; SIGTERM while connecting exits at once; a half-open
-//! connection turns the worker not-ready; a missing output exchange with `amqp.declare = false`
+//! connection turns the worker not-ready, also one that still passes heartbeats; a missing output exchange with `amqp.declare = false`
 //! means not-ready and no consuming (not a reconnect storm that dead-letters every page); a
 //! dead-letter queue deleted mid-run is declared again and loses no bad page. Needs RabbitMQ at
 //! `PAGESIFT_TEST_AMQP_URL` (default 127.0.0.1:5672).
@@ -18,6 +18,7 @@ use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use pagesift::amqp::{header_text, short};
 use pagesift::page_file::page_messages;
 use pagesift::worker::ERROR_CLASS_HEADER;
+use support::frame_relay::FrameRelay;
 use support::{
     Names, PATIENCE, Worker, all_ids, amqp_url, collect_ids, collect_until, confirm_channel,
     connect, declare, event_ids, expected_events, fixture_pages, publish_pages, publish_raw,
@@ -253,6 +254,56 @@ async fn a_half_open_connection_turns_the_worker_not_ready_within_two_heartbeats
     relay.stalled.store(false, Ordering::SeqCst);
     wait_for("readiness again", &worker, ready).await;
     relay.task.abort();
+}
+
+/// The path keeps passing heartbeat frames (both ways) and nothing else — a broker whose
+/// connection process still beats while its channels answer nothing, or a proxy that does the
+/// same. The client library's own heartbeat check sees frames and never ends the connection, so
+/// only the worker's broker watch (a probe every half heartbeat, each allowed one and a half)
+/// can turn it not-ready: within two heartbeats of the last answer, plus the probe's period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_passes_only_heartbeats_turns_the_worker_not_ready_within_two_heartbeats() {
+    const HEARTBEAT: u64 = 4;
+    let relay = FrameRelay::start(broker_addr()).await;
+    let port = free_port();
+    let http: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let names = quick(Names::new("wedged"))
+        .with("PAGESIFT__AMQP__URL", &with_port(&amqp_url(), relay.addr))
+        .with("PAGESIFT__AMQP__HEARTBEAT_SECONDS", &HEARTBEAT.to_string())
+        .with("PAGESIFT__HTTP__ENABLED", "true")
+        .with("PAGESIFT__HTTP__LISTEN", &http.to_string());
+    let worker = Worker::start(&names);
+    let ready = async || matches!(pagesift::http::get(http, "/readyz").await, Ok((200, _)));
+    wait_for("readiness", &worker, ready).await;
+    relay.wedge(true);
+    let wedged_at = Instant::now();
+    wait_for("not-ready after the wedge", &worker, async || {
+        !ready().await
+    })
+    .await;
+    let took = wedged_at.elapsed();
+    let beats = relay.wedged_beats();
+    println!("not ready {took:?} after the path passed only heartbeats ({beats} forwarded)");
+    assert!(
+        beats >= 2,
+        "heartbeats kept flowing while wedged ({beats}), or the test proves nothing"
+    );
+    assert!(
+        took <= Duration::from_secs(2 * HEARTBEAT + HEARTBEAT / 2 + 1),
+        "readiness stayed up {took:?} while the broker answered nothing (heartbeat {HEARTBEAT} s)"
+    );
+    let log = worker.log_text();
+    assert!(
+        log.contains("no answer from the broker for two heartbeats"),
+        "the watch says why:\n{}",
+        tail(&log)
+    );
+    assert!(
+        matches!(pagesift::http::get(http, "/healthz").await, Ok((200, _))),
+        "alive all the same"
+    );
+    relay.wedge(false);
+    wait_for("readiness again", &worker, ready).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,8 @@
 //! its headers (the frame-end octet is replaced, so the client library cannot parse the frame
 //! and drops the connection, as it would on a header it cannot read), and it records, per
 //! `message_id`, the highest `x-delivery-count` the broker sent. It can also stop forwarding
-//! (a half-open connection). The parsing is the test's own (AMQP 0-9-1 framing and the basic
+//! (a half-open connection), or forward heartbeat frames only (a wedged path whose peer still
+//! beats: the client library's heartbeat check sees frames and never gives up). The parsing is the test's own (AMQP 0-9-1 framing and the basic
 //! properties' layout), not the worker's.
 #![allow(dead_code)]
 
@@ -35,6 +36,8 @@ struct State {
     broken: AtomicU64,
     accepted: AtomicU64,
     stalled: AtomicBool,
+    wedged: AtomicBool,
+    wedged_beats: AtomicU64,
 }
 
 /// A running frame relay.
@@ -66,6 +69,8 @@ impl FrameRelay {
                     let (mut server_rx, mut server_tx) = server.into_split();
                     let up_state = Arc::clone(&state);
                     let up = async move {
+                        // The client opens with the 8-octet protocol header, then frames.
+                        let (mut pending, mut header_left) = (Vec::new(), 8usize);
                         let mut buf = vec![0u8; 64 * 1024];
                         loop {
                             let n = match client_rx.read(&mut buf).await {
@@ -75,7 +80,22 @@ impl FrameRelay {
                             if up_state.stalled.load(Ordering::SeqCst) {
                                 continue;
                             }
-                            if server_tx.write_all(&buf[..n]).await.is_err() {
+                            pending.extend_from_slice(&buf[..n]);
+                            let mut ready: Vec<u8> =
+                                pending.drain(..header_left.min(pending.len())).collect();
+                            header_left -= ready.len();
+                            if header_left == 0 {
+                                let wedged = up_state.wedged.load(Ordering::SeqCst);
+                                for frame in split_frames(&mut pending) {
+                                    if wedged && frame[0] == HEARTBEAT_FRAME {
+                                        up_state.wedged_beats.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                    if !wedged || frame[0] == HEARTBEAT_FRAME {
+                                        ready.extend_from_slice(&frame);
+                                    }
+                                }
+                            }
+                            if server_tx.write_all(&ready).await.is_err() {
                                 return;
                             }
                         }
@@ -127,6 +147,18 @@ impl FrameRelay {
     pub fn stall(&self, stalled: bool) {
         self.state.stalled.store(stalled, Ordering::SeqCst);
     }
+
+    /// Forwards heartbeat frames only (true), in both directions, or everything again (false).
+    /// Frames dropped meanwhile are gone, so a connection wedged mid-conversation is not usable
+    /// afterwards; new connections are.
+    pub fn wedge(&self, wedged: bool) {
+        self.state.wedged.store(wedged, Ordering::SeqCst);
+    }
+
+    /// Heartbeat frames forwarded while wedged, both directions together.
+    pub fn wedged_beats(&self) -> u64 {
+        self.state.wedged_beats.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for FrameRelay {
@@ -135,12 +167,13 @@ impl Drop for FrameRelay {
     }
 }
 
-/// Takes every complete frame off the front of `pending` (broker to client), breaking and
-/// recording content headers, and returns the bytes to forward. Before the first frame the
-/// broker may send nothing else (a protocol header only on a version mismatch, which the tests
-/// never cause), so the stream is frames from its first byte.
-fn take_frames(pending: &mut Vec<u8>, state: &State, connection: u64) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The AMQP 0-9-1 frame type of a heartbeat.
+const HEARTBEAT_FRAME: u8 = 8;
+
+/// Takes every complete frame (type, channel, size, payload, frame-end octet) off the front of
+/// `pending`; an incomplete one stays.
+fn split_frames(pending: &mut Vec<u8>) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
     let mut at = 0;
     while pending.len() - at >= 8 {
         let size = u32::from_be_bytes([
@@ -153,7 +186,22 @@ fn take_frames(pending: &mut Vec<u8>, state: &State, connection: u64) -> Vec<u8>
         if pending.len() < end {
             break;
         }
-        let mut frame = pending[at..end].to_vec();
+        frames.push(pending[at..end].to_vec());
+        at = end;
+    }
+    pending.drain(..at);
+    frames
+}
+
+/// Takes every complete frame off the front of `pending` (broker to client), breaking and
+/// recording content headers, and returns the bytes to forward (heartbeats only while wedged).
+/// Before the first frame the broker may send nothing else (a protocol header only on a version
+/// mismatch, which the tests never cause), so the stream is frames from its first byte.
+fn take_frames(pending: &mut Vec<u8>, state: &State, connection: u64) -> Vec<u8> {
+    let wedged = state.wedged.load(Ordering::SeqCst);
+    let mut out = Vec::new();
+    for mut frame in split_frames(pending) {
+        let size = frame.len() - 8;
         if frame[0] == 2 {
             let payload = &frame[7..7 + size];
             let (message_id, count, marked) = read_content_header(payload);
@@ -170,10 +218,13 @@ fn take_frames(pending: &mut Vec<u8>, state: &State, connection: u64) -> Vec<u8>
                 state.broken.fetch_add(1, Ordering::SeqCst);
             }
         }
-        out.extend_from_slice(&frame);
-        at = end;
+        if wedged && frame[0] == HEARTBEAT_FRAME {
+            state.wedged_beats.fetch_add(1, Ordering::SeqCst);
+        }
+        if !wedged || frame[0] == HEARTBEAT_FRAME {
+            out.extend_from_slice(&frame);
+        }
     }
-    pending.drain(..at);
     out
 }
 

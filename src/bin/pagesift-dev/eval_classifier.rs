@@ -10,6 +10,9 @@
 //! 3. the written texts alone, k-fold cross-validated among themselves;
 //! 4. held-out texts (`--heldout`, never trained on) by part, fitted on everything else.
 //!
+//! `--only cv,cross,written,heldout` runs only the named parts (each with its same-run
+//! baselines), so that one part can be measured on its own on a loaded machine.
+//!
 //! With `--compare FILE` a second lexicon is fitted on the same folds and data in parts 1, 2
 //! and 4 and reported beside the first (an experiment against the shipped lexicon in one run).
 //! With `--folds 0` it scores a model file as it is instead.
@@ -67,9 +70,15 @@ pub struct Args {
     #[arg(long, default_value = HELDOUT_PARTS)]
     pub parts: String,
     /// Only the cross-validation of the learned model with written texts and the baseline (for
-    /// quick experiments).
+    /// quick experiments); the same as `--only cv` without the CV's extra rows (no written
+    /// texts, old lexicon).
     #[arg(long)]
     pub quick: bool,
+    /// Run only these parts (comma-separated or repeated), each with its same-run baselines:
+    /// `cv` (k-fold CV on the real labels), `cross` (cross-month, both ways), `written` (the
+    /// written texts alone), `heldout` (the --heldout texts). Default: every part.
+    #[arg(long, value_enum, value_delimiter = ',', num_args = 1..)]
+    pub only: Vec<Part>,
     /// Print every misclassified article of the cross-validation.
     #[arg(long)]
     pub errors: bool,
@@ -80,6 +89,28 @@ pub struct Args {
     /// prediction and the learned layer's raw scores (for choosing thresholds offline).
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
+}
+
+/// A part of the evaluation (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// k-fold cross-validation on the real labels.
+    Cv,
+    /// Cross-month: fit on one corpus month, test on the other, both ways.
+    Cross,
+    /// The written texts alone, cross-validated among themselves.
+    Written,
+    /// The held-out texts, fitted on everything else.
+    Heldout,
+}
+
+/// Which parts run: `--quick` is the CV alone; otherwise the parts named by `--only`, or
+/// every part when none is named.
+fn runs(part: Part, only: &[Part], quick: bool) -> bool {
+    if quick {
+        return part == Part::Cv;
+    }
+    only.is_empty() || only.contains(&part)
 }
 
 fn label(safety: bool, topics: &[Topic], kind: Option<EventKind>) -> String {
@@ -195,173 +226,176 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let gold = golds(&real_refs);
     let safety = real.iter().filter(|l| l.gold.safety).count();
 
-    // 1. k-fold CV on the real labels.
-    eprintln!("pagesift-dev: {k}-fold CV");
-    r.line(format!(
-        "== {k}-fold CV on the real labels ({} articles, {safety} safety); written texts ({}) only in training folds",
-        real.len(),
-        written.len()
-    ));
-    let (cv, raw) = cross_validate_scored(
-        learned,
-        &jieba,
-        &pool,
-        &real_ids,
-        &written_ids,
-        k,
-        args.dump.is_some(),
-    )?;
-    if let Some(path) = &args.dump {
-        let mut text = String::new();
-        for ((l, p), raw) in real.iter().zip(&cv).zip(&raw) {
-            let line = serde_json::json!({
-                "id": l.id,
-                "safety": l.gold.safety,
-                "topics": l.gold.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-                "event_kind": l.gold.event_kind.map(EventKind::as_str),
-                "predicted": p.is_safety,
-                "primary": p.primary.map(Topic::as_str),
-                "predicted_kind": p.event_kind.map(EventKind::as_str),
-                "scores": raw.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
-            });
-            text.push_str(&line.to_string());
-            text.push('\n');
-        }
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    let main = r.metrics("cv_learned", "learned + written", &gold, &cv);
-    if let Some(compare) = compare {
-        let cv_c = cross_validate(compare, &jieba, &pool, &real_ids, &written_ids, k)?;
-        r.metrics("cv_compare", "compare + written", &gold, &cv_c);
-    }
-    if !args.quick {
-        let cv_alone = cross_validate(learned, &jieba, &pool, &real_ids, &[], k)?;
-        r.metrics(
-            "cv_learned_no_written",
-            "learned, no written",
-            &gold,
-            &cv_alone,
-        );
-    }
-    if !args.quick {
-        let cv_old = cross_validate(lexicon, &jieba, &pool, &real_ids, &written_ids, k)?;
-        r.metrics("cv_old_lexicon", "old lexicon + written", &gold, &cv_old);
-    }
-    r.metrics(
-        "cv_baseline",
-        "baseline (title/lead terms)",
-        &gold,
-        &baseline_of(&real_refs),
-    );
-    r.line(format!(
-        "event-kind accuracy (learned + written, on true positives): {:.3} ({}/{})",
-        main.kind_accuracy(),
-        main.kind_correct,
-        main.true_positives
-    ));
-    r.line(
-        "per-topic recall (learned + written): topic  articles  caught  right-primary".to_owned(),
-    );
-    let mut per_topic = serde_json::Map::new();
-    for (t, n, caught, right) in topic_recall(&gold, &cv) {
+    if runs(Part::Cv, &args.only, args.quick) {
+        // 1. k-fold CV on the real labels.
+        eprintln!("pagesift-dev: {k}-fold CV");
         r.line(format!(
-            "  {:<20} {n:>4}  {caught:>4}  {right:>4}",
-            t.as_str()
+            "== {k}-fold CV on the real labels ({} articles, {safety} safety); written texts ({}) only in training folds",
+            real.len(),
+            written.len()
         ));
-        per_topic.insert(
-            t.as_str().to_owned(),
-            serde_json::json!({"articles": n, "caught": caught, "right_primary": right}),
-        );
-    }
-    r.json.insert("cv_per_topic".to_owned(), per_topic.into());
-    let table = confusion(&gold, &cv);
-    let names: Vec<&str> = Topic::ALL
-        .iter()
-        .take(6)
-        .map(|t| t.as_str())
-        .chain(["not_safety"])
-        .collect();
-    r.line("confusion of primary topics (rows gold, columns predicted):".to_owned());
-    let short: Vec<String> = names.iter().map(|n| n.chars().take(9).collect()).collect();
-    r.line(format!(
-        "  {:<20} {}",
-        "",
-        short.iter().map(|s| format!("{s:>9}")).collect::<String>()
-    ));
-    for (name, row) in names.iter().zip(&table) {
-        r.line(format!(
-            "  {name:<20} {}",
-            row.iter().map(|c| format!("{c:>9}")).collect::<String>()
-        ));
-    }
-    r.json.insert(
-        "cv_confusion".to_owned(),
-        serde_json::json!({"labels": names, "table": table}),
-    );
-    if args.errors {
-        for (l, p) in real_refs.iter().zip(&cv) {
-            print_error(l, p);
-        }
-    }
-
-    if args.quick {
-        return finish(&args, r);
-    }
-
-    // 2. Cross-month.
-    eprintln!("pagesift-dev: cross-month");
-    let months: Vec<Option<&str>> = real.iter().map(|l| dataset::month(&l.id)).collect();
-    let mut distinct: Vec<&str> = months.iter().flatten().copied().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() == 2 {
-        for (a, b) in [(distinct[0], distinct[1]), (distinct[1], distinct[0])] {
-            let train: Vec<usize> = real_ids
-                .iter()
-                .copied()
-                .filter(|i| months[*i] == Some(a))
-                .chain(written_ids.iter().copied())
-                .collect();
-            let test: Vec<&Labelled> = real_ids
-                .iter()
-                .filter(|i| months[**i] == Some(b))
-                .map(|i| pool[*i])
-                .collect();
-            let g = golds(&test);
-            let s = test.iter().filter(|l| l.gold.safety).count();
-            r.line(format!(
-                "== cross-month: fit {a} (+ written), test {b} ({} articles, {s} safety)",
-                test.len()
-            ));
-            let fitters = [
-                Some((learned, "learned", "learned + written")),
-                compare.map(|c| (c, "compare", "compare + written")),
-                Some((lexicon, "old_lexicon", "old lexicon + written")),
-            ];
-            for (fitter, key, name) in fitters.into_iter().flatten() {
-                let c = fitter.fit(&jieba, &pool, &train)?;
-                r.metrics(
-                    &format!("month_{a}_{b}_{key}"),
-                    name,
-                    &g,
-                    &predict(&c, &jieba, &test),
-                );
+        let (cv, raw) = cross_validate_scored(
+            learned,
+            &jieba,
+            &pool,
+            &real_ids,
+            &written_ids,
+            k,
+            args.dump.is_some(),
+        )?;
+        if let Some(path) = &args.dump {
+            let mut text = String::new();
+            for ((l, p), raw) in real.iter().zip(&cv).zip(&raw) {
+                let line = serde_json::json!({
+                    "id": l.id,
+                    "safety": l.gold.safety,
+                    "topics": l.gold.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                    "event_kind": l.gold.event_kind.map(EventKind::as_str),
+                    "predicted": p.is_safety,
+                    "primary": p.primary.map(Topic::as_str),
+                    "predicted_kind": p.event_kind.map(EventKind::as_str),
+                    "scores": raw.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                });
+                text.push_str(&line.to_string());
+                text.push('\n');
             }
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        let main = r.metrics("cv_learned", "learned + written", &gold, &cv);
+        if let Some(compare) = compare {
+            let cv_c = cross_validate(compare, &jieba, &pool, &real_ids, &written_ids, k)?;
+            r.metrics("cv_compare", "compare + written", &gold, &cv_c);
+        }
+        if !args.quick {
+            let cv_alone = cross_validate(learned, &jieba, &pool, &real_ids, &[], k)?;
             r.metrics(
-                &format!("month_{a}_{b}_baseline"),
-                "baseline (title/lead terms)",
-                &g,
-                &baseline_of(&test),
+                "cv_learned_no_written",
+                "learned, no written",
+                &gold,
+                &cv_alone,
             );
         }
-    } else {
+        if !args.quick {
+            let cv_old = cross_validate(lexicon, &jieba, &pool, &real_ids, &written_ids, k)?;
+            r.metrics("cv_old_lexicon", "old lexicon + written", &gold, &cv_old);
+        }
+        r.metrics(
+            "cv_baseline",
+            "baseline (title/lead terms)",
+            &gold,
+            &baseline_of(&real_refs),
+        );
         r.line(format!(
-            "== cross-month: needs two corpus months, found {distinct:?}"
+            "event-kind accuracy (learned + written, on true positives): {:.3} ({}/{})",
+            main.kind_accuracy(),
+            main.kind_correct,
+            main.true_positives
         ));
+        r.line(
+            "per-topic recall (learned + written): topic  articles  caught  right-primary"
+                .to_owned(),
+        );
+        let mut per_topic = serde_json::Map::new();
+        for (t, n, caught, right) in topic_recall(&gold, &cv) {
+            r.line(format!(
+                "  {:<20} {n:>4}  {caught:>4}  {right:>4}",
+                t.as_str()
+            ));
+            per_topic.insert(
+                t.as_str().to_owned(),
+                serde_json::json!({"articles": n, "caught": caught, "right_primary": right}),
+            );
+        }
+        r.json.insert("cv_per_topic".to_owned(), per_topic.into());
+        let table = confusion(&gold, &cv);
+        let names: Vec<&str> = Topic::ALL
+            .iter()
+            .take(6)
+            .map(|t| t.as_str())
+            .chain(["not_safety"])
+            .collect();
+        r.line("confusion of primary topics (rows gold, columns predicted):".to_owned());
+        let short: Vec<String> = names.iter().map(|n| n.chars().take(9).collect()).collect();
+        r.line(format!(
+            "  {:<20} {}",
+            "",
+            short.iter().map(|s| format!("{s:>9}")).collect::<String>()
+        ));
+        for (name, row) in names.iter().zip(&table) {
+            r.line(format!(
+                "  {name:<20} {}",
+                row.iter().map(|c| format!("{c:>9}")).collect::<String>()
+            ));
+        }
+        r.json.insert(
+            "cv_confusion".to_owned(),
+            serde_json::json!({"labels": names, "table": table}),
+        );
+        if args.errors {
+            for (l, p) in real_refs.iter().zip(&cv) {
+                print_error(l, p);
+            }
+        }
+    }
+
+    if runs(Part::Cross, &args.only, args.quick) {
+        // 2. Cross-month.
+        eprintln!("pagesift-dev: cross-month");
+        let months: Vec<Option<&str>> = real.iter().map(|l| dataset::month(&l.id)).collect();
+        let mut distinct: Vec<&str> = months.iter().flatten().copied().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() == 2 {
+            for (a, b) in [(distinct[0], distinct[1]), (distinct[1], distinct[0])] {
+                let train: Vec<usize> = real_ids
+                    .iter()
+                    .copied()
+                    .filter(|i| months[*i] == Some(a))
+                    .chain(written_ids.iter().copied())
+                    .collect();
+                let test: Vec<&Labelled> = real_ids
+                    .iter()
+                    .filter(|i| months[**i] == Some(b))
+                    .map(|i| pool[*i])
+                    .collect();
+                let g = golds(&test);
+                let s = test.iter().filter(|l| l.gold.safety).count();
+                r.line(format!(
+                    "== cross-month: fit {a} (+ written), test {b} ({} articles, {s} safety)",
+                    test.len()
+                ));
+                let fitters = [
+                    Some((learned, "learned", "learned + written")),
+                    compare.map(|c| (c, "compare", "compare + written")),
+                    Some((lexicon, "old_lexicon", "old lexicon + written")),
+                ];
+                for (fitter, key, name) in fitters.into_iter().flatten() {
+                    let c = fitter.fit(&jieba, &pool, &train)?;
+                    let p = predict(&c, &jieba, &test);
+                    r.metrics(&format!("month_{a}_{b}_{key}"), name, &g, &p);
+                    if args.errors && key == "learned" {
+                        eprintln!("-- cross-month errors, fit {a}, test {b}");
+                        for (l, p) in test.iter().zip(&p) {
+                            print_error(l, p);
+                        }
+                    }
+                }
+                r.metrics(
+                    &format!("month_{a}_{b}_baseline"),
+                    "baseline (title/lead terms)",
+                    &g,
+                    &baseline_of(&test),
+                );
+            }
+        } else {
+            r.line(format!(
+                "== cross-month: needs two corpus months, found {distinct:?}"
+            ));
+        }
     }
 
     // 3. The written texts alone.
-    if written.len() >= k {
+    if runs(Part::Written, &args.only, args.quick) && written.len() >= k {
         eprintln!("pagesift-dev: written texts alone");
         let w_refs: Vec<&Labelled> = written.iter().collect();
         let g = golds(&w_refs);
@@ -381,7 +415,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     }
 
     // 4. Held-out texts by part.
-    if !args.heldout.is_empty() {
+    if runs(Part::Heldout, &args.only, args.quick) && !args.heldout.is_empty() {
         eprintln!("pagesift-dev: held-out");
         let heldout = dataset::load_written(&args.heldout)?;
         let overlaps: Vec<String> = match &args.overlaps {
@@ -556,4 +590,32 @@ fn print_error(l: &Labelled, p: &Safety) {
         l.article.title.as_deref().unwrap_or(""),
         evidence.join(" ")
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_runs_when_none_is_named() {
+        for part in [Part::Cv, Part::Cross, Part::Written, Part::Heldout] {
+            assert!(runs(part, &[], false));
+        }
+    }
+
+    #[test]
+    fn only_the_named_parts_run() {
+        let only = [Part::Cross, Part::Heldout];
+        assert!(!runs(Part::Cv, &only, false));
+        assert!(runs(Part::Cross, &only, false));
+        assert!(!runs(Part::Written, &only, false));
+        assert!(runs(Part::Heldout, &only, false));
+    }
+
+    #[test]
+    fn quick_is_the_cross_validation_alone() {
+        assert!(runs(Part::Cv, &[], true));
+        assert!(!runs(Part::Cross, &[], true));
+        assert!(!runs(Part::Cross, &[Part::Cross], true));
+    }
 }
