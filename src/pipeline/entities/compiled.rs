@@ -30,7 +30,7 @@ use super::features::{
 use super::vocab::{
     is_org_suffix_char, is_org_suffix_word, is_place_suffix_char, is_surname, org_suffix_words,
 };
-use super::{NTAGS, Trans, Weights, ZERO, masked};
+use super::{NTAGS, Trans, Weights, ZERO, masked, to_lanes};
 
 /// Positions in a word, by code: begin, middle, end, single.
 const POSITIONS: [char; 4] = ['B', 'M', 'E', 'S'];
@@ -309,11 +309,8 @@ impl Compiled {
         rows: &[(Template, &'a str, [f32; NTAGS])],
         classes: &'a WordClasses,
     ) -> Compiled {
-        let widen = |w: &[f32; NTAGS]| {
-            let mut out = ZERO;
-            out[..NTAGS].copy_from_slice(w);
-            out
-        };
+        // Every record is in lane order (what `viterbi` reads).
+        let widen = |w: &[f32; NTAGS]| to_lanes(w);
         // Pass 1: ids of characters, tags and words.
         let mut chars: Ids<char> = Ids::default();
         let mut tags: Ids<&'a str> = Ids::default();
@@ -429,14 +426,14 @@ impl Compiled {
                     .collect(),
             ),
             words: vec![WordRecord::default(); words.len()],
-            trans: [[f32::NEG_INFINITY; super::LANES]; NTAGS + 1],
+            trans: masked(&[[0.0; NTAGS]; NTAGS + 1]),
         };
         // Pass 2: the weights into their records. WT goes to every length of its tag.
         let mut trans = [[0.0f32; NTAGS]; NTAGS + 1];
         let char_id = |ch: char| chars.map.get(&ch).copied().unwrap_or(0) as usize;
         let tag_id = |t: &str| tags.map.get(t).copied().unwrap_or(0) as usize;
-        for &(template, value, ref w) in rows {
-            let w = widen(w);
+        for &(template, value, ref tag_ordered) in rows {
+            let w = widen(tag_ordered);
             let v: Vec<char> = value.chars().collect();
             let first = v.first().copied().unwrap_or(' ');
             let pos = code_of(&POSITIONS, first);
@@ -450,7 +447,7 @@ impl Compiled {
                 }
                 Template::Transition => {
                     if let Some(row) = super::transition_row(&mut trans, value) {
-                        *row = w[..NTAGS].try_into().unwrap_or([0.0; NTAGS]);
+                        *row = *tag_ordered;
                     }
                 }
                 Template::CharM2

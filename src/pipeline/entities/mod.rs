@@ -13,11 +13,12 @@
 //! ```
 //!
 //! The model is data (`config/entities.model`, fitted by `pagesift-dev train-entities`, see
-//! [`train`]); [`bio`] reads the training files and [`crate::eval::entities`] scores a
-//! tagger against them.
+//! [`train`]); [`bio`] reads the training files, [`decode`] is the Viterbi decoder and
+//! [`crate::eval::entities`] scores a tagger against them.
 
 pub mod bio;
 pub mod compiled;
+pub mod decode;
 pub mod features;
 pub mod train;
 pub mod vocab;
@@ -29,6 +30,10 @@ use rustc_hash::FxHashMap;
 use features::{FeatureHash, Sentence, Sink, Template, WordClass, WordClasses};
 
 use super::tokens::ArticleTokens;
+
+pub use decode::{
+    LANE, LANES, TAG_OF_LANE, Trans, Weights, ZERO, allowed, masked, tag_order, to_lanes, viterbi,
+};
 
 /// Number of BIO tags.
 pub const NTAGS: usize = 7;
@@ -117,109 +122,6 @@ pub fn spans_into(tags: &[u8], out: &mut Vec<Span>) {
         });
     }
     out.extend(open);
-}
-
-/// Whether tag `cur` may follow tag `prev` (`prev == NTAGS`: the sentence start): `I-X`
-/// only after `B-X` or `I-X`.
-pub const fn allowed(prev: usize, cur: usize) -> bool {
-    if cur == 0 || cur % 2 == 1 {
-        return true;
-    }
-    prev < NTAGS && prev != 0 && prev.div_ceil(2) == cur / 2
-}
-
-/// Lanes of a weight vector: the [`NTAGS`] tags and padding (at zero in emissions, minus
-/// infinity in transitions), so a vector is two SSE registers.
-pub const LANES: usize = 8;
-
-/// Weights or scores of the tags (lanes `NTAGS..` are padding).
-pub type Weights = [f32; LANES];
-
-/// All-zero weights.
-pub const ZERO: Weights = [0.0; LANES];
-
-/// Transition scores as [`viterbi`] takes them: row `p` (`NTAGS`: the sentence start) holds
-/// the scores of the next tag.
-pub type Trans = [[f32; LANES]; NTAGS + 1];
-
-/// `trans` with the transitions [`allowed`] forbids (and the padding lanes) set to minus
-/// infinity: what [`viterbi`] takes, so its inner loop has no branches.
-pub fn masked(trans: &[[f32; NTAGS]; NTAGS + 1]) -> Trans {
-    let mut out = [[f32::NEG_INFINITY; LANES]; NTAGS + 1];
-    for (p, (row, from)) in out.iter_mut().zip(trans).enumerate() {
-        for (t, (x, w)) in row.iter_mut().zip(from).enumerate() {
-            if allowed(p, t) {
-                *x = *w;
-            }
-        }
-    }
-    out
-}
-
-/// The best tag sequence for the emission scores `emit` (one row per character) and the
-/// transition scores `trans` as [`masked`] gives them, so only sequences [`allowed`] permits
-/// come out (ties go to the lower tag index). `scores` is a reusable buffer; the tags are
-/// written to `out`.
-///
-/// The forward pass keeps only the best score of each tag at each position (a lane-wise
-/// maximum, which vectorises); the backward pass finds the previous tag that gave it again
-/// from the same sums, one tag per position.
-pub fn viterbi(emit: &[Weights], trans: &Trans, scores: &mut Vec<Weights>, out: &mut Vec<u8>) {
-    out.clear();
-    scores.clear();
-    let Some(first) = emit.first() else {
-        return;
-    };
-    let mut score = ZERO;
-    for (s, (e, t)) in score.iter_mut().zip(first.iter().zip(&trans[NTAGS])) {
-        *s = e + t;
-    }
-    scores.reserve(emit.len());
-    scores.push(score);
-    for row in emit.iter().skip(1) {
-        let mut best = [f32::NEG_INFINITY; LANES];
-        for (sp, tp) in score.iter().zip(trans.iter()).take(NTAGS) {
-            for (b, t) in best.iter_mut().zip(tp) {
-                let s = sp + t;
-                *b = if s > *b { s } else { *b };
-            }
-        }
-        for (s, (b, e)) in score.iter_mut().zip(best.iter().zip(row)) {
-            *s = b + e;
-        }
-        scores.push(score);
-    }
-    let mut t = 0usize;
-    for u in 1..NTAGS {
-        if score[u] > score[t] {
-            t = u;
-        }
-    }
-    out.resize(emit.len(), 0);
-    // Column `t` of the transitions, as a vector over the previous tag.
-    let mut column = [[f32::NEG_INFINITY; LANES]; LANES];
-    for (p, row) in trans.iter().take(NTAGS).enumerate() {
-        for (t, x) in row.iter().enumerate() {
-            column[t][p] = *x;
-        }
-    }
-    for i in (0..emit.len()).rev() {
-        out[i] = t as u8;
-        let Some(prev) = i.checked_sub(1).and_then(|j| scores.get(j)) else {
-            break;
-        };
-        let mut sums = column[t & (LANES - 1)];
-        for (s, x) in sums.iter_mut().zip(prev) {
-            *s += *x;
-        }
-        let mut from = 0;
-        for p in 1..NTAGS {
-            if sums[p] > sums[from] {
-                from = p;
-            }
-        }
-        t = from;
-    }
 }
 
 /// Errors reading a model file.
@@ -422,11 +324,11 @@ impl Tagger {
     }
 
     /// The emission scores of `text` given its jieba tokens (`jieba.tag(text, false)`): one
-    /// row per character, the tags' scores in lanes `0..NTAGS`.
+    /// row per character, in tag order (`row[t]`: tag `t`; `row[NTAGS..]`: padding, zero).
     pub fn emissions(&self, text: &str, tokens: &[jieba_rs::Tag<'_>]) -> Vec<Weights> {
         let mut work = compiled::Work::default();
         self.compiled.emissions(text, tokens, &mut work);
-        work.emit
+        work.emit.iter().map(tag_order).collect()
     }
 
     /// Tags `text` given its jieba tokens; `scratch` holds reusable buffers, the tags end up
@@ -541,11 +443,7 @@ impl Reference {
         let emit: Vec<Weights> = self
             .emissions(text, tokens)
             .into_iter()
-            .map(|w| {
-                let mut lanes = ZERO;
-                lanes[..NTAGS].copy_from_slice(&w);
-                lanes
-            })
+            .map(|w| to_lanes(&w))
             .collect();
         let (mut scores, mut tags) = (Vec::new(), Vec::new());
         viterbi(&emit, &self.trans, &mut scores, &mut tags);
@@ -721,30 +619,6 @@ mod tests {
     }
 
     #[test]
-    fn inside_tags_only_follow_their_own_begin() {
-        assert!(allowed(NTAGS, 0) && allowed(NTAGS, 1) && !allowed(NTAGS, 2));
-        assert!(allowed(1, 2) && allowed(2, 2) && !allowed(3, 2) && !allowed(0, 2));
-        assert!(allowed(5, 6) && !allowed(4, 6));
-    }
-
-    #[test]
-    fn viterbi_finds_the_best_allowed_path() {
-        let trans = masked(&[[0.0; NTAGS]; NTAGS + 1]);
-        // Position 1 prefers I-LOC, but position 0 prefers B-PER: I-LOC cannot follow
-        // B-PER, so the best allowed path decides between B-PER O and B-LOC I-LOC.
-        let mut e0 = ZERO;
-        e0[1] = 2.0;
-        e0[3] = 1.5;
-        let mut e1 = ZERO;
-        e1[4] = 3.0;
-        let (mut back, mut out) = (Vec::new(), Vec::new());
-        viterbi(&[e0, e1], &trans, &mut back, &mut out);
-        assert_eq!(out, vec![3, 4]);
-        viterbi(&[], &trans, &mut back, &mut out);
-        assert!(out.is_empty());
-    }
-
-    #[test]
     fn a_model_file_round_trips_and_bad_lines_are_errors() {
         let mut rows = vec![
             (
@@ -773,9 +647,9 @@ mod tests {
         assert_eq!(tagger.version(), "v1");
         assert_eq!(tagger.len(), 1);
         let trans = &tagger.compiled.trans;
-        assert_eq!(trans[NTAGS][1], 0.0);
+        assert_eq!(trans.get(NTAGS, 1), 0.0);
         assert_eq!(
-            trans[NTAGS][2],
+            trans.get(NTAGS, 2),
             f32::NEG_INFINITY,
             "start -> I-PER is masked"
         );

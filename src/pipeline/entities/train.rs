@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::bio::BioSentence;
 use super::features::{Sentence, Sink, Template, WordClasses};
-use super::{NTAGS, Tagger, ZERO, masked, viterbi};
+use super::{NTAGS, Tagger, ZERO, masked, to_lanes, viterbi};
 
 /// Training parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -241,7 +241,7 @@ pub fn train(
                         *a += *x as f32;
                     }
                 }
-                emit.push(acc);
+                emit.push(to_lanes(&acc[..NTAGS]));
             }
             let trans = masked(&tw.map(|row| row.map(|x| x as f32)));
             viterbi(&emit, &trans, &mut back, &mut pred);
