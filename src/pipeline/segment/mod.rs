@@ -381,7 +381,11 @@ fn group(
                 // round-up of briefs (`速览`) — unless a displaced headline says otherwise,
                 // which `place_displaced` handles. A paragraph after a credit line continues
                 // the item (a photo credit printed inside an article).
-                let new = drafts.is_empty();
+                let new = drafts.is_empty()
+                    || (drafts
+                        .last()
+                        .is_some_and(|d| closed_by_credit(&units, k, d))
+                        && opens_after_credit(&units, k));
                 if new {
                     drafts.push(Draft::default());
                 }
@@ -438,6 +442,40 @@ fn group(
     drafts
 }
 
+/// Whether the unit before `units[k]` closed `cur`: a credit, a photo credit or closing
+/// furniture printed after the item's text. Then a headline run at `k` starts the next item
+/// whatever the boundary model reads (on the generated pages of both corpus months, 14 of
+/// about 1,300 runs right after a credit are not a new item's headline; the model still sees
+/// these runs when it is fitted, and its probability still counts in the item's confidence).
+/// A credit under a headline with no text yet (a jump line, `（上接第1版）`) closes nothing.
+fn closed_by_credit(units: &[Unit], k: usize, cur: &Draft) -> bool {
+    let after_credit = k
+        .checked_sub(1)
+        .and_then(|i| units.get(i))
+        .is_some_and(|u| matches!(u, Unit::Credit(_) | Unit::Caption { .. }));
+    cur.ended && after_credit && !cur.paras.is_empty()
+}
+
+/// Layout cues that settle a boundary whatever the boundary model reads: the item before was
+/// closed by a credit (`closed`, [`closed_by_credit`]), or an inline lead (`本报北京10月1日电`)
+/// opens the paragraph right after the run. On the generated pages of both corpus months
+/// every one of the 2,191 headline runs followed by a lead starts an item.
+fn settled_new(facts: &RunFacts<'_>, closed: bool) -> bool {
+    closed || facts.lead_next
+}
+
+/// Whether the paragraph at `units[k]`, after an item closed by a credit, opens the next item:
+/// its headline block was displaced into it or into one of the next paragraphs (a headline
+/// lands in the first column of its article). A paragraph after a credit with no such block
+/// continues the item (a photo credit printed inside an article).
+fn opens_after_credit(units: &[Unit], k: usize) -> bool {
+    units[k..]
+        .iter()
+        .take_while(|u| matches!(u, Unit::Para(_)))
+        .take(MAX_PARAS_BEFORE_DISPLACED + 1)
+        .any(|u| matches!(u, Unit::Para(p) if !p.displaced.is_empty()))
+}
+
 /// Whether the run at `units[k]` starts a new item after `cur`, and the learned probability
 /// that it does (`None` when no learned decision was made).
 #[allow(clippy::too_many_arguments)]
@@ -469,7 +507,10 @@ fn decide(
         Decider::Model(m) => {
             // Kept off 0 and 1 so an item's log-confidence stays finite.
             let p = m.boundary.prob(&x).clamp(1e-6, 1.0 - 1e-6);
-            (p >= 0.5, Some(p))
+            (
+                p >= 0.5 || settled_new(&facts, closed_by_credit(units, k, cur)),
+                Some(p),
+            )
         }
         Decider::Record { oracle, out } => match oracle(&facts.lines) {
             Some(y) => {
@@ -1090,6 +1131,72 @@ mod tests {
         assert!(items[0].paragraphs[0].starts_with("7月14日，"));
         assert_eq!(items[1].trailing_credit.as_deref(), Some("(梁 浩)"));
         assert_eq!(items[1].kind, ItemKind::Brief);
+    }
+
+    fn body(text: &str, displaced: &[&str]) -> Unit {
+        Unit::Para(Para {
+            text: text.to_owned(),
+            displaced: displaced.iter().map(|s| (*s).to_owned()).collect(),
+            displaced_at: 0,
+        })
+    }
+
+    #[test]
+    fn a_lead_after_the_run_or_a_closing_credit_settles_a_new_item() {
+        let mut facts = RunFacts::default();
+        assert!(!settled_new(&facts, false));
+        assert!(settled_new(&facts, true));
+        facts.lead_next = true;
+        assert!(settled_new(&facts, false));
+        // A lead after a deck paragraph is left to the model.
+        facts.lead_next = false;
+        facts.lead_after_deck = true;
+        assert!(!settled_new(&facts, false));
+    }
+
+    #[test]
+    fn only_a_credit_right_after_the_text_closes_an_item() {
+        let credit = Unit::Credit("（新华社北京10月1日电）".to_owned());
+        let units = vec![body("正文。", &[]), credit.clone(), body("后文。", &[])];
+        let mut cur = Draft::with_run(vec!["标题".to_owned()]);
+        cur.ended = true;
+        // A jump line under the headline, before any text.
+        assert!(!closed_by_credit(&units, 2, &cur));
+        cur.paras.push(Para {
+            text: "正文。".to_owned(),
+            ..Para::default()
+        });
+        assert!(closed_by_credit(&units, 2, &cur));
+        // Text after the credit (a photo credit inside the article) reopens it.
+        assert!(!closed_by_credit(&units, 3, &cur));
+        cur.ended = false;
+        assert!(!closed_by_credit(&units, 2, &cur));
+    }
+
+    #[test]
+    fn a_paragraph_after_a_credit_opens_an_item_only_when_a_displaced_headline_follows_soon() {
+        let credit = Unit::Credit("（新华社北京10月1日电）".to_owned());
+        let units = vec![
+            credit.clone(),
+            body("第一段。", &[]),
+            body("第二段。", &[]),
+            body("第三段。", &["移位的标题"]),
+        ];
+        assert!(opens_after_credit(&units, 1));
+        // Too far: the block lands in the first paragraphs of its article.
+        let mut far = vec![credit.clone()];
+        far.extend((0..4).map(|_| body("一段。", &[])));
+        far.push(body("又一段。", &["移位的标题"]));
+        assert!(!opens_after_credit(&far, 1));
+        // A headline run in between belongs to the item it heads.
+        let run = vec![
+            credit,
+            body("一段。", &[]),
+            Unit::Run(vec!["小标题".to_owned()]),
+            body("又一段。", &["移位的标题"]),
+        ];
+        assert!(!opens_after_credit(&run, 1));
+        assert!(opens_after_credit(&run, 3));
     }
 
     #[test]
