@@ -69,9 +69,8 @@ pub struct Args {
     /// `-` of the id).
     #[arg(long, default_value = HELDOUT_PARTS)]
     pub parts: String,
-    /// Only the cross-validation of the learned model with written texts and the baseline (for
-    /// quick experiments); the same as `--only cv` without the CV's extra rows (no written
-    /// texts, old lexicon).
+    /// Leave out the CV's extra rows (learned without written texts, old lexicon); without
+    /// --only, run the CV alone (for quick experiments).
     #[arg(long)]
     pub quick: bool,
     /// Run only these parts (comma-separated or repeated), each with its same-run baselines:
@@ -104,13 +103,13 @@ pub enum Part {
     Heldout,
 }
 
-/// Which parts run: `--quick` is the CV alone; otherwise the parts named by `--only`, or
-/// every part when none is named.
+/// Which parts run: the parts named by `--only`; when none is named, every part, or the CV
+/// alone with `--quick`.
 fn runs(part: Part, only: &[Part], quick: bool) -> bool {
-    if quick {
-        return part == Part::Cv;
+    if only.is_empty() {
+        return !quick || part == Part::Cv;
     }
-    only.is_empty() || only.contains(&part)
+    only.contains(&part)
 }
 
 fn label(safety: bool, topics: &[Topic], kind: Option<EventKind>) -> String {
@@ -174,12 +173,19 @@ fn parse_parts(spec: &str) -> anyhow::Result<Vec<(String, u32, u32)>> {
 
 /// Runs the command.
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let real = args.data.load()?;
     let written = dataset::load_written(&args.data.written)?;
     let jieba = pagesift::resources::jieba(&settings.pipeline)?;
+    let no_real = args.data.labels.is_empty() && args.data.truth.is_empty();
     if args.folds < 2 {
+        // A model file can be scored on written or held-out texts alone.
+        let real = if no_real && !(written.is_empty() && args.heldout.is_empty()) {
+            Vec::new()
+        } else {
+            args.data.load()?
+        };
         return score_file(settings, &args, &jieba, &real, &written);
     }
+    let real = args.data.load()?;
     let prior = load_prior(&args.lexicon, settings.pipeline.config_dir())?;
     anyhow::ensure!(
         prior.model().learned.is_some(),
@@ -613,9 +619,16 @@ mod tests {
     }
 
     #[test]
-    fn quick_is_the_cross_validation_alone() {
+    fn quick_alone_is_the_cross_validation_alone() {
         assert!(runs(Part::Cv, &[], true));
         assert!(!runs(Part::Cross, &[], true));
-        assert!(!runs(Part::Cross, &[Part::Cross], true));
+        assert!(!runs(Part::Written, &[], true));
+    }
+
+    #[test]
+    fn quick_with_named_parts_runs_those_parts() {
+        assert!(runs(Part::Cross, &[Part::Cv, Part::Cross], true));
+        assert!(runs(Part::Cv, &[Part::Cv, Part::Cross], true));
+        assert!(!runs(Part::Heldout, &[Part::Cv, Part::Cross], true));
     }
 }
