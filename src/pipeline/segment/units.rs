@@ -9,7 +9,7 @@ use super::byline::{is_credit_line, is_photo_credit, split_photo_credit};
 use super::shape::{
     MAX_BOX_LABEL_CHARS, MAX_CONTACT_CHARS, MAX_SIGNOFF_CHARS, ends_complete, ends_sentence,
     is_box_label, is_cjk, is_contact_line, is_heading_shape, is_signoff, starts_as_continuation,
-    starts_with_marker, visible_at_most, visible_len,
+    starts_with_marker, unclosed, visible_at_most, visible_len,
 };
 use crate::pipeline::normalize::Normalized;
 
@@ -525,6 +525,19 @@ fn reclaim_fragments(lines: &mut [Line<'_>], words: &dyn Fn(&str) -> bool) {
     }
 }
 
+/// Whether headline line `t`, which starts with a mark that continues a text, is the rest of
+/// the headline line `prev` above it, wrapped: `prev` leaves a bracket or quote open that `t`
+/// closes (`香港订立《禁止蒙面规例` / `》于法有据合乎情理`), or a number is cut at its decimal
+/// point (`前6天全国发送旅客5` / `.2亿人次`). Other such lines end the run.
+fn wraps_from(prev: &str, t: &str) -> bool {
+    let t = t.trim_start();
+    let closes = t.starts_with(['）', ')', '》', '”', '】', '’', '」']) && unclosed(prev);
+    let decimal = prev.trim_end().ends_with(|c: char| c.is_ascii_digit())
+        && t.strip_prefix('.')
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
+    closes || decimal
+}
+
 /// Turns a normalised page into layout units, repairing column breaks and lifting displaced
 /// headline blocks out of the paragraphs they landed in. `words` tells whether a string is a
 /// dictionary word (it confirms column breaks inside short fragments; `|_| false` skips that).
@@ -539,10 +552,13 @@ pub fn units(text: &Normalized, words: &dyn Fn(&str) -> bool) -> (Layout, Vec<Un
     while i < lines.len() {
         match &lines[i] {
             Line::Heading(_) | Line::Slot => {
-                let mut run = Vec::new();
+                let mut run: Vec<String> = Vec::new();
                 while let Some(l @ (Line::Heading(_) | Line::Slot)) = lines.get(i) {
                     if let Line::Heading(t) = l {
-                        if !run.is_empty() && starts_as_continuation(t) {
+                        if !run.is_empty()
+                            && starts_as_continuation(t)
+                            && !run.last().is_some_and(|p| wraps_from(p, t))
+                        {
                             break;
                         }
                         run.push((*t).to_owned());
@@ -635,6 +651,15 @@ pub fn units(text: &Normalized, words: &dyn Fn(&str) -> bool) -> (Layout, Vec<Un
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_headline_wrapped_inside_brackets_or_a_number_stays_one_run() {
+        assert!(wraps_from("香港订立《禁止蒙面规例", "》于法有据合乎情理"));
+        assert!(wraps_from("前6天全国发送旅客5", ".2亿人次"));
+        assert!(!wraps_from("香港订立禁止蒙面规例", "》于法有据合乎情理"));
+        assert!(!wraps_from("发送旅客", ".2亿人次"));
+        assert!(!wraps_from("在这里", "，我们看到"));
+    }
     use crate::pipeline::normalize::normalize;
 
     fn paras(units: &[Unit]) -> Vec<&Para> {
